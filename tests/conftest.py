@@ -1,0 +1,36 @@
+"""Shared fixtures: the real data directory and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: tests read the real traces from there (DEVELOPERS.md)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"{SHARED} is missing: tests need the shared real data next to the repo")
+    return SHARED
+
+
+@pytest.fixture()
+def run_cli(capsys):
+    """Run ``clover ...`` in-process; returns (exit code, stdout, stderr)."""
+    from clover.cli import main
+
+    def _run(*argv: str):
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
