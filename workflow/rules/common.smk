@@ -1,9 +1,186 @@
+# Shared helpers: the clover command, the run grid derived from the config, wildcard rules.
+import json
 import shlex
+import sys
+from pathlib import Path
 
-CLOVER = "clover"
+REPO = Path(workflow.basedir).parent
+
+
+def clover_command():
+    """How rules call `clover`: this checkout's src/ first on PYTHONPATH, run by the
+    interpreter running Snakemake, or by the rule's conda env python under `--sdm conda`."""
+    methods = {str(m).lower() for m in workflow.deployment_settings.deployment_method}
+    python = "python" if any("conda" in m for m in methods) else shlex.quote(sys.executable)
+    src = shlex.quote(str(REPO / "src"))
+    return f"PYTHONPATH={src}${{PYTHONPATH:+:$PYTHONPATH}} MPLBACKEND=Agg HF_HUB_OFFLINE=1 {python} -m clover"
+
+
+CLOVER = clover_command()
+ENV = "../envs/clover.yaml"
+FIGURES = (
+    "fig_a_carbon_accuracy",
+    "fig_b_latency_sla",
+    "fig_c_hourly_objective",
+    "fig_d_overhead",
+    "fig_e_lambda_floor",
+    "fig_f_regions_seasons",
+    "fig_g_gpus_embodied",
+)
+
+
+wildcard_constraints:
+    app="[a-z]+",
+    scheme="[a-z0-9]+",
+    trace="[A-Za-z0-9.-]+",
+    lam="[0-9.]+",
+    floor="none|[0-9.]+",
+    gpu="[a-z0-9-]+",
+    figure="fig_[a-z]_[a-z_]+",
 
 
 def data_dir_flag():
-    """`--data-dir` for the clover command when the config names one."""
+    """`--data-dir DIR` for the clover command when the config names one."""
     d = config.get("data_dir")
     return f"--data-dir {shlex.quote(str(d))}" if d else ""
+
+
+def trace_specs():
+    """Every trace the pipeline runs on: name -> clover.carbon spec.
+
+    The three original Clover traces plus one window per zone x season of the region set.
+    """
+    specs = dict(config["traces"])
+    reg = config.get("regions") or {}
+    for zone in reg.get("zones", []):
+        for season in reg.get("seasons", []):
+            specs[f"{zone}.{season}"] = f"{zone}:{season}:{reg['year']}"
+    return specs
+
+
+def fmt_num(x):
+    """A number as it appears in file names (0.5, 2, 0.25)."""
+    return f"{float(x):g}"
+
+
+def run_grid():
+    """(app, trace, scheme, lam, floor) of every controller run, deduplicated, ordered."""
+    runs = []
+    lam = fmt_num(config["lam"])
+    for app in config["apps"]:
+        for trace in config["traces"]:
+            for scheme in config["schemes"]:
+                runs.append((app, trace, scheme, lam, "none"))
+    sweep = config.get("lam_sweep") or {}
+    for app in sweep.get("apps", []):
+        for scheme in sweep.get("schemes", []):
+            for value in sweep.get("values", []):
+                runs.append((app, sweep["trace"], scheme, fmt_num(value), "none"))
+                for floor in sweep.get("max_accuracy_loss_pct", []):
+                    runs.append((app, sweep["trace"], scheme, fmt_num(value), fmt_num(floor)))
+    reg = config.get("regions") or {}
+    for app in reg.get("apps", []):
+        for zone in reg.get("zones", []):
+            for season in reg.get("seasons", []):
+                for scheme in reg.get("schemes", []):
+                    runs.append((app, f"{zone}.{season}", scheme, lam, "none"))
+    return list(dict.fromkeys(runs))
+
+
+def run_path(app, trace, scheme, lam, floor):
+    return f"results/runs/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.csv"
+
+
+def all_runs():
+    return [run_path(*r) for r in run_grid()]
+
+
+def all_apps():
+    apps = list(config["apps"])
+    for key in ("lam_sweep", "regions", "gpu_count"):
+        apps += (config.get(key) or {}).get("apps", [])
+    return list(dict.fromkeys(apps))
+
+
+def profile_path(app):
+    return f"results/profiles/{app}_{config['gpu']}.csv"
+
+
+def all_figures():
+    return expand("paper_figures/{figure}.{ext}", figure=FIGURES, ext=("pdf", "png"))
+
+
+def mig_plans():
+    return [f"results/mig/plan_{config['gpu']}.json"]
+
+
+def _json(obj):
+    return shlex.quote(json.dumps(obj, sort_keys=True, separators=(",", ":")))
+
+
+def run_options():
+    """Flags shared by every `clover run` (the problem, the controller, the backend)."""
+    c = config["control"]
+    hours = config.get("hours")
+    return " ".join(
+        [
+            f"--gpu {config['gpu']} --n-gpus {config['n_gpus']} --backend {config['backend']}",
+            f"--problem-json {_json(config.get('problem') or {})}",
+            f"--scheme-params-json {_json(config.get('scheme_params') or {})}",
+            f"--eval-window-s {c['eval_window_s']} --mig-repartition-s {c['mig_repartition_s']}",
+            f"--model-load-base-s {c['model_load_base_s']}",
+            f"--model-load-mb-per-s {c['model_load_mb_per_s']} --initial {c['initial']}",
+            f"--hours {hours}" if hours else "",
+            f"--seed {config['seed']}",
+        ]
+    )
+
+
+def gpu_count_options():
+    g = config["gpu_count"]
+    return " ".join(
+        [
+            f"--gpu {config['gpu']} --schemes {' '.join(g['schemes'])}",
+            f"--base-gpus {g['base_gpus']}",
+            f"--max-accuracy-loss {g['max_accuracy_loss_pct']} --max-gpus {g['max_gpus']}",
+            f"--ci {g['ci_g_per_kwh']} --lam {fmt_num(config['lam'])}",
+            f"--problem-json {_json(config.get('problem') or {})}",
+            f"--scheme-params-json {_json(config.get('scheme_params') or {})}",
+            f"--seed {config['seed']}",
+        ]
+    )
+
+
+def aggregate_options():
+    e = config["embodied"]
+    return " ".join(
+        [
+            f"--lam {fmt_num(config['lam'])} --backend {config['backend']}",
+            f"--embodied-kg-per-gpu {e['kg_co2e_per_gpu']}",
+            f"--embodied-source {shlex.quote(e['source'])}",
+        ]
+    )
+
+
+def figure_options():
+    e = config["embodied"]
+    return " ".join(
+        [
+            f"--lam {fmt_num(config['lam'])}",
+            f"--embodied-kg-per-gpu {e['kg_co2e_per_gpu']}",
+            f"--embodied-source {shlex.quote(e['source'])}",
+        ]
+    )
+
+
+def profile_backend():
+    """Profiles come from the model unless the config asks for measurements."""
+    return config["profile_backend"]
+
+
+def trace_spec(wildcards):
+    """The clover.carbon spec of a trace named in the config (originals or regions)."""
+    specs = trace_specs()
+    if wildcards.trace not in specs:
+        raise ValueError(f"unknown trace {wildcards.trace!r}: not in config traces or regions")
+    return specs[wildcards.trace]

@@ -1,0 +1,26 @@
+# One figure per claim of the paper, PDF and PNG, in paper_figures/.
+
+
+rule figure:
+    input:
+        hourly="results/hourly.csv",
+        summary="results/summary.csv",
+        gpus="results/gpu_count.csv",
+    output:
+        pdf=report(
+            "paper_figures/{figure}.pdf",
+            caption="../report/figure.rst",
+            category="Figures",
+        ),
+        png="paper_figures/{figure}.png",
+    log:
+        "logs/figures/{figure}.log",
+    params:
+        clover=CLOVER,
+        common=figure_options(),
+    conda:
+        ENV
+    shell:
+        "{params.clover} figures --which {wildcards.figure} --hourly {input.hourly} "
+        "--summary {input.summary} --gpus {input.gpus} {params.common} "
+        "--out {output.pdf} {output.png} 2> {log}"

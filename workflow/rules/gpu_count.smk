@@ -1,0 +1,19 @@
+# Fewest GPUs each scheme needs to meet the service target (rate, SLA, accuracy).
+
+
+rule gpu_count:
+    input:
+        profiles=lambda wc: profile_path(wc.app),
+    output:
+        "results/gpu_count/{app}.csv",
+    log:
+        "logs/gpu_count/{app}.log",
+    params:
+        clover=CLOVER,
+        common=gpu_count_options(),
+    threads: 1
+    conda:
+        ENV
+    shell:
+        "{params.clover} gpu-count --app {wildcards.app} --profiles {input.profiles} "
+        "{params.common} --out {output} 2> {log}"
