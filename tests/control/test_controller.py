@@ -48,8 +48,8 @@ class FakeEvaluator:
     def __init__(self):
         self.calls = []
 
-    def evaluate(self, config):
-        self.calls.append(config.key())
+    def evaluate(self, config, ci):
+        self.calls.append((config.key(), ci))
         return METRICS[config.key()]
 
 

@@ -157,8 +157,9 @@ class Controller:
 
     Args:
         scheme: object with ``decide(hour, ci_g_per_kwh) -> Decision``.
-        evaluator: ``evaluate(configuration) -> metrics`` object or a callable; metrics carry
-            ``accuracy``, ``energy_j_per_request``, ``p95_ms``, ``sla_met``.
+        evaluator: ``evaluate(configuration, ci_g_per_kwh) -> metrics`` object (the
+            ``clover.sim.Evaluator`` protocol) or such a callable; metrics carry ``accuracy``,
+            ``energy_j_per_request``, ``p95_ms``, ``sla_met``.
         rate_rps: offered load, requests per second.
         settings: accounting constants.
         reference: A_base and C_base; recovered from the first decision when not given.
@@ -172,7 +173,7 @@ class Controller:
         if rate_rps <= 0 or not math.isfinite(rate_rps):
             raise CloverError(f"offered rate must be a positive number of requests/s, got {rate_rps}")
         self.scheme = scheme
-        self._evaluate: Callable[[Configuration], Any] = (
+        self._evaluate: Callable[[Configuration, float], Any] = (
             evaluator.evaluate if hasattr(evaluator, "evaluate") else evaluator)
         self.rate_rps = float(rate_rps)
         self.settings = settings or ControlSettings()
@@ -183,10 +184,11 @@ class Controller:
         self.periods: list[list[Period]] = []  # per hour, for inspection and tests
 
     # -- evaluation -------------------------------------------------------------------------
-    def evaluate(self, config: Configuration) -> Any:
-        key = config.key()
+    def evaluate(self, config: Configuration, ci_g_per_kwh: float) -> Any:
+        """Metrics of ``config`` at this hour's intensity (routing may depend on it); cached."""
+        key = (config.key(), float(ci_g_per_kwh))
         if key not in self._cache:
-            self._cache[key] = self._evaluate(config)
+            self._cache[key] = self._evaluate(config, float(ci_g_per_kwh))
         return self._cache[key]
 
     def _serving(self, kind: str, config: Configuration, duration_s: float, m: Any) -> Period:
@@ -196,7 +198,7 @@ class Controller:
                       bool(metric(m, "sla_met")), config.key())
 
     def _transition_periods(self, old: Configuration | None, new: Configuration,
-                            new_metrics: Any) -> tuple[Transition, list[Period]]:
+                            new_metrics: Any, ci: float) -> tuple[Transition, list[Period]]:
         """Periods of reduced capacity while ``old`` becomes ``new``."""
         tr = transition(old, new, self.settings.costs)
         idle_w = get_gpu(new.gpu).idle_power_w
@@ -207,7 +209,7 @@ class Controller:
                 continue
             req = self.rate_rps * d
             reduced = without_gpu(new, change.new_index) if change.new_index is not None else new
-            m = self.evaluate(reduced) if reduced.n_gpus > 0 else None
+            m = self.evaluate(reduced, ci) if reduced.n_gpus > 0 else None
             e = float(metric(m, "energy_j_per_request")) if m is not None else math.nan
             if m is None or not math.isfinite(e):
                 # no capacity left to serve: requests wait and are served late by `new`
@@ -238,8 +240,8 @@ class Controller:
         n_layout = n_loads = 0
         current = self.deployed
         for cand in decision.evaluations:
-            cm = self.evaluate(cand)
-            tr, tp = self._transition_periods(current, cand, cm)
+            cm = self.evaluate(cand, ci_g_per_kwh)
+            tr, tp = self._transition_periods(current, cand, cm, ci_g_per_kwh)
             periods += tp
             reconfig_s += tr.reconfig_s
             n_layout += tr.n_layout_changes
@@ -247,7 +249,7 @@ class Controller:
             if s.eval_window_s > 0:
                 periods.append(self._serving("evaluation", cand, s.eval_window_s, cm))
             current = cand
-        tr, tp = self._transition_periods(current, chosen, m)
+        tr, tp = self._transition_periods(current, chosen, m, ci_g_per_kwh)
         periods += tp
         reconfig_s += tr.reconfig_s
         n_layout += tr.n_layout_changes

@@ -1,0 +1,1 @@
+"""Aggregation of controller logs, the headline table and the paper's figures."""

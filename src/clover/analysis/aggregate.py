@@ -1,0 +1,163 @@
+"""Aggregation of controller logs: one tidy hourly table, one row per run, comparisons.
+
+Every number here is computed from the per-hour logs written by :mod:`clover.control`
+(columns in ``docs/ARCHITECTURE.md``, "Controller log"). Realised quantities (``hour_*``
+columns: online evaluations and reconfigurations included) are what the carbon and accuracy
+comparisons use; the steady-state ``p95_ms`` / ``sla_met`` of each hour's chosen configuration
+is what the SLA comparison uses, next to ``sla_ok_pct`` (share of requests served while the
+service met the SLA, reconfiguration periods included).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from clover.control.controller import LOG_COLUMNS
+from clover.errors import CloverError
+
+#: Keys that identify a run.
+RUN_KEYS = ("app", "trace", "scheme", "lam", "floor")
+#: Scheme order in every table and figure.
+SCHEME_ORDER = ("base", "co2opt", "jung", "blover", "clover", "oracle")
+SCHEME_LABEL = {"base": "BASE", "co2opt": "CO2OPT", "jung": "JUNG", "blover": "Blover",
+                "clover": "Clover", "oracle": "ORACLE"}
+#: The three original Clover traces.
+ORIGINAL_TRACES = ("CISO-March", "CISO-Sep", "ESO-March")
+
+
+def read_log(path: str | Path) -> pd.DataFrame:
+    """One controller log; a clear error when the file is missing or not a controller log."""
+    path = Path(path)
+    if not path.is_file():
+        raise CloverError(f"controller log {path} not found")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CloverError(f"controller log {path}: cannot parse ({exc})") from None
+    missing = [c for c in LOG_COLUMNS if c not in df.columns]
+    if missing:
+        raise CloverError(f"controller log {path}: missing column(s) {', '.join(missing)}")
+    if df.empty:
+        raise CloverError(f"controller log {path}: no hours")
+    return df
+
+
+def floor_label(value) -> str:
+    """``none`` or the accuracy floor in % as written in the log."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "":
+        return "none"
+    return f"{float(value):.6g}"
+
+
+def combine_logs(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Every log in one hourly table (sorted, with a ``floor`` label), columns as the log's."""
+    frames = [read_log(p) for p in paths]
+    if not frames:
+        raise CloverError("no controller logs to aggregate")
+    df = pd.concat(frames, ignore_index=True)
+    df["floor"] = [floor_label(v) for v in df["accuracy_floor"]]
+    df["lam"] = df["lam"].astype(float)
+    order = {s: i for i, s in enumerate(SCHEME_ORDER)}
+    df["_s"] = df["scheme"].map(order).fillna(len(order))
+    df = df.sort_values(["app", "trace", "_s", "scheme", "lam", "floor", "hour"]).drop(columns="_s")
+    return df.reset_index(drop=True)
+
+
+def _run_row(g: pd.DataFrame) -> dict:
+    req = g["hour_requests"].to_numpy(float)
+    tot_req = req.sum()
+    carbon = g["hour_carbon_g"].sum()
+    energy = g["hour_energy_j"].sum()
+    ratio = g["p95_ms"] / g["sla_ms"]
+    return {
+        "hours": int(len(g)),
+        "ci_mean_g_per_kwh": float(g["ci_g_per_kwh"].mean()),
+        "carbon_g": float(carbon),
+        "energy_j": float(energy),
+        "requests": float(tot_req),
+        "carbon_g_per_request": float(carbon / tot_req),
+        "energy_j_per_request": float(energy / tot_req),
+        "accuracy": float((g["hour_accuracy"] * req).sum() / tot_req),
+        "delta_accuracy_pct": float((g["hour_delta_accuracy_pct"] * req).sum() / tot_req),
+        "delta_carbon_pct": float((g["hour_delta_carbon_pct"] * req).sum() / tot_req),
+        "objective": float(g["hour_objective"].mean()),
+        "objective_steady": float(g["objective"].mean()),
+        "p95_over_sla_max": float(ratio.max()),
+        "p95_over_sla_mean": float(ratio.mean()),
+        "sla_ms": float(g["sla_ms"].iloc[0]),
+        "sla_met_hours_pct": float(g["sla_met"].astype(bool).mean() * 100.0),
+        "sla_ok_pct": float((g["sla_ok_pct"] * req).sum() / tot_req),
+        "evaluations": int(g["evaluations"].sum()),
+        "evaluations_per_hour": float(g["evaluations"].mean()),
+        "evaluation_carbon_g": float(g["evaluation_carbon_g"].sum()),
+        "reconfig_s": float(g["reconfig_s"].sum()),
+        "reconfig_carbon_g": float(g["reconfig_carbon_g"].sum()),
+        "decision_s": float(g["decision_s"].sum()),
+        "decision_s_per_hour": float(g["decision_s"].mean()),
+        "n_gpus": int(g["n_gpus"].max()),
+        "source": "+".join(sorted({str(s) for s in g["source"].dropna()})),
+        "backend": "+".join(sorted({str(s) for s in g["backend"].dropna()})),
+    }
+
+
+def summarize_runs(hourly: pd.DataFrame) -> pd.DataFrame:
+    """One row per run with totals and comparisons against BASE and ORACLE.
+
+    ``carbon_saved_pct``: carbon per request saved against BASE on the same app and trace
+    (realised totals). ``accuracy_change_pct``: request-weighted accuracy change against the
+    same BASE run. ``objective_gap_vs_oracle``: ORACLE's mean realised objective minus this
+    run's, same app, trace, λ and floor (points of f; 0 = as good as ORACLE).
+    """
+    rows = []
+    for keys, g in hourly.groupby(list(RUN_KEYS), sort=False):
+        rows.append({**dict(zip(RUN_KEYS, keys)), **_run_row(g)})
+    runs = pd.DataFrame(rows)
+    base = runs[(runs["scheme"] == "base") & (runs["floor"] == "none")]
+    base = base.groupby(["app", "trace"])[["carbon_g_per_request", "accuracy"]].first()
+    idx = pd.MultiIndex.from_frame(runs[["app", "trace"]])
+    b_carbon = base["carbon_g_per_request"].reindex(idx).to_numpy()
+    b_acc = base["accuracy"].reindex(idx).to_numpy()
+    runs["carbon_saved_pct"] = (1.0 - runs["carbon_g_per_request"].to_numpy() / b_carbon) * 100.0
+    runs["accuracy_change_pct"] = (runs["accuracy"].to_numpy() / b_acc - 1.0) * 100.0
+    oracle = runs[runs["scheme"] == "oracle"].set_index(["app", "trace", "lam", "floor"])["objective"]
+    oidx = pd.MultiIndex.from_frame(runs[["app", "trace", "lam", "floor"]])
+    runs["objective_gap_vs_oracle"] = oracle.reindex(oidx).to_numpy() - runs["objective"].to_numpy()
+    return runs
+
+
+def hourly_gap(hourly: pd.DataFrame, scheme: str = "clover") -> pd.DataFrame:
+    """Per hour: ORACLE's realised objective minus ``scheme``'s (same app, trace, λ, floor)."""
+    keys = ["app", "trace", "lam", "floor", "hour"]
+    a = hourly[hourly["scheme"] == scheme].set_index(keys)["hour_objective"]
+    o = hourly[hourly["scheme"] == "oracle"].set_index(keys)["hour_objective"]
+    both = pd.concat({"scheme": a, "oracle": o}, axis=1).dropna()
+    both["gap"] = both["oracle"] - both["scheme"]
+    return both.reset_index()
+
+
+def read_gpu_counts(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """``clover gpu-count`` tables of every app, concatenated."""
+    frames = []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise CloverError(f"GPU-count table {p} not found")
+        frames.append(pd.read_csv(p))
+    if not frames:
+        return pd.DataFrame(columns=["app", "scheme", "gpus_needed"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def embodied_savings(gpus: pd.DataFrame, kg_per_gpu: float) -> pd.DataFrame:
+    """GPUs saved against BASE and the embodied carbon that avoids (kgCO2e), per app/scheme."""
+    out = gpus.copy()
+    base = out[out["scheme"] == "base"].set_index("app")["gpus_needed"]
+    out["base_gpus_needed"] = out["app"].map(base)
+    out["gpus_saved"] = out["base_gpus_needed"] - out["gpus_needed"]
+    out["embodied_saved_kg"] = out["gpus_saved"] * float(kg_per_gpu)
+    out["embodied_kg"] = out["gpus_needed"] * float(kg_per_gpu)
+    return out

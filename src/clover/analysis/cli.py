@@ -1,0 +1,138 @@
+"""``clover aggregate``, ``clover figures``, ``clover gpu-count``: from run logs to the paper's
+figures and headline table."""
+
+from __future__ import annotations
+
+import argparse
+
+from clover.errors import CloverError
+
+
+def _write_csv(df, path) -> None:
+    from clover.paths import atomic_write
+
+    with atomic_write(path) as fh:
+        df.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    from clover.analysis.aggregate import (
+        combine_logs,
+        embodied_savings,
+        read_gpu_counts,
+        summarize_runs,
+    )
+    from clover.analysis.summary import render_markdown
+    from clover.paths import atomic_write
+
+    hourly = combine_logs(args.runs)
+    runs = summarize_runs(hourly)
+    gpus = embodied_savings(read_gpu_counts(args.gpu_count or []), args.embodied_kg_per_gpu)
+    _write_csv(hourly, args.hourly)
+    _write_csv(runs, args.summary)
+    _write_csv(gpus, args.gpus)
+    md = render_markdown(runs, gpus, args.lam, args.embodied_kg_per_gpu, args.embodied_source,
+                         args.backend)
+    with atomic_write(args.markdown) as fh:
+        fh.write(md)
+    print(f"aggregated {len(runs)} runs ({len(hourly)} hours) -> {args.summary}, {args.markdown}")
+    return 0
+
+
+def _read_table(path):
+    import pandas as pd
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise CloverError(f"table {p} not found (run `clover aggregate` first)")
+    return pd.read_csv(p, keep_default_na=True, dtype={"floor": str})
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from clover.analysis.figures import FIGURES, make_figure, save
+
+    hourly = _read_table(args.hourly)
+    runs = _read_table(args.summary)
+    for t in (hourly, runs):
+        t["floor"] = t["floor"].fillna("none").astype(str)
+    gpus = _read_table(args.gpus) if args.gpus else None
+    which = list(FIGURES) if args.which == "all" else [args.which]
+    if args.which == "all":
+        if not args.outdir:
+            raise CloverError("--which all needs --outdir")
+        outs = {w: [f"{args.outdir}/{w}.pdf", f"{args.outdir}/{w}.png"] for w in which}
+    else:
+        if not args.out:
+            raise CloverError("give --out FILE.pdf [FILE.png]")
+        outs = {which[0]: args.out}
+    for w in which:
+        fig = make_figure(w, hourly, runs, gpus, lam=args.lam, kg_per_gpu=args.embodied_kg_per_gpu,
+                          embodied_source=args.embodied_source)
+        save(fig, outs[w])
+    return 0
+
+
+def _gpu_count(args: argparse.Namespace) -> int:
+    from clover.analysis.gpucount import gpu_count_table
+    from clover.control.cli import parse_json_arg, profile_source, profile_table
+
+    profiles = profile_table(args.app, args.gpu, args.profiles)
+    table = gpu_count_table(
+        args.app, args.gpu, profiles, args.schemes, args.base_gpus, args.max_gpus,
+        args.max_accuracy_loss, args.ci, args.lam,
+        parse_json_arg(args.problem_json, "--problem-json"),
+        parse_json_arg(args.scheme_params_json, "--scheme-params-json"), args.seed,
+        profile_source(profiles))
+    if args.out:
+        _write_csv(table, args.out)
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def _embodied_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embodied-kg-per-gpu", type=float, default=318.0,
+                   help="embodied carbon per GPU, kgCO2e (default 318: Chien et al., HotCarbon'23)")
+    p.add_argument("--embodied-source", default="Chien et al., HotCarbon'23 (A100 per-GPU share)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from clover.control.cli import add_problem_args
+
+    a = sub.add_parser("aggregate", help="controller logs -> hourly table, per-run summary, "
+                                         "headline table (summary.md)")
+    a.add_argument("--runs", nargs="+", required=True, help="controller logs (CSV)")
+    a.add_argument("--gpu-count", nargs="*", default=[], help="`clover gpu-count` tables")
+    a.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
+    a.add_argument("--backend", default="model")
+    _embodied_args(a)
+    a.add_argument("--hourly", required=True, help="output: every hour of every run (CSV)")
+    a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
+    a.add_argument("--gpus", required=True, help="output: GPU counts with embodied carbon (CSV)")
+    a.add_argument("--markdown", required=True, help="output: headline table (Markdown)")
+    a.set_defaults(func=_aggregate)
+
+    f = sub.add_parser("figures", help="the paper's figures (PDF/PNG) from the aggregated tables")
+    f.add_argument("--which", default="all", help="figure name (fig_a_carbon_accuracy ...) or all")
+    f.add_argument("--hourly", default="results/hourly.csv")
+    f.add_argument("--summary", default="results/summary.csv")
+    f.add_argument("--gpus", default="results/gpu_count.csv")
+    f.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
+    _embodied_args(f)
+    f.add_argument("--out", nargs="+", help="output files (.pdf/.png) for one figure")
+    f.add_argument("--outdir", help="directory for --which all")
+    f.set_defaults(func=_figures)
+
+    g = sub.add_parser("gpu-count", help="fewest GPUs each scheme needs for a service target")
+    add_problem_args(g)
+    g.add_argument("--schemes", nargs="+", default=["base", "co2opt", "jung", "clover", "oracle"])
+    g.add_argument("--base-gpus", type=int, default=10,
+                   help="BASE on this many GPUs sets the rate and SLA (default 10)")
+    g.add_argument("--max-gpus", type=int, default=10)
+    g.add_argument("--max-accuracy-loss", type=float, default=5.0,
+                   help="accuracy target: BASE accuracy minus this %% (default 5)")
+    g.add_argument("--ci", type=float, default=250.0, help="carbon intensity, g/kWh (default 250)")
+    g.add_argument("--lam", type=float, default=0.5)
+    g.add_argument("--out", help="CSV to write (atomically)")
+    g.set_defaults(func=_gpu_count)

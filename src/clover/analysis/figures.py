@@ -1,0 +1,328 @@
+"""Paper figures, one per claim, from the aggregated tables (matplotlib, Agg backend).
+
+Each ``fig_*`` function takes the hourly table, the per-run summary and the GPU-count table
+and returns a :class:`matplotlib.figure.Figure`; :func:`save` writes PDF and PNG atomically
+and without timestamps, so the same inputs give the same files. Every figure carries a
+footnote saying whether the per-slice profiles were measured or modeled.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from clover.analysis.aggregate import (  # noqa: E402
+    ORIGINAL_TRACES,
+    SCHEME_LABEL,
+    SCHEME_ORDER,
+    embodied_savings,
+)
+from clover.errors import CloverError  # noqa: E402
+from clover.paths import atomic_write  # noqa: E402
+
+COLORS = {"base": "#7f7f7f", "co2opt": "#2ca02c", "jung": "#9467bd", "blover": "#ff7f0e",
+          "clover": "#1f77b4", "oracle": "#d62728"}
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 8,
+                     "svg.hashsalt": "clover", "figure.dpi": 100})
+
+
+def _schemes(df: pd.DataFrame) -> list[str]:
+    present = set(df["scheme"])
+    return [s for s in SCHEME_ORDER if s in present]
+
+
+def _source_note(df: pd.DataFrame) -> str:
+    sources = sorted({s for v in df["source"].dropna() for s in str(v).split("+")})
+    kind = ("modeled per-slice profiles (analytical model, not measured)"
+            if any(s == "modeled" for s in sources) else "measured per-slice profiles")
+    backend = "+".join(sorted({str(b) for b in df["backend"].dropna()})) if "backend" in df else ""
+    return f"Profiles: {kind} [{'+'.join(sources)}]; backend: {backend or 'model'}."
+
+
+def _footnote(fig, df: pd.DataFrame, extra: str = "") -> None:
+    fig.text(0.01, 0.005, _source_note(df) + (" " + extra if extra else ""), fontsize=7,
+             ha="left", va="bottom", color="#444444", wrap=True)
+
+
+def _main(runs: pd.DataFrame, lam: float) -> pd.DataFrame:
+    sel = runs[(runs["floor"] == "none") & np.isclose(runs["lam"], lam)]
+    orig = sel[sel["trace"].isin(ORIGINAL_TRACES)]
+    return orig if not orig.empty else sel
+
+
+def _grouped_bars(ax, table: pd.DataFrame, value: str, err_lo=None, err_hi=None) -> None:
+    """Bars: x = app, one bar per scheme."""
+    apps = list(dict.fromkeys(table["app"]))
+    schemes = _schemes(table)
+    width = 0.8 / max(len(schemes), 1)
+    x = np.arange(len(apps))
+    for i, s in enumerate(schemes):
+        t = table[table["scheme"] == s].set_index("app").reindex(apps)
+        yerr = None
+        if err_lo is not None:
+            yerr = np.vstack([(t[value] - t[err_lo]).clip(lower=0).fillna(0),
+                              (t[err_hi] - t[value]).clip(lower=0).fillna(0)])
+        ax.bar(x + (i - (len(schemes) - 1) / 2) * width, t[value], width, yerr=yerr,
+               color=COLORS.get(s), label=SCHEME_LABEL.get(s, s), capsize=2, error_kw={"lw": 0.7})
+    ax.set_xticks(x, apps)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def fig_a_carbon_accuracy(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    main = _main(runs, lam)
+    t = (main.groupby(["app", "scheme"])
+         .agg(saved=("carbon_saved_pct", "mean"), saved_lo=("carbon_saved_pct", "min"),
+              saved_hi=("carbon_saved_pct", "max"), acc=("accuracy_change_pct", "mean"),
+              acc_lo=("accuracy_change_pct", "min"), acc_hi=("accuracy_change_pct", "max"))
+         .reset_index())
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    _grouped_bars(axes[0], t, "saved", "saved_lo", "saved_hi")
+    axes[0].set_ylabel("carbon saved vs BASE (%)")
+    axes[0].set_title("Carbon per request saved (realised, incl. search and reconfiguration)")
+    _grouped_bars(axes[1], t, "acc", "acc_lo", "acc_hi")
+    axes[1].set_ylabel("accuracy change vs BASE (%)")
+    axes[1].set_title("Accuracy change")
+    axes[1].legend(ncol=3, loc="lower left")
+    fig.suptitle(f"(a) Carbon saved and accuracy change per scheme (λ = {lam:g}; bars: mean over "
+                 f"{', '.join(sorted(set(main['trace'])))}; whiskers: min–max)", fontsize=9)
+    _footnote(fig, main)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    return fig
+
+
+def fig_b_latency_sla(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    h = hourly[(hourly["floor"] == "none") & np.isclose(hourly["lam"], lam)]
+    orig = h[h["trace"].isin(ORIGINAL_TRACES)]
+    h = orig if not orig.empty else h
+    apps = list(dict.fromkeys(h["app"]))
+    fig, axes = plt.subplots(1, len(apps), figsize=(3.2 * len(apps), 3.4), squeeze=False)
+    for ax, app in zip(axes[0], apps):
+        a = h[h["app"] == app]
+        schemes = _schemes(a)
+        data = [(a[a["scheme"] == s]["p95_ms"] / a[a["scheme"] == s]["sla_ms"]).to_numpy()
+                for s in schemes]
+        bp = ax.boxplot(data, tick_labels=[SCHEME_LABEL[s] for s in schemes], patch_artist=True,
+                        widths=0.6, showfliers=True, flierprops={"markersize": 2})
+        for patch, s in zip(bp["boxes"], schemes):
+            patch.set_facecolor(COLORS[s])
+            patch.set_alpha(0.7)
+        ax.axhline(1.0, color="black", ls="--", lw=0.8, label="SLA (BASE p95)")
+        sla = a["sla_ms"].iloc[0]
+        ax.set_title(f"{app} (SLA {sla:.1f} ms)")
+        ax.set_ylabel("hourly p95 latency / SLA (–)")
+        ax.tick_params(axis="x", rotation=45)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(loc="lower left")
+    fig.suptitle("(b) p95 latency of each hour's configuration against the SLA", fontsize=9)
+    _footnote(fig, h)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    return fig
+
+
+def fig_c_hourly_objective(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    h = hourly[(hourly["floor"] == "none") & np.isclose(hourly["lam"], lam)]
+    traces = [t for t in ORIGINAL_TRACES if t in set(h["trace"])] or sorted(set(h["trace"]))
+    trace = traces[0]
+    h = h[h["trace"] == trace]
+    apps = list(dict.fromkeys(h["app"]))
+    fig, axes = plt.subplots(3, len(apps), figsize=(3.4 * len(apps), 6.4), squeeze=False,
+                             sharex=True, gridspec_kw={"height_ratios": [1, 2, 1.2]})
+    for j, app in enumerate(apps):
+        a = h[h["app"] == app]
+        ci = a[a["scheme"] == a["scheme"].iloc[0]]
+        axes[0][j].plot(ci["hour"], ci["ci_g_per_kwh"], color="black", lw=1)
+        axes[0][j].set_ylabel("ci (gCO2/kWh)")
+        axes[0][j].set_title(f"{app}, {trace}")
+        for s in _schemes(a):
+            g = a[a["scheme"] == s]
+            axes[1][j].plot(g["hour"], g["hour_objective"], color=COLORS[s], lw=1.1,
+                            label=SCHEME_LABEL[s], ls="--" if s == "oracle" else "-")
+        axes[1][j].set_ylabel("objective f (realised, points)")
+        axes[1][j].grid(alpha=0.3)
+        if {"clover", "oracle"} <= set(a["scheme"]):
+            c = a[a["scheme"] == "clover"].set_index("hour")["hour_objective"]
+            o = a[a["scheme"] == "oracle"].set_index("hour")["hour_objective"]
+            gap = (o - c).dropna()
+            axes[2][j].bar(gap.index, gap.to_numpy(), color=COLORS["clover"], width=0.8)
+            axes[2][j].plot(gap.index, gap.expanding().mean(), color="black", lw=1,
+                            label="running mean")
+            axes[2][j].legend(loc="upper right")
+        axes[2][j].set_ylabel("ORACLE − Clover (points)")
+        axes[2][j].set_xlabel("hour of trace")
+        axes[2][j].grid(alpha=0.3)
+    axes[1][0].legend(ncol=2, loc="lower left")
+    fig.suptitle(f"(c) Hour by hour: carbon intensity, objective of each scheme (λ = {lam:g}), "
+                 "and Clover's gap to ORACLE", fontsize=9)
+    _footnote(fig, h)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.96))
+    return fig
+
+
+def fig_d_overhead(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    main = _main(runs, lam)
+    m = main[main["scheme"].isin(["clover", "blover"])]
+    if m.empty:
+        m = main
+    t = (m.groupby(["app", "scheme"])
+         .agg(ev=("evaluations_per_hour", "mean"), ds=("decision_s_per_hour", "mean"),
+              ec=("evaluation_carbon_g", "mean"), rs=("reconfig_s", "mean")).reset_index())
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
+    for ax, col, label in zip(axes, ("ev", "ds", "ec", "rs"),
+                              ("online evaluations per hour (–)", "decision time per hour (s)",
+                               "carbon of evaluation windows per run (g)",
+                               "reconfiguration time per run (s)")):
+        _grouped_bars(ax, t, col)
+        ax.set_ylabel(label)
+    axes[0].legend()
+    h = hourly[hourly["scheme"].isin(["clover", "blover"]) & (hourly["floor"] == "none")
+               & np.isclose(hourly["lam"], lam)]
+    note = ""
+    if not h.empty:
+        note = (f"Totals over {h['trace'].nunique()} traces × {h['app'].nunique()} apps: Clover "
+                f"{int(h[h['scheme'] == 'clover']['evaluations'].sum())} evaluations, Blover "
+                f"{int(h[h['scheme'] == 'blover']['evaluations'].sum())}.")
+    fig.suptitle("(d) Optimisation overhead: Clover (graph search, cached) vs Blover (raw encoding)",
+                 fontsize=9)
+    _footnote(fig, main, note)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.94))
+    return fig
+
+
+def fig_e_lambda_floor(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    counts = runs.groupby(["app", "trace"])["lam"].nunique()
+    if counts.empty or counts.max() < 2:
+        sweep = runs
+    else:
+        app, trace = counts.idxmax()
+        sweep = runs[(runs["app"] == app) & (runs["trace"] == trace)]
+    sweep = sweep[sweep["scheme"] != "base"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for s in _schemes(sweep):
+        for floor, g in sweep[sweep["scheme"] == s].groupby("floor"):
+            g = g.sort_values("lam")
+            if g["lam"].nunique() < 2 and len(sweep["lam"].unique()) > 1:
+                continue
+            ls = "-" if floor == "none" else ":"
+            lab = SCHEME_LABEL[s] + ("" if floor == "none" else f", floor {float(floor):.2f}%")
+            axes[0].plot(g["lam"], g["carbon_saved_pct"], ls, marker="o", ms=3, color=COLORS[s], label=lab)
+            axes[1].plot(g["lam"], g["accuracy_change_pct"], ls, marker="o", ms=3, color=COLORS[s], label=lab)
+    base_acc = None
+    if "accuracy" in sweep and not sweep.empty:
+        b = runs[(runs["scheme"] == "base") & runs["app"].isin(sweep["app"])]
+        base_acc = b["accuracy"].iloc[0] if not b.empty else None
+    for floor in sorted({f for f in sweep["floor"] if f != "none"}):
+        if base_acc:
+            axes[1].axhline((float(floor) / base_acc - 1) * 100, color="black", ls=":", lw=0.8,
+                            label="accuracy floor")
+    axes[0].set_xlabel("λ (weight of carbon in f)")
+    axes[0].set_ylabel("carbon saved vs BASE (%)")
+    axes[1].set_xlabel("λ (weight of carbon in f)")
+    axes[1].set_ylabel("accuracy change vs BASE (%)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    where = f"{sweep['app'].iloc[0]}, {sweep['trace'].iloc[0]}" if not sweep.empty else ""
+    fig.suptitle(f"(e) λ sweep and an accuracy floor ({where})", fontsize=9)
+    _footnote(fig, sweep if not sweep.empty else runs)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.94))
+    return fig
+
+
+def fig_f_regions_seasons(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    sel = runs[(runs["floor"] == "none") & np.isclose(runs["lam"], lam)]
+    reg_apps = sel[~sel["trace"].isin(ORIGINAL_TRACES)]["app"].unique()
+    app = reg_apps[0] if len(reg_apps) else sel["app"].iloc[0]
+    sel = sel[sel["app"] == app]
+    traces = [t for t in ORIGINAL_TRACES if t in set(sel["trace"])] + sorted(
+        t for t in set(sel["trace"]) if t not in ORIGINAL_TRACES)
+    schemes = [s for s in _schemes(sel) if s != "base"]
+    fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.45 * len(traces) + 2), 5.6), sharex=True,
+                             gridspec_kw={"height_ratios": [2, 1]})
+    x = np.arange(len(traces))
+    width = 0.8 / max(len(schemes), 1)
+    for i, s in enumerate(schemes):
+        t = sel[sel["scheme"] == s].set_index("trace").reindex(traces)
+        axes[0].bar(x + (i - (len(schemes) - 1) / 2) * width, t["carbon_saved_pct"], width,
+                    color=COLORS[s], label=SCHEME_LABEL[s])
+    axes[0].set_ylabel("carbon saved vs BASE (%)")
+    axes[0].axhline(0, color="black", lw=0.6)
+    axes[0].grid(axis="y", alpha=0.3)
+    axes[0].legend(ncol=len(schemes), fontsize=7)
+    ci = sel.drop_duplicates("trace").set_index("trace").reindex(traces)["ci_mean_g_per_kwh"]
+    axes[1].bar(x, ci, color="#555555")
+    axes[1].set_ylabel("mean ci (gCO2/kWh)")
+    axes[1].set_xticks(x, traces, rotation=60, ha="right", fontsize=7)
+    if len(traces) > 3:
+        for ax in axes:
+            ax.axvline(len([t for t in traces if t in ORIGINAL_TRACES]) - 0.5, color="black", lw=0.8)
+    fig.suptitle(f"(f) Regions and seasons ({app}, λ = {lam:g}): the three original Clover traces, "
+                 "then Electricity Maps zone.season windows (lifecycle intensity)", fontsize=9)
+    _footnote(fig, sel)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    return fig
+
+
+def fig_g_gpus_embodied(hourly, runs, gpus, lam: float, kg_per_gpu: float = 318.0,
+                        embodied_source: str = "", **_) -> plt.Figure:
+    if gpus is None or gpus.empty:
+        raise CloverError("figure g needs the GPU-count table (results/gpu_count.csv)")
+    e = embodied_savings(gpus, kg_per_gpu)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    _grouped_bars(axes[0], e, "gpus_needed")
+    axes[0].set_ylabel("GPUs needed for the service target (–)")
+    axes[0].set_title("Fewest GPUs meeting rate, SLA and accuracy target")
+    _grouped_bars(axes[1], e, "embodied_saved_kg")
+    axes[1].set_ylabel("embodied carbon avoided vs BASE (kgCO2e)")
+    axes[1].set_title(f"at {kg_per_gpu:g} kgCO2e per GPU")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("(g) GPUs needed per scheme and the embodied carbon that saves", fontsize=9)
+    src = gpus if "source" in gpus else runs
+    _footnote(fig, src, f"Embodied: {embodied_source}.")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.94))
+    return fig
+
+
+FIGURES: dict[str, Callable[..., plt.Figure]] = {
+    "fig_a_carbon_accuracy": fig_a_carbon_accuracy,
+    "fig_b_latency_sla": fig_b_latency_sla,
+    "fig_c_hourly_objective": fig_c_hourly_objective,
+    "fig_d_overhead": fig_d_overhead,
+    "fig_e_lambda_floor": fig_e_lambda_floor,
+    "fig_f_regions_seasons": fig_f_regions_seasons,
+    "fig_g_gpus_embodied": fig_g_gpus_embodied,
+}
+
+
+def save(fig: plt.Figure, paths: list[str | Path]) -> None:
+    """Write ``fig`` to each path (format from the suffix), atomically, without timestamps."""
+    for path in paths:
+        path = Path(path)
+        fmt = path.suffix.lstrip(".").lower()
+        if fmt not in ("pdf", "png", "svg"):
+            raise CloverError(f"figure output {path}: use a .pdf, .png or .svg name")
+        meta = {"pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
+                "png": {"Software": None}, "svg": {"Date": None}}[fmt]
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
+        with atomic_write(path, "wb") as fh:
+            fh.write(buf.getvalue())
+    plt.close(fig)
+
+
+def make_figure(which: str, hourly: pd.DataFrame, runs: pd.DataFrame, gpus: pd.DataFrame | None,
+                **params) -> plt.Figure:
+    fn = FIGURES.get(which)
+    if fn is None:
+        raise CloverError(f"unknown figure {which!r} (known: {', '.join(FIGURES)})")
+    if runs.empty:
+        raise CloverError("no runs to plot")
+    return fn(hourly, runs, gpus, **params)

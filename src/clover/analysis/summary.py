@@ -1,0 +1,241 @@
+"""The headline table: each claim of the Clover paper next to what this run measured.
+
+Verdicts are computed from :func:`clover.analysis.aggregate.summarize_runs` with thresholds
+stated in each row, so a reader can check them: ``reproduced``, ``partly`` (same direction,
+clearly smaller effect), ``not reproduced``, or ``not run`` (the config left it out).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clover.analysis.aggregate import ORIGINAL_TRACES, SCHEME_LABEL, SCHEME_ORDER
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    paper: str
+    measured: str
+    verdict: str
+    note: str = ""
+
+
+def _fmt(x: float, nd: int = 1, unit: str = "") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{nd}f}{unit}"
+
+
+def _main(runs: pd.DataFrame, lam: float) -> pd.DataFrame:
+    """Runs of the main grid: original traces, the main λ, no accuracy floor."""
+    sel = runs[(runs["floor"] == "none") & np.isclose(runs["lam"], lam)]
+    orig = sel[sel["trace"].isin(ORIGINAL_TRACES)]
+    return orig if not orig.empty else sel
+
+
+def claim_carbon(main: pd.DataFrame) -> Claim:
+    paper = "≈80% carbon saved against BASE while meeting the SLA"
+    c = main[main["scheme"] == "clover"]
+    if c.empty:
+        return Claim("carbon", paper, "Clover not run", "not run")
+    saved = c["carbon_saved_pct"].mean()
+    per_app = ", ".join(f"{a} {_fmt(v, 1, '%')}" for a, v in
+                        c.groupby("app")["carbon_saved_pct"].mean().items())
+    sla_h = c["sla_met_hours_pct"].mean()
+    sla_r = c["sla_ok_pct"].mean()
+    measured = (f"Clover saves {_fmt(saved, 1, '%')} on average ({per_app}); chosen configuration "
+                f"meets the SLA in {_fmt(sla_h, 1, '%')} of hours, {_fmt(sla_r, 2, '%')} of "
+                "requests served while the SLA held (reconfigurations included)")
+    if saved >= 70 and sla_h >= 99:
+        verdict = "reproduced"
+    elif saved >= 40 and sla_h >= 95:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return Claim("carbon", paper, measured, verdict,
+                 "thresholds: reproduced ≥ 70% saved and SLA met ≥ 99% of hours; partly ≥ 40%")
+
+
+def claim_accuracy(main: pd.DataFrame) -> Claim:
+    paper = "small accuracy loss (a few percent) for that saving"
+    c = main[main["scheme"] == "clover"]
+    if c.empty:
+        return Claim("accuracy", paper, "Clover not run", "not run")
+    change = c["accuracy_change_pct"].mean()
+    worst = c["accuracy_change_pct"].min()
+    measured = f"Clover accuracy change {_fmt(change, 2, '%')} on average (worst run {_fmt(worst, 2, '%')})"
+    verdict = "reproduced" if worst >= -5 else ("partly" if change >= -5 else "not reproduced")
+    return Claim("accuracy", paper, measured, verdict,
+                 "threshold: every run within −5% of BASE accuracy (relative)")
+
+
+def claim_oracle(main: pd.DataFrame) -> Claim:
+    paper = "Clover comes closest to ORACLE among the practical schemes"
+    if "oracle" not in set(main["scheme"]) or "clover" not in set(main["scheme"]):
+        return Claim("oracle", paper, "Clover or ORACLE not run", "not run")
+    gaps = (main[main["scheme"] != "oracle"].groupby("scheme")["objective_gap_vs_oracle"].mean()
+            .reindex([s for s in SCHEME_ORDER if s != "oracle"]).dropna())
+    best = gaps.idxmin()
+    measured = "mean objective gap to ORACLE (points of f): " + ", ".join(
+        f"{SCHEME_LABEL[s]} {_fmt(v, 2)}" for s, v in gaps.items())
+    others = gaps.drop("clover")
+    if best == "clover":
+        verdict = "reproduced"
+    elif not others.empty and gaps["clover"] <= others.min() + 0.5:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return Claim("oracle", paper, measured, verdict,
+                 "reproduced: Clover has the smallest gap; partly: within 0.5 points of the smallest")
+
+
+def claim_overhead(main: pd.DataFrame) -> Claim:
+    paper = "far less search overhead than Blover (fewer online evaluations, less time)"
+    c, b = main[main["scheme"] == "clover"], main[main["scheme"] == "blover"]
+    if c.empty or b.empty:
+        return Claim("overhead", paper, "Clover or Blover not run", "not run")
+    ce, be = c["evaluations_per_hour"].mean(), b["evaluations_per_hour"].mean()
+    ct, bt = c["decision_s_per_hour"].mean(), b["decision_s_per_hour"].mean()
+    cc, bc = c["evaluation_carbon_g"].mean(), b["evaluation_carbon_g"].mean()
+    co, bo = c["objective"].mean(), b["objective"].mean()
+    measured = (f"evaluations/hour Clover {_fmt(ce, 2)} vs Blover {_fmt(be, 2)}; decision time/hour "
+                f"{_fmt(ct, 3)} s vs {_fmt(bt, 3)} s; evaluation carbon per run {_fmt(cc, 1)} g vs "
+                f"{_fmt(bc, 1)} g; mean objective {_fmt(co, 2)} vs {_fmt(bo, 2)}")
+    if ce < be and co >= bo - 0.5:
+        verdict = "reproduced"
+    elif ce <= be or co > bo:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return Claim("overhead", paper, measured, verdict,
+                 "reproduced: fewer evaluations per hour at an objective no worse (0.5 points)")
+
+
+def claim_lambda(runs: pd.DataFrame) -> Claim:
+    paper = "λ trades carbon against accuracy; an accuracy floor bounds the loss"
+    s = runs[(runs["scheme"] == "clover") & (runs["floor"] == "none")]
+    if s["lam"].nunique() < 2:
+        return Claim("lambda", paper, "no λ sweep in the config", "not run")
+    by = s.groupby("lam")[["carbon_saved_pct", "accuracy_change_pct"]].mean().sort_index()
+    rho_c = by["carbon_saved_pct"].corr(pd.Series(by.index, index=by.index), method="spearman")
+    measured = "Clover carbon saved by λ: " + ", ".join(
+        f"λ={lam:g}: {_fmt(v, 1, '%')}" for lam, v in by["carbon_saved_pct"].items())
+    floors = runs[(runs["scheme"] == "clover") & (runs["floor"] != "none")]
+    ok_floor = True
+    if not floors.empty:
+        viol = floors[floors["accuracy"] < floors["floor"].astype(float) - 1e-6]
+        ok_floor = viol.empty
+        measured += (f"; with an accuracy floor, {len(floors) - len(viol)}/{len(floors)} runs keep "
+                     "the realised accuracy at or above the floor")
+    verdict = "reproduced" if rho_c > 0.8 and ok_floor else ("partly" if rho_c > 0 else "not reproduced")
+    return Claim("lambda", paper, measured, verdict,
+                 f"Spearman ρ(λ, carbon saved) = {_fmt(rho_c, 2)}; reproduced: ρ > 0.8 and the floor holds")
+
+
+def claim_regions(runs: pd.DataFrame, lam: float) -> Claim:
+    paper = "the savings hold across regions and seasons"
+    s = runs[(runs["scheme"] == "clover") & (runs["floor"] == "none") & np.isclose(runs["lam"], lam)]
+    reg = s[~s["trace"].isin(ORIGINAL_TRACES)]
+    if reg.empty:
+        return Claim("regions", paper, "no region/season traces in the config", "not run")
+    pos = int((reg["carbon_saved_pct"] > 0).sum())
+    measured = (f"Clover saves carbon on {pos}/{len(reg)} zone-season windows "
+                f"({reg['trace'].nunique()} windows); saving {_fmt(reg['carbon_saved_pct'].min(), 1, '%')}"
+                f" … {_fmt(reg['carbon_saved_pct'].max(), 1, '%')}")
+    verdict = "reproduced" if pos == len(reg) else ("partly" if pos >= len(reg) / 2 else "not reproduced")
+    return Claim("regions", paper, measured, verdict, "reproduced: a saving on every window")
+
+
+def claim_gpus(gpus: pd.DataFrame, kg_per_gpu: float, source: str) -> Claim:
+    paper = "fewer GPUs for the same service target, saving embodied carbon"
+    if gpus is None or gpus.empty or "clover" not in set(gpus["scheme"]):
+        return Claim("gpus", paper, "GPU count not run for Clover", "not run")
+    c = gpus[gpus["scheme"] == "clover"]
+    parts = []
+    for r in c.itertuples():
+        parts.append(f"{r.app}: {int(r.base_gpus_needed) if pd.notna(r.base_gpus_needed) else 'n/a'} → "
+                     f"{int(r.gpus_needed) if pd.notna(r.gpus_needed) else 'n/a'} GPUs")
+    saved = c["embodied_saved_kg"].sum()
+    measured = f"BASE → Clover {'; '.join(parts)}; embodied carbon avoided {_fmt(saved, 0)} kgCO2e"
+    fewer = (c["gpus_saved"] > 0).sum()
+    verdict = "reproduced" if fewer == len(c) else ("partly" if fewer > 0 else "not reproduced")
+    return Claim("gpus", paper, measured, verdict,
+                 f"{kg_per_gpu:g} kgCO2e per GPU ({source})")
+
+
+def build_claims(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu: float,
+                 embodied_source: str) -> list[Claim]:
+    main = _main(runs, lam)
+    return [claim_carbon(main), claim_accuracy(main), claim_oracle(main), claim_overhead(main),
+            claim_lambda(runs), claim_regions(runs, lam), claim_gpus(gpus, kg_per_gpu, embodied_source)]
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu: float,
+                    embodied_source: str, backend: str) -> str:
+    """The whole ``results/summary.md``."""
+    claims = build_claims(runs, gpus, lam, kg_per_gpu, embodied_source)
+    sources = "+".join(sorted({s for v in runs["source"] for s in str(v).split("+")}))
+    modeled = "modeled" in sources
+    main = _main(runs, lam)
+    lines = [
+        "# Clover reproduction: headline results",
+        "",
+        f"Backend `{backend}`, per-slice profiles `{sources}`"
+        + (" (**modeled, not measured**: absolute latencies and energies come from the analytical "
+           "profile model, so percentages are the meaningful numbers)." if modeled else "."),
+        f"Main grid: λ = {lam:g}, traces {', '.join(sorted(set(main['trace'])))}; "
+        f"{len(runs)} runs, {int(runs['hours'].sum())} run-hours. Carbon and accuracy are realised "
+        "hourly totals that include every online evaluation window and reconfiguration.",
+        "",
+        "| # | Claim (paper) | Measured here | Verdict | Basis |",
+        "|---|---|---|---|---|",
+    ]
+    for i, c in enumerate(claims, 1):
+        lines.append(f"| {i} | {_md_cell(c.paper)} | {_md_cell(c.measured)} | **{c.verdict}** | "
+                     f"{_md_cell(c.note)} |")
+    lines += ["", "## Per scheme and app (original traces, mean over traces)", "",
+              "| app | scheme | carbon saved vs BASE | accuracy change | p95/SLA (max) | SLA met (hours) "
+              "| evaluations/h | decision s/h | gap to ORACLE |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    order = {s: i for i, s in enumerate(SCHEME_ORDER)}
+    tab = (main.groupby(["app", "scheme"])
+           .agg(saved=("carbon_saved_pct", "mean"), acc=("accuracy_change_pct", "mean"),
+                p95=("p95_over_sla_max", "max"), sla=("sla_met_hours_pct", "mean"),
+                ev=("evaluations_per_hour", "mean"), ds=("decision_s_per_hour", "mean"),
+                gap=("objective_gap_vs_oracle", "mean")).reset_index())
+    tab["_o"] = tab["scheme"].map(order)
+    for r in tab.sort_values(["app", "_o"]).itertuples():
+        lines.append(f"| {r.app} | {SCHEME_LABEL.get(r.scheme, r.scheme)} | {_fmt(r.saved, 1, '%')} | "
+                     f"{_fmt(r.acc, 2, '%')} | {_fmt(r.p95, 2)} | {_fmt(r.sla, 1, '%')} | "
+                     f"{_fmt(r.ev, 2)} | {_fmt(r.ds, 3)} | {_fmt(r.gap, 2)} |")
+    lines += [
+        "",
+        "## Where this reproduction differs from the paper, and why",
+        "",
+        "- **Testbed.** The paper measures a live service on 5 nodes × 2 A100; this run "
+        + ("scores every configuration with the serving simulator (`backend: model`) on "
+           f"`{sources}` per-slice profiles." if backend == "model" else "uses the live backend.")
+        + " Differences in absolute carbon per request follow from the profiles; the comparison "
+        "between schemes uses one evaluator, so ORACLE is exactly optimal under it.",
+        "- **Costs of adaptation.** Online evaluation windows and MIG/model reconfiguration times "
+        "are charged with the constants in `config/config.yaml` (`control`, sources in "
+        "`docs/controller.md`), not measured; they reduce Clover's and Blover's realised savings "
+        "slightly compared with steady state.",
+        "- **Traces.** The three original traces are the authors' files; region/season windows are "
+        "Electricity Maps lifecycle intensities (Clover used the authors' own series), so their "
+        "absolute level differs.",
+        "- **Decision time** is the wall time of `decide` on this machine (simulated evaluations are "
+        "milliseconds, live ones last an evaluation window), so it is the only non-deterministic "
+        "column; everything else is identical run to run for the same config.",
+        "",
+    ]
+    return "\n".join(lines)

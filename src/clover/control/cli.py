@@ -1,0 +1,198 @@
+"""``clover run``: one controller run (an app, a scheme, a carbon trace, λ) to a CSV log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from clover.errors import CloverError
+from clover.mig.geometry import GPUS
+from clover.models.catalog import APPS
+
+
+def parse_json_arg(text: str | None, flag: str) -> dict:
+    """A JSON object given on the command line; a clear error naming the flag otherwise."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CloverError(f"{flag}: not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise CloverError(f"{flag}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_max_loss(text: str | None) -> float | None:
+    """``none`` or a percentage in [0, 100]: the largest accuracy loss allowed vs BASE."""
+    if text is None or str(text).lower() in ("", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
+    if not 0.0 <= value <= 100.0:
+        raise CloverError(f"--max-accuracy-loss must be within [0, 100] % (got {value})")
+    return value
+
+
+def profile_table(app: str, gpu: str, path: str | None, backend: str = "model"):
+    """The per-slice profile table (a file written by ``clover profile``, or modeled in memory)."""
+    from clover.profiles import load_profiles
+
+    return load_profiles(app, gpu, backend=backend, path=path)
+
+
+def profile_source(profiles) -> str:
+    """The ``source`` of the profile rows an app uses (``modeled``, ``measured-gpu`` ...)."""
+    if "source" not in profiles.columns:
+        return "unknown"
+    values = sorted({str(s) for s in profiles["source"].dropna()})
+    return "+".join(values) if values else "unknown"
+
+
+def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float,
+                  max_accuracy_loss_pct: float | None, problem_kwargs: dict, seed: int):
+    """``clover.sim.Problem`` for a run; the accuracy floor is BASE accuracy minus the loss."""
+    from clover.models.catalog import largest_variant
+    from clover.sim import Problem
+
+    floor = None
+    if max_accuracy_loss_pct is not None:
+        floor = largest_variant(app).accuracy * (1.0 - max_accuracy_loss_pct / 100.0)
+    try:
+        return Problem.build(app, gpu, n_gpus, profiles, lam=lam, accuracy_floor=floor,
+                             seed=seed, **problem_kwargs)
+    except TypeError as exc:
+        raise CloverError(f"config problem: {exc}") from None
+
+
+def build_scheme(name: str, problem, evaluator, scheme_params: dict, seed: int):
+    """``clover.optimize.make_scheme`` with the config's parameters; seeded when it has a seed."""
+    from clover.optimize.schemes import DEFAULTS, make_scheme
+
+    params = dict(scheme_params.get(name, {}))
+    if "seed" in DEFAULTS.get(name, {}) and params.get("seed") is None:
+        params["seed"] = seed
+    return make_scheme(name, problem, evaluator, **params)
+
+
+def make_evaluator(backend: str, problem, args: argparse.Namespace | None = None) -> Any:
+    """The evaluator every scheme and the controller share: the simulator or the live service."""
+    if backend == "model":
+        from clover.sim import SimEvaluator
+
+        return SimEvaluator(problem)
+    if backend == "live":
+        try:
+            from clover.serve import live_evaluator
+        except ImportError:
+            raise CloverError("backend live: clover.serve offers no live evaluator in this "
+                              "checkout (install the live extra and the serve package)") from None
+        return live_evaluator(problem)
+    raise CloverError(f"unknown backend {backend!r} (known: model, live)")
+
+
+def run_once(args: argparse.Namespace):
+    """Build everything a run needs from the parsed arguments and step the controller."""
+    from clover.carbon import load_trace
+    from clover.control.accounting import ReconfigCosts
+    from clover.control.controller import ControlSettings, Controller, Reference
+
+    if args.n_gpus < 1:
+        raise CloverError("--n-gpus must be >= 1")
+    if not 0.0 <= args.lam <= 1.0:
+        raise CloverError(f"--lam must be within [0, 1] (got {args.lam})")
+    if args.hours is not None and args.hours < 1:
+        raise CloverError("--hours must be >= 1")
+    max_loss = parse_max_loss(args.max_accuracy_loss)
+    problem_kwargs = parse_json_arg(args.problem_json, "--problem-json")
+    scheme_params = parse_json_arg(args.scheme_params_json, "--scheme-params-json")
+
+    trace = load_trace(args.trace, args.data_dir)
+    ci = [float(x) for x in trace.ci_g_per_kwh]
+    stamps = [str(t) for t in trace.timestamps_utc]
+    if args.hours is not None:
+        ci, stamps = ci[: args.hours], stamps[: args.hours]
+
+    profiles = profile_table(args.app, args.gpu, args.profiles)
+    problem = build_problem(args.app, args.gpu, args.n_gpus, profiles, args.lam, max_loss,
+                            problem_kwargs, args.seed)
+    evaluator = make_evaluator(args.backend, problem, args)
+    scheme = build_scheme(args.scheme, problem, evaluator, scheme_params, args.seed)
+    scheme.set_period(ci)
+
+    settings = ControlSettings(
+        eval_window_s=args.eval_window_s,
+        costs=ReconfigCosts(args.mig_repartition_s, args.model_load_base_s, args.model_load_mb_per_s),
+        initial=args.initial,
+    )
+    source = profile_source(profiles) if args.backend == "model" else "measured-live"
+    meta = {"scheme": args.scheme, "app": args.app, "lam": args.lam,
+            "trace": args.trace_name or args.trace, "source": source, "backend": args.backend,
+            "gpu": problem.gpu,
+            "accuracy_floor": "" if problem.accuracy_floor is None else problem.accuracy_floor,
+            "sla_ms": problem.sla_ms}
+    initial = problem.base_configuration() if args.initial == "base" else None
+    controller = Controller(scheme, evaluator, rate_rps=problem.rate_rps, settings=settings,
+                            reference=Reference(problem.base_accuracy, problem.base_carbon_g),
+                            initial=initial, meta=meta)
+    return controller.run(ci, stamps, progress=args.progress)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from clover.paths import atomic_write
+
+    log = run_once(args)
+    if args.out:
+        with atomic_write(args.out) as fh:
+            log.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+    else:
+        print(log.to_csv(index=False, float_format="%.10g", lineterminator="\n"), end="")
+    return 0
+
+
+def add_problem_args(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``clover run`` and ``clover gpu-count``."""
+    p.add_argument("--app", required=True, choices=sorted(APPS))
+    p.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    p.add_argument("--profiles", help="profile table written by `clover profile` "
+                                      "(default: the modeled table, built in memory)")
+    p.add_argument("--problem-json", help="JSON object of Problem.build keyword arguments")
+    p.add_argument("--scheme-params-json", help="JSON object: scheme name -> make_scheme params")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="step a scheme through a carbon trace hour by hour "
+                                   "(controller log, one row per hour)")
+    add_problem_args(p)
+    p.add_argument("--scheme", required=True,
+                   choices=["base", "co2opt", "jung", "blover", "clover", "oracle"])
+    p.add_argument("--trace", required=True,
+                   help="carbon trace: a preset (CISO-March, CISO-Sep, ESO-March), "
+                        "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
+    p.add_argument("--trace-name", help="name written in the log (default: the spec)")
+    p.add_argument("--lam", type=float, default=0.5, help="λ of the objective (default 0.5)")
+    p.add_argument("--max-accuracy-loss", default="none",
+                   help="accuracy floor as the largest loss vs BASE, %% (default none)")
+    p.add_argument("--n-gpus", type=int, default=10, help="GPUs serving the app (default 10)")
+    p.add_argument("--backend", default="model", choices=["model", "live"],
+                   help="model: the serving simulator; live: the real service (clover.serve)")
+    p.add_argument("--hours", type=int, help="only the first HOURS hours of the trace")
+    p.add_argument("--eval-window-s", type=float, default=30.0,
+                   help="seconds each online evaluation serves the traffic (default 30)")
+    p.add_argument("--mig-repartition-s", type=float, default=5.0,
+                   help="seconds per GPU whose MIG layout changes (default 5)")
+    p.add_argument("--model-load-base-s", type=float, default=3.0,
+                   help="fixed seconds per model load (default 3)")
+    p.add_argument("--model-load-mb-per-s", type=float, default=500.0,
+                   help="weight loading bandwidth, MB/s (default 500)")
+    p.add_argument("--initial", default="base", choices=["base", "none"],
+                   help="what is deployed before hour 0 (default: BASE)")
+    p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
+    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--out", help="CSV log to write (atomically); default stdout")
+    p.set_defaults(func=_run)
