@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(workflow.basedir).parent
+sys.path.insert(0, str(REPO / "src"))  # the catalogs (clover.mig.geometry) for wildcards
 
 
 def clover_command():
@@ -114,6 +115,21 @@ def mig_plans():
     return [f"results/mig/plan_{config['gpu']}.json"]
 
 
+def initial_layout_flags(gpu):
+    """`--layout` once per GPU: the initial deployment (BASE) uses every GPU whole."""
+    from clover.mig.geometry import get_gpu
+
+    return " ".join(f"--layout {get_gpu(gpu).full_profile.name}" for _ in range(config["n_gpus"]))
+
+
+def mig_apply_command(wildcards):
+    """Apply the plan through NVML only when the config explicitly allows it."""
+    if config["backend"] == "live" and config["allow_mig_changes"]:
+        return (f"&& {CLOVER} mig apply --gpu {wildcards.gpu} "
+                f"{initial_layout_flags(wildcards.gpu)} --apply >> logs/mig_setup_{wildcards.gpu}.log 2>&1")
+    return ""
+
+
 def _json(obj):
     return shlex.quote(json.dumps(obj, sort_keys=True, separators=(",", ":")))
 
@@ -171,11 +187,6 @@ def figure_options():
             f"--embodied-source {shlex.quote(e['source'])}",
         ]
     )
-
-
-def profile_backend():
-    """Profiles come from the model unless the config asks for measurements."""
-    return config["profile_backend"]
 
 
 def trace_spec(wildcards):

@@ -1,25 +1,23 @@
-# MIG setup: the planned layouts and the exact NVML / nvidia-smi operations, written to
-# results/mig/. Applied to the GPUs only with `backend: live` and `allow_mig_changes: true`.
+# MIG setup: the valid layouts and the planned initial layout (BASE: every GPU whole) with the
+# exact NVML / nvidia-smi operations, written to results/mig/. Applied to the GPUs only with
+# `backend: live` and `allow_mig_changes: true` (clover.mig manager; never toggles MIG mode).
 
 
 rule mig_setup:
     output:
+        layouts="results/mig/layouts_{gpu}.json",
         plan="results/mig/plan_{gpu}.json",
-        script="results/mig/plan_{gpu}.sh",
+        text="results/mig/plan_{gpu}.txt",
     log:
         "logs/mig_setup_{gpu}.log",
     params:
         clover=CLOVER,
-        n_gpus=config["n_gpus"],
-        apps=" ".join(all_apps()),
-        apply=(
-            "--apply"
-            if config["backend"] == "live" and config["allow_mig_changes"]
-            else ""
-        ),
+        layouts=lambda wc: initial_layout_flags(wc.gpu),
+        apply=mig_apply_command,
     conda:
         ENV
     shell:
-        "{params.clover} mig plan --gpu {wildcards.gpu} --n-gpus {params.n_gpus} "
-        "--apps {params.apps} --out {output.plan} --script {output.script} {params.apply} "
-        "2> {log}"
+        "{params.clover} mig layouts --gpu {wildcards.gpu} --json > {output.layouts}.tmp 2> {log} "
+        "&& {params.clover} mig plan --gpu {wildcards.gpu} {params.layouts} --from-scratch "
+        "--out {output.plan} > {output.text}.tmp 2>> {log} {params.apply} "
+        "&& mv {output.layouts}.tmp {output.layouts} && mv {output.text}.tmp {output.text}"

@@ -1,4 +1,4 @@
-# Per-slice profiles of every variant of an app: measured (backend cpu/cuda) or modeled.
+# Per-slice profiles of every variant of an app: measured (profile_backend cpu/cuda) or modeled.
 
 
 rule profile:
@@ -8,9 +8,9 @@ rule profile:
         "logs/profile_{app}_{gpu}.log",
     params:
         clover=CLOVER,
-        backend=profile_backend(),
+        backend=config["profile_backend"],
     conda:
         ENV
     shell:
         "{params.clover} profile --app {wildcards.app} --gpu {wildcards.gpu} "
-        "--backend {params.backend} --out {output} 2> {log}"
+        "--backend {params.backend} --quiet --out {output} 2> {log}"

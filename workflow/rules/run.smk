@@ -4,6 +4,7 @@
 
 rule run:
     input:
+        data="results/data/verified.txt",
         profiles=lambda wc: profile_path(wc.app),
     output:
         "results/runs/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.csv",

@@ -25,6 +25,15 @@ def parse_json_arg(text: str | None, flag: str) -> dict:
     return value
 
 
+def iso_utc(ts) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` for a timestamp (pandas, numpy or string)."""
+    import pandas as pd
+
+    t = pd.Timestamp(ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_max_loss(text: str | None) -> float | None:
     """``none`` or a percentage in [0, 100]: the largest accuracy loss allowed vs BASE."""
     if text is None or str(text).lower() in ("", "none"):
@@ -113,7 +122,7 @@ def run_once(args: argparse.Namespace):
 
     trace = load_trace(args.trace, args.data_dir)
     ci = [float(x) for x in trace.ci_g_per_kwh]
-    stamps = [str(t) for t in trace.timestamps_utc]
+    stamps = [iso_utc(t) for t in trace.timestamps_utc]
     if args.hours is not None:
         ci, stamps = ci[: args.hours], stamps[: args.hours]
 
