@@ -4,7 +4,11 @@ import shlex
 import sys
 from pathlib import Path
 
-REPO = Path(workflow.basedir).parent
+# The checkout: the main Snakefile's directory (root Snakefile) or its parent (workflow/Snakefile).
+REPO = next(
+    (d for d in (Path(workflow.basedir), Path(workflow.basedir).parent) if (d / "src" / "clover").is_dir()),
+    Path(workflow.basedir),
+)
 sys.path.insert(0, str(REPO / "src"))  # the catalogs (clover.mig.geometry) for wildcards
 
 

@@ -119,13 +119,17 @@ def claim_overhead(main: pd.DataFrame) -> Claim:
 def claim_lambda(runs: pd.DataFrame) -> Claim:
     paper = "λ trades carbon against accuracy; an accuracy floor bounds the loss"
     s = runs[(runs["scheme"] == "clover") & (runs["floor"] == "none")]
-    if s["lam"].nunique() < 2:
+    n_lam = s.groupby(["app", "trace"])["lam"].nunique()
+    if n_lam.empty or n_lam.max() < 2:
         return Claim("lambda", paper, "no λ sweep in the config", "not run")
+    app, trace = n_lam.idxmax()
+    s = s[(s["app"] == app) & (s["trace"] == trace)]
     by = s.groupby("lam")[["carbon_saved_pct", "accuracy_change_pct"]].mean().sort_index()
     rho_c = by["carbon_saved_pct"].corr(pd.Series(by.index, index=by.index), method="spearman")
-    measured = "Clover carbon saved by λ: " + ", ".join(
+    measured = f"Clover carbon saved by λ ({app}, {trace}): " + ", ".join(
         f"λ={lam:g}: {_fmt(v, 1, '%')}" for lam, v in by["carbon_saved_pct"].items())
-    floors = runs[(runs["scheme"] == "clover") & (runs["floor"] != "none")]
+    floors = runs[(runs["scheme"] == "clover") & (runs["floor"] != "none")
+                  & (runs["app"] == app) & (runs["trace"] == trace)]
     ok_floor = True
     if not floors.empty:
         viol = floors[floors["accuracy"] < floors["floor"].astype(float) - 1e-6]
