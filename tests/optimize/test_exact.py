@@ -37,7 +37,7 @@ def test_milp_equals_exhaustive_efficientnet_tight_sla(profiles):
 def test_milp_beats_or_ties_base(problem10):
     for ci in (50.0, 250.0, 700.0):
         res = solve_milp(problem10, ci)
-        assert res.objective >= problem10.objective_constant(ci) - 1e9 * 0  # finite
+        assert np.isfinite(res.objective)
         base = SimEvaluator(problem10).evaluate(problem10.base_configuration(), ci)
         assert res.objective >= score(problem10, base, ci).objective - 1e-9
         assert res.configuration.n_gpus == 10
