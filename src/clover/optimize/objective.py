@@ -46,6 +46,21 @@ class Score:
     delta_accuracy_pct: float
     carbon_g_per_request: float
     feasible: bool
+    raw_objective: float = math.nan  # f ignoring the constraints
+
+    def annealing_score(self, evaluation: Evaluation) -> float:
+        """The score simulated annealing compares (original Clover, system/clover.py): f when
+        feasible; when only the SLA is missed, f scaled by SLA/p95 (f >= 0) or p95/SLA (f < 0);
+        -inf when no finite p95 or another constraint fails."""
+        if self.feasible:
+            return self.objective
+        p95, sla = evaluation.p95_ms, evaluation.sla_ms
+        if not (math.isfinite(p95) and p95 > 0 and math.isfinite(self.raw_objective)):
+            return -math.inf
+        if evaluation.reason.startswith("does not fit") or not evaluation.accuracy == evaluation.accuracy:
+            return -math.inf
+        f = self.raw_objective
+        return f * sla / p95 if f >= 0 else f * p95 / sla
 
 
 def score(problem: Problem, evaluation: Evaluation, ci_g_per_kwh: float,
@@ -63,5 +78,6 @@ def score(problem: Problem, evaluation: Evaluation, ci_g_per_kwh: float,
     if problem.accuracy_floor is not None and not (
             evaluation.accuracy >= problem.accuracy_floor * (1 - 1e-9)):
         ok = False
-    f = lam * d_c + (1.0 - lam) * d_a if ok else -math.inf
-    return Score(float(f), float(d_c), float(d_a), float(c), ok)
+    raw = lam * d_c + (1.0 - lam) * d_a
+    f = raw if ok else -math.inf
+    return Score(float(f), float(d_c), float(d_a), float(c), ok, float(raw))

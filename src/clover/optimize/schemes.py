@@ -29,11 +29,12 @@ DEFAULTS: dict[str, dict] = {
     "base": {},
     "co2opt": {},
     "oracle": {"time_limit_s": 60.0},
-    "clover": {"t0": 100.0, "t_step": 5.0, "t_floor": 10.0, "max_distance": 4,
+    "clover": {"t0": 100.0, "t_step": 5.0, "t_floor": 10.0, "k": 0.01, "max_distance": 4,
                "max_evaluations": 10, "patience": 5, "rerun_threshold": 0.05,
+               "neighbour_tries": 400, "max_proposals": 200, "seed": None},
+    "blover": {"t0": 100.0, "t_step": 5.0, "t_floor": 10.0, "k": 0.01, "max_evaluations": 10,
+               "patience": 5, "rerun_threshold": 0.05, "neighbour_tries": 400,
                "max_proposals": 200, "seed": None},
-    "blover": {"t0": 100.0, "t_step": 5.0, "t_floor": 10.0, "max_evaluations": 10,
-               "patience": 5, "rerun_threshold": 0.05, "max_proposals": 200, "seed": None},
     "jung": {"ci_low": None, "ci_high": None},
 }
 
@@ -158,14 +159,22 @@ class Co2OptScheme(Scheme):
 
 
 class _Annealing(Scheme):
-    """Simulated annealing shared by Clover (graph space) and Blover (raw encoding).
+    """Simulated annealing shared by Clover (graph space) and Blover (raw encoding), after the
+    original (sc23-clover ``system/clover.py``, ``system_utils.SimulatedAnneling``).
 
-    Per search: start from the incumbent; temperature ``t0`` falling by ``t_step`` per
-    proposal to ``t_floor``; accept better, or worse with probability exp(Δf/T); stop after
-    ``max_evaluations`` new (online) evaluations or ``patience`` proposals without improving
-    the best. A proposal already in the cache is rescored at the hour's ci at no online cost.
-    The search runs only when ci·PUE moved by more than ``rerun_threshold`` (relative) since
-    the last search; otherwise the incumbent is kept (and rescored).
+    Per search: the incumbent is the first centre (its evaluation comes from the cache or is
+    run); the temperature starts at ``t0`` and falls by ``t_step`` per proposal to ``t_floor``;
+    a candidate becomes the centre if better, else with probability ``exp(-Δf/(k·T))``
+    (Δf in objective percent points; ``k = 0.01`` is the original ``K = 1e-4`` on fractional
+    scores). A candidate that misses the SLA competes with its objective scaled by SLA/p95 (as
+    the original) but never becomes the best. Neighbours are drawn around the centre, never
+    repeating a configuration already tried this hour (``neighbour_tries`` draws, then the
+    search stops: neighbourhood exhausted). A proposal whose configuration was evaluated in an
+    earlier hour is rescored at this hour's ci with no online cost. Stop after
+    ``max_evaluations`` new (online) evaluations or ``patience`` proposals without improving the
+    best. The search runs only when ci·PUE moved by more than ``rerun_threshold`` of the
+    reference ci_ref·PUE (250 g/kWh x 1.5) since the last search (as the original); otherwise
+    the incumbent is kept and rescored.
     """
 
     def __init__(self, problem, evaluator=None, **params):
@@ -193,6 +202,20 @@ class _Annealing(Scheme):
         self.total_evaluations += 1
         return ev
 
+    def _fresh_neighbour(self, centre: Configuration, tried: set) -> Configuration | None:
+        for _ in range(int(self.params["neighbour_tries"])):
+            cand = self.neighbour(centre)
+            if cand is not None and self.key(cand) not in tried:
+                return cand
+        return None
+
+    def should_search(self, ci: float) -> bool:
+        last = self.last_search_ci
+        if last is None:
+            return True
+        p = self.problem
+        return abs(ci - last) * p.pue / (p.ci_ref * p.pue) > self.params["rerun_threshold"]
+
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
         ci = float(ci_g_per_kwh)
@@ -201,26 +224,31 @@ class _Annealing(Scheme):
             self.incumbent = self.problem.base_configuration()
             self.cache[self.key(self.incumbent)] = self.evaluator.evaluate(self.incumbent, ci)
         evaluations: list[Configuration] = []
-        last = self.last_search_ci
-        searched = last is None or abs(ci - last) / max(last, 1e-12) > p["rerun_threshold"]
+        searched = self.should_search(ci)
         if searched:
             self.last_search_ci = ci
-            cur = self.incumbent
-            cur_f = score(self.problem, self._lookup(cur, ci, evaluations), ci).objective
-            best, best_f = cur, cur_f
+            centre = self.incumbent
+            ev = self._lookup(centre, ci, evaluations)
+            s = score(self.problem, ev, ci)
+            centre_f = s.annealing_score(ev)
+            best, best_f = centre, s.objective
+            tried = {self.key(centre)}
             temp, stale, proposals = float(p["t0"]), 0, 0
             while (len(evaluations) < p["max_evaluations"] and stale < p["patience"]
                    and proposals < p["max_proposals"]):
-                cand = self.neighbour(cur)
-                proposals += 1
+                cand = self._fresh_neighbour(centre, tried)
                 if cand is None:
                     break
-                f = score(self.problem, self._lookup(cand, ci, evaluations), ci).objective
-                if f > cur_f or (math.isfinite(f) and (not math.isfinite(cur_f) or
-                                 self.rng.random() < math.exp((f - cur_f) / temp))):
-                    cur, cur_f = cand, f
-                if f > best_f + 1e-12:
-                    best, best_f, stale = cand, f, 0
+                proposals += 1
+                tried.add(self.key(cand))
+                ev = self._lookup(cand, ci, evaluations)
+                s = score(self.problem, ev, ci)
+                f = s.annealing_score(ev)
+                if f >= centre_f or (math.isfinite(f) and self.rng.random() <= math.exp(
+                        (f - centre_f) / (float(p["k"]) * temp))):
+                    centre, centre_f = cand, f
+                if s.feasible and s.objective > best_f + 1e-12:
+                    best, best_f, stale = cand, s.objective, 0
                 else:
                     stale += 1
                 temp = max(float(p["t_floor"]), temp - float(p["t_step"]))
