@@ -44,3 +44,23 @@ def test_linearisation_matches_objective(problem10):
                              problem10.base_carbon_g, problem10.lam)
         assert f == pytest.approx(res.objective, rel=1e-7, abs=1e-7)
         assert math.isfinite(score(problem10, ev, ci).objective)
+
+
+def test_annealing_score_penalises_sla_misses(problem10):
+    from dataclasses import replace
+
+    from clover.sim import SimEvaluator
+
+    ev = SimEvaluator(problem10).evaluate(problem10.base_configuration(), 100.0)
+    s = score(problem10, ev, 100.0)
+    assert s.annealing_score(ev) == s.objective == pytest.approx(30.0)
+    late = replace(ev, p95_ms=ev.sla_ms * 2, sla_met=False)
+    s2 = score(problem10, late, 100.0)
+    assert s2.objective == -math.inf and not s2.feasible
+    assert s2.raw_objective == pytest.approx(30.0)
+    assert s2.annealing_score(late) == pytest.approx(15.0)  # f x SLA/p95
+    unfit = replace(late, feasible=False, reason="does not fit: x on y")
+    assert score(problem10, unfit, 100.0).annealing_score(unfit) == -math.inf
+    floor = problem10.with_params(accuracy_floor=90.0)
+    s3 = score(floor, ev, 100.0)
+    assert not s3.feasible and s3.annealing_score(ev) == -math.inf

@@ -55,9 +55,9 @@ class Score:
         if self.feasible:
             return self.objective
         p95, sla = evaluation.p95_ms, evaluation.sla_ms
-        if not (math.isfinite(p95) and p95 > 0 and math.isfinite(self.raw_objective)):
-            return -math.inf
-        if evaluation.reason.startswith("does not fit") or not evaluation.accuracy == evaluation.accuracy:
+        sla_only = (math.isfinite(p95) and p95 > sla and math.isfinite(self.raw_objective)
+                    and not evaluation.reason.startswith(("does not fit", "no SLA-safe routing")))
+        if not sla_only:
             return -math.inf
         f = self.raw_objective
         return f * sla / p95 if f >= 0 else f * p95 / sla
