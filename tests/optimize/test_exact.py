@@ -57,3 +57,17 @@ def test_accuracy_floor_is_respected(problem10):
     free = solve_milp(problem10, 250.0)
     assert free.objective >= res.objective - 1e-9
     assert SimEvaluator(problem10).evaluate(free.configuration, 250.0).accuracy < 84.0
+
+
+def test_milp_equals_exhaustive_three_gpus_restricted_variants(profiles):
+    """N = 3: every multiset of 3 single-GPU assignments over two variants."""
+    p = Problem.build("yolo", "a100-40gb", 3, profiles, lam=0.3)
+    vs = ("yolov5l", "yolov5x")
+    for ci in (80.0, 350.0):
+        ex = exhaustive(p, ci, variants=vs)
+        mi = solve_milp(p, ci, variants=vs)
+        assert mi.objective == pytest.approx(ex.objective, rel=1e-7, abs=1e-7)
+        assert set(v for g in mi.configuration.gpus for v in g.variants) <= set(vs)
+        assert ex.n_candidates == 17392  # distinct graphs (of 221,815 multisets)
+    # the unrestricted optimum is at least as good
+    assert solve_milp(p, 80.0).objective >= ex.objective - 1e-9

@@ -100,3 +100,20 @@ def test_bad_profile_table(profiles):
         Problem.build("yolo", "h100-80gb", 2, profiles)
     with pytest.raises(CloverError, match="load_fraction"):
         Problem.build("yolo", "a100-40gb", 2, profiles, load_fraction=1.2)
+
+
+def test_event_simulation_confirms_a_mixed_configuration(profiles):
+    """The optimiser's configuration (several instance types at their SLA caps): the simulated
+    end-to-end p95 is within 5 % of the closed-form mixture p95 and meets the SLA within it."""
+    from clover.optimize.exact import solve_milp
+
+    p = Problem.build("yolo", "a100-40gb", 10, profiles, lam=0.5, accuracy_floor=52.0)
+    cfg = solve_milp(p, 200.0).configuration  # the floor forces a mix of variants
+    modeled = SimEvaluator(p).evaluate(cfg, 200.0)
+    assert len(modeled.shares) >= 2
+    sim = SimEvaluator(p, simulate=True, sim_requests=150_000).evaluate(cfg, 200.0)
+    assert sim.source == "simulated"
+    assert sim.p95_ms == pytest.approx(modeled.p95_ms, rel=0.05)
+    assert sim.mean_latency_ms == pytest.approx(modeled.mean_latency_ms, rel=0.03)
+    assert sim.p95_ms <= p.sla_ms * 1.05
+    assert sim.energy_j_per_request == modeled.energy_j_per_request  # energy: analytic

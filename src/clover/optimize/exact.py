@@ -37,23 +37,27 @@ class ExactResult:
     n_candidates: int = 0
 
 
-def _layout_matrix(problem: Problem):
+def _layout_matrix(problem: Problem, variants=None):
     layouts = problem.usable_layouts()
+    if variants is not None:
+        layouts = tuple(lay for lay in layouts if all(
+            set(problem.fitting_variants(s)) & set(variants) for s in lay.profiles))
     slices = problem.types.slices
     mat = np.array([[lay.profiles.count(s) for s in slices] for lay in layouts], dtype=float)
     return layouts, mat
 
 
 def solve_milp(problem: Problem, ci_g_per_kwh: float, lam: float | None = None,
-               values: np.ndarray | None = None, time_limit_s: float = 60.0) -> ExactResult:
+               values: np.ndarray | None = None, time_limit_s: float = 60.0,
+               variants: tuple[str, ...] | None = None) -> ExactResult:
     """The exact optimum of ``problem`` at ``ci_g_per_kwh`` (objective ``values`` per req/s
-    routed to each type; default the Clover objective with ``lam``). Raises CloverError when
-    no configuration meets the SLA (and the accuracy floor)."""
+    routed to each type; default the Clover objective with ``lam``), optionally restricted to
+    ``variants``. Raises CloverError when no configuration meets the SLA (and the floor)."""
     t0 = time.perf_counter()
     t = problem.types
     T = len(t)
     S = len(t.slices)
-    layouts, lmat = _layout_matrix(problem)
+    layouts, lmat = _layout_matrix(problem, variants)
     L = len(layouts)
     if L == 0:
         raise CloverError("no MIG layout can be filled with variants that fit")
@@ -81,8 +85,11 @@ def solve_milp(problem: Problem, ci_g_per_kwh: float, lam: float | None = None,
     r = np.zeros(nv); r[L + T:] = 1; add(r, R, R)
     if problem.accuracy_floor is not None:
         r = np.zeros(nv); r[L + T:] = t.accuracy - problem.accuracy_floor; add(r, 0, np.inf)
-    upper = np.concatenate([np.full(L, N), np.where(t.fits, 7 * N, 0),
-                            np.where(t.fits & (t.cap_rps > 0), np.inf, 0)])
+    allowed = t.fits.copy()
+    if variants is not None:
+        allowed &= np.array([v in variants for v, _ in t.keys])
+    upper = np.concatenate([np.full(L, N), np.where(allowed, 7 * N, 0),
+                            np.where(allowed & (t.cap_rps > 0), np.inf, 0)])
     integrality = np.concatenate([np.ones(L + T), np.zeros(T)])
     res = milp(c, constraints=LinearConstraint(np.array(rows), lb, ub),
                integrality=integrality, bounds=Bounds(np.zeros(nv), upper),

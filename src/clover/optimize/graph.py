@@ -134,16 +134,18 @@ def graph_neighbour(problem: Problem, configuration: Configuration, rng,
     return None
 
 
-def raw_neighbour(problem: Problem, configuration: Configuration, rng) -> Configuration:
+def raw_neighbour(problem: Problem, configuration: Configuration, rng) -> Configuration | None:
     """Blover's move on the raw per-GPU encoding: change one GPU's layout (any of the valid
     layouts, fresh random variants) or one slice's variant. No graph, no deduplication."""
     gpus = list(configuration.gpus)
     i = int(rng.integers(len(gpus)))
-    while True:
+    for _ in range(100):
         if rng.random() < 0.5:
             layouts = [lay for lay in enumerate_layouts(problem.gpu)
                        if lay.profiles != gpus[i].layout
                        and all(problem.fitting_variants(p) for p in lay.profiles)]
+            if not layouts:
+                continue
             lay = layouts[rng.integers(len(layouts))]
             vs = []
             for s in lay.profiles:
@@ -155,6 +157,8 @@ def raw_neighbour(problem: Problem, configuration: Configuration, rng) -> Config
         if g is not None:
             gpus[i] = g
             break
+    else:
+        return None
     return Configuration(configuration.gpu, tuple(gpus))
 
 
