@@ -133,3 +133,16 @@ def test_jung_scheme_uses_the_period(problems):
     assert s.decide(0, 500.0).configuration.gpus[0].variants == ("efficientnet-b1",)
     assert s.decide(1, 100.0).configuration.gpus[0].variants == ("efficientnet-b7",)
     assert all(g.layout == ("7g.40gb",) for g in s.decide(2, 300.0).configuration.gpus)
+
+
+def test_rerun_threshold_is_5pct_of_reference_ci_times_pue(problems):
+    """As the original: re-search when |ci - ci_last|·PUE > 5 % of 250 g/kWh x 1.5."""
+    p = problems["efficientnet"]
+    s = make_scheme("clover", p)
+    assert s.decide(0, 250.0).searched
+    assert not s.decide(1, 262.0).searched   # 12 / 250 = 4.8 %
+    assert not s.decide(2, 238.0).searched   # still measured from the last search (250)
+    assert s.decide(3, 263.0).searched       # 13 / 250 = 5.2 %
+    assert not s.decide(4, 270.0).searched   # 7 / 250 from 263
+    b = make_scheme("blover", p, rerun_threshold=0.0)
+    assert all(b.decide(h, 250.0 + h).searched for h in range(3))
