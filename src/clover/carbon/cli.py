@@ -97,8 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--fill", choices=["interpolate"], default=None,
                       help="linearly interpolate missing hours instead of failing")
     show.add_argument("--resample", action="store_true",
-                      help="average sub-hourly or repeated stamps within each hour "
-                           "(for CSV paths and whole-zone specs)")
+                      help="average sub-hourly or repeated stamps within each hour")
     _add_output(show)
     _add_data_dir(show)
     show.set_defaults(func=_show)

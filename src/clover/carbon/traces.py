@@ -551,7 +551,7 @@ def _check_hours(hours: int) -> int:
 def select_window(trace_or_zone: CarbonTrace | str, start: str | pd.Timestamp | int,
                   hours: int, *, dataset: str | None = None,
                   data_dir: str | os.PathLike[str] | None = None,
-                  fill: FillMode = None) -> CarbonTrace:
+                  fill: FillMode = None, resample: bool = False) -> CarbonTrace:
     """``hours`` consecutive hours starting at ``start`` (UTC, on the hour).
 
     ``trace_or_zone`` is a :class:`CarbonTrace` (then ``start`` may also be an ``int`` hour
@@ -575,7 +575,7 @@ def select_window(trace_or_zone: CarbonTrace | str, start: str | pd.Timestamp | 
     zone = str(trace_or_zone)
     start_ts = _parse_start(start)
     root = resolve_data_dir(data_dir)
-    series = _zone_series(zone, dataset, root, resample=False)
+    series = _zone_series(zone, dataset, root, resample=resample)
     stamp = start_ts.strftime("%Y-%m-%dT%H")
     return _complete(series, start_ts, hours, fill, f"{_spec_zone(zone, dataset)}:{stamp}:{hours}")
 
@@ -611,12 +611,14 @@ def season_start(zone: str, season: str, year: int,
 
 def season_window(zone: str, season: str, year: int, hours: int = CLOVER_TRACE_HOURS, *,
                   dataset: str | None = None, data_dir: str | os.PathLike[str] | None = None,
-                  fill: FillMode = None, hemisphere: Hemisphere = "auto") -> CarbonTrace:
+                  fill: FillMode = None, hemisphere: Hemisphere = "auto",
+                  resample: bool = False) -> CarbonTrace:
     """``hours`` hours of ``zone`` from :func:`season_start` (default 49, like Clover's traces)."""
     hours = _check_hours(hours)
     start = season_start(zone, season, year, hemisphere)
     key = _SEASON_ALIASES.get(str(season).lower(), str(season).lower())
-    trace = select_window(zone, start, hours, dataset=dataset, data_dir=data_dir, fill=fill)
+    trace = select_window(zone, start, hours, dataset=dataset, data_dir=data_dir, fill=fill,
+                          resample=resample)
     suffix = "" if hours == CLOVER_TRACE_HOURS else f":{hours}"
     name = f"{_spec_zone(zone, dataset)}:{key}:{int(year)}{suffix}"
     return CarbonTrace(name, trace.zone, trace.timestamps_utc, trace.ci_g_per_kwh,
@@ -758,8 +760,10 @@ def load_trace(spec: str | CarbonTrace, data_dir: str | os.PathLike[str] | None 
             trace = load_zone(parsed.zone, parsed.dataset, data_dir, fill=fill, resample=resample)
         elif parsed.kind == "season":
             trace = season_window(parsed.zone, parsed.season, parsed.year, parsed.hours,
-                                  dataset=parsed.dataset, data_dir=data_dir, fill=fill)
+                                  dataset=parsed.dataset, data_dir=data_dir, fill=fill,
+                                  resample=resample)
         else:
             trace = select_window(parsed.zone, parsed.start, parsed.hours,
-                                  dataset=parsed.dataset, data_dir=data_dir, fill=fill)
+                                  dataset=parsed.dataset, data_dir=data_dir, fill=fill,
+                                  resample=resample)
     return trace if pue is None else trace.with_pue(pue)
