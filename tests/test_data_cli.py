@@ -122,9 +122,12 @@ def test_download_raw_from_mirror_is_verified_and_idempotent(mirror, shared_data
                  "carbon_intensity_eso_march.csv", "LICENSE"):
         rel = f"carbon/clover_original/{name}"
         assert (dest / rel).read_bytes() == (shared_data / rel).read_bytes()
+    report = tmp_path / "report.tsv"
     code, out, _ = run_cli("data", "download", "--dest", str(dest), "--only",
-                           "carbon/clover_original/*", "--base-url", mirror.as_uri())
+                           "carbon/clover_original/*", "--base-url", mirror.as_uri(),
+                           "--report", str(report))
     assert code == 0 and "4 present" in out and "downloaded" not in out
+    assert pd.read_csv(report, sep="\t")["status"].tolist() == ["present"] * 4
 
 
 def test_download_rebuilds_derived_files_byte_for_byte(mirror, shared_data, tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 from clover.datasets import DEFAULT_TIMEOUT_S, ENV_MIRROR, default_dest, download, verify
 from clover.errors import CloverError
-from clover.paths import ENV_DATA, candidate_data_dirs, resolve_data_dir
+from clover.paths import ENV_DATA, atomic_write, candidate_data_dirs, resolve_data_dir
 
 
 def _where(args: argparse.Namespace) -> int:
@@ -62,6 +62,9 @@ def _download(args: argparse.Namespace) -> int:
 
     table = download(dest, args.only, manifest=args.manifest, base_url=args.base_url,
                      timeout_s=args.timeout, progress=progress)
+    if args.report:
+        with atomic_write(args.report) as fh:
+            table.to_csv(fh, sep="\t", index=False, lineterminator="\n")
     for row in table.itertuples(index=False):
         if row.status != "present" or args.verbose:
             print(f"{row.status:<13} {row.path}  ({row.detail})")
@@ -107,5 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help=f"replace https://github.com (a mirror; default ${ENV_MIRROR})")
     down.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                       help="seconds per request")
+    down.add_argument("--report", default=None,
+                      help="also write the per-file status table (TSV) here")
     down.add_argument("-v", "--verbose", action="store_true", help="list every file")
     down.set_defaults(func=_download)
