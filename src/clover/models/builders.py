@@ -75,8 +75,8 @@ ALBERT_ARCHS: dict[str, AlbertArch] = {
     "albert-xxlarge-v2": AlbertArch(4096, 12, 64, 16384),
 }
 
-#: ultralytics model YAML for each YOLO variant (the scale letter sits before ``-p6``: the
-#: ``yolov5x6u.yaml`` name does not resolve offline in ultralytics 8.4)
+#: ultralytics model YAML for each YOLO variant (= the catalog's ``builder_id``). The scale
+#: letter goes before ``-p6``: ``yolov5x6u.yaml`` does not resolve in ultralytics 8.4.
 YOLO_CONFIGS: dict[str, str] = {
     "yolov5l": "yolov5lu.yaml",
     "yolov5x": "yolov5xu.yaml",
