@@ -146,3 +146,13 @@ def test_rerun_threshold_is_5pct_of_reference_ci_times_pue(problems):
     assert not s.decide(4, 270.0).searched   # 7 / 250 from 263
     b = make_scheme("blover", p, rerun_threshold=0.0)
     assert all(b.decide(h, 250.0 + h).searched for h in range(3))
+
+
+def test_jung_respects_the_accuracy_floor(problems):
+    p = problems["efficientnet"].with_params(accuracy_floor=83.0)
+    s = make_scheme("jung", p, ci_low=100.0, ci_high=500.0)
+    assert set(s.energies()) == {"efficientnet-b5", "efficientnet-b7"}
+    d = s.decide(0, 500.0)  # would pick b1 without the floor
+    assert d.configuration.gpus[0].variants == ("efficientnet-b5",) and d.evaluation.sla_met
+    with pytest.raises(CloverError, match="accuracy floor"):
+        make_scheme("jung", p.with_params(accuracy_floor=99.0)).decide(0, 300.0)

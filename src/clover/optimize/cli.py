@@ -66,8 +66,8 @@ def _run(args: argparse.Namespace) -> int:
     d = scheme.decide(0, args.ci)
     ev = d.evaluation
     if not (ev.feasible and ev.sla_met):
-        raise CloverError(f"scheme {args.scheme}: chosen configuration misses the SLA "
-                          f"(p95 {ev.p95_ms:.2f} ms > {ev.sla_ms:.2f} ms; {ev.reason or 'infeasible'})")
+        why = ev.reason or f"p95 {ev.p95_ms:.2f} ms > SLA {ev.sla_ms:.2f} ms"
+        raise CloverError(f"scheme {args.scheme}: no feasible configuration found ({why})")
     if args.json:
         out = d.as_dict()
         out.update({"app": args.app, "gpu": problem.gpu, "n_gpus": problem.n_gpus,

@@ -306,7 +306,8 @@ def jung_select(energies: Mapping[str, float], ci_now: float, ci_low: float,
 class JungScheme(Scheme):
     """JUNG: one variant on whole GPUs, chosen by :func:`jung_select` over the period's
     min / max ci (``set_period``; or ``ci_low`` / ``ci_high`` params; else the range seen so
-    far). Candidates: variants whose whole-GPU service meets the SLA; energy per request =
+    far). Candidates: variants whose whole-GPU service meets the SLA (and whose accuracy
+    meets the floor, if any); energy per request =
     the profile's 7g ``power_w_busy / max_throughput_rps`` (what Jung measured per model)."""
 
     name = "jung"
@@ -329,7 +330,8 @@ class JungScheme(Scheme):
         out = {}
         for v in variants_for_app(p.app):
             i = t.index(v.name, full)
-            if t.fits[i] and t.cap_rps[i] * p.n_gpus >= p.rate_rps * (1 - 1e-12):
+            floor_ok = p.accuracy_floor is None or v.accuracy >= p.accuracy_floor
+            if t.fits[i] and floor_ok and t.cap_rps[i] * p.n_gpus >= p.rate_rps * (1 - 1e-12):
                 out[v.name] = float(t.busy_w[i] / t.mu_rps[i])
         return out
 
@@ -342,7 +344,7 @@ class JungScheme(Scheme):
             lo, hi = self.period if self.period else (min(self.seen), max(self.seen))
         energies = self.energies()
         if not energies:
-            raise CloverError("jung: no variant meets the SLA on whole GPUs")
+            raise CloverError("jung: no variant meets the SLA (and accuracy floor) on whole GPUs")
         variant = jung_select(energies, ci, lo, hi)
         cfg = Configuration.uniform(self.problem.gpu, self.problem.n_gpus, variant)
         ev = self.evaluator.evaluate(cfg, ci)
