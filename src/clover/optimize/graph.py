@@ -100,7 +100,7 @@ def _mutate_slice(problem: Problem, gpu: GpuAssignment, rng) -> GpuAssignment | 
 
 
 def graph_neighbour(problem: Problem, configuration: Configuration, rng,
-                    max_distance: int = 4, tries: int = 200) -> Configuration | None:
+                    max_distance: int = 4, tries: int = 50) -> Configuration | None:
     """A random configuration realisable on N GPUs whose graph is within L1 (= GED)
     ``max_distance`` of ``configuration``'s and differs from it.
 
