@@ -207,9 +207,10 @@ def test_cuda_backend_subprocess_and_energy(tmp_path):
         seen.update(env)
         return SubprocessWorker(env)
 
-    df = cuda_profiles("efficientnet", "a100-40gb", variants=["efficientnet-b1"], iters=3,
-                       warmup=1, input_scale=0.15, idle_s=0.05, min_time_s=0.05, nvml=nvml,
-                       worker_factory=factory, device="cpu")
+    with pytest.warns(UserWarning, match=r"no MIG device of profile\(s\) \['2g.10gb'"):
+        df = cuda_profiles("efficientnet", "a100-40gb", variants=["efficientnet-b1"], iters=3,
+                           warmup=1, input_scale=0.15, idle_s=0.05, min_time_s=0.05, nvml=nvml,
+                           worker_factory=factory, device="cpu")
     assert seen["CUDA_VISIBLE_DEVICES"] == "MIG-11111111-2222-3333-4444-555555555555"
     assert nvml.set_mig_calls == 0 and nvml.reads == 4
     validate_table(df)
@@ -250,9 +251,11 @@ def test_cuda_backend_orchestration_oom_and_missing_profiles():
         workers.append(env["CUDA_VISIBLE_DEVICES"])
         return StandInWorker(env, oom_variants={"efficientnet-b3"})
 
-    df = cuda_profiles("efficientnet", "a100-40gb", variants=["efficientnet-b1", "efficientnet-b3"],
-                       iters=2, warmup=0, input_scale=0.15, idle_s=0.01, min_time_s=0.0,
-                       nvml=nvml, worker_factory=factory)
+    with pytest.warns(UserWarning, match="not measured"):
+        df = cuda_profiles("efficientnet", "a100-40gb",
+                           variants=["efficientnet-b1", "efficientnet-b3"], iters=2, warmup=0,
+                           input_scale=0.15, idle_s=0.01, min_time_s=0.0, nvml=nvml,
+                           worker_factory=factory)
     assert workers == ["MIG-a", "MIG-b"]               # one worker per slice type, smallest first
     assert list(df["slice_profile"]) == ["1g.5gb", "1g.5gb", "2g.10gb", "2g.10gb"]
     b3 = df[df["variant"] == "efficientnet-b3"]
@@ -281,9 +284,9 @@ def test_three_backends_same_schema():
                        slices=["1g.5gb"], iters=2, warmup=0, input_scale=0.15, idle_s=0.0,
                        meter=None)
     nvml = FakeNVML([(A100, True, [("1g.5gb", "MIG-a")])])
-    gpu = cuda_profiles("efficientnet", "a100-40gb", variants=["efficientnet-b1"], iters=2,
-                        warmup=0, input_scale=0.15, idle_s=0.01, min_time_s=0.0, nvml=nvml,
-                        worker_factory=lambda env: StandInWorker(env))
+    gpu = cuda_profiles("efficientnet", "a100-40gb", variants=["efficientnet-b1"],
+                        slices=["1g.5gb"], iters=2, warmup=0, input_scale=0.15, idle_s=0.01,
+                        min_time_s=0.0, nvml=nvml, worker_factory=lambda env: StandInWorker(env))
     assert list(modeled.columns) == list(cpu.columns) == list(gpu.columns) == list(PROFILE_COLUMNS)
     assert dict(modeled.dtypes) == dict(cpu.dtypes) == dict(gpu.dtypes)
     assert {modeled["source"][0], cpu["source"][0], gpu["source"][0]} == {

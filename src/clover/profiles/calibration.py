@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from clover.errors import CloverError
+from clover.mig.geometry import get_gpu
 from clover.models.catalog import transformer_encoder_gflops
 from clover.paths import data_file
 from clover.profiles.model import estimate_service
@@ -130,7 +131,8 @@ def fit_constants(data_dir: str | Path | None = None,
     pw = miso_power(data_dir)
     trial = replace(params, hill_k=k, tau_kernel_ms=tau_kernel, efficiency_max=e_train)
     u = np.array([_miso_step(trial, int(b), MISO_SMS["full(no-MIG)"])[1] for b in pw["batch_size"]])
-    idle, tdp = 36.1, 400.0
+    a100 = get_gpu("a100-40gb")
+    idle, tdp = a100.idle_power_w, a100.tdp_w
     frac = (pw["power_w"].to_numpy(float) - idle) / (tdp - idle)
     b1, b0 = np.polyfit(u, frac, 1)
     return {"hill_k": k, "tau_kernel_ms": tau_kernel, "miso_floor_ms": floor_ms,
@@ -177,7 +179,9 @@ def calibration_report(data_dir: str | Path | None = None,
     pw = miso_power(data_dir)
     for b, p in zip(pw["batch_size"], pw["power_w"]):
         _, u = _miso_step(trial, int(b), 108)
-        model_p = 36.1 + 363.9 * (params.dynamic_base_frac + params.dynamic_util_frac * u)
+        a100 = get_gpu("a100-40gb")
+        model_p = a100.idle_power_w + (a100.tdp_w - a100.idle_power_w) * (
+            params.dynamic_base_frac + params.dynamic_util_frac * u)
         add(f"MISO ResNet50-CIFAR whole A100 bs{b} power W", "fit", "miso_power", float(p), model_p)
 
     # MLPerf held-out: Offline 1g.10gb / full throughput ratio (TensorRT: no host term)

@@ -42,6 +42,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,6 +131,8 @@ class SubprocessWorker:
     """A :mod:`clover.profiles.worker` process bound to one device by its environment."""
 
     def __init__(self, env: dict[str, str], timeout_s: float = 900.0) -> None:
+        import tempfile
+
         import clover
 
         child_env = dict(os.environ)
@@ -140,22 +143,35 @@ class SubprocessWorker:
         for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "YOLO_OFFLINE"):
             child_env.setdefault(var, "1")
         self.timeout_s = timeout_s
+        # stderr goes to a file: library warnings must not fill a pipe nobody reads
+        self._stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "clover.profiles.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env, bufsize=1)
+            stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=child_env, bufsize=1)
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        return " | ".join(self._stderr.read().strip().splitlines()[-3:])
 
     def _ask(self, msg: dict) -> dict:
+        import select
+
         assert self.proc.stdin and self.proc.stdout
         try:
             self.proc.stdin.write(json.dumps(msg) + "\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
             pass
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout_s)
+        if not ready:
+            self.proc.kill()
+            raise CloverError(f"profile worker gave no answer to {msg.get('cmd')!r} within "
+                              f"{self.timeout_s:.0f} s")
         line = self.proc.stdout.readline()
         if not line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            tail = " | ".join(err.strip().splitlines()[-3:])
-            raise CloverError(f"profile worker exited unexpectedly: {tail or 'no output'}")
+            self.proc.wait()
+            raise CloverError("profile worker exited unexpectedly: "
+                              f"{self._stderr_tail() or 'no output'}")
         return json.loads(line)
 
     def load(self, **kwargs) -> dict:
@@ -173,7 +189,7 @@ class SubprocessWorker:
             except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
                 self.proc.kill()
                 self.proc.wait()
-        for fh in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for fh in (self.proc.stdin, self.proc.stdout, self._stderr):
             if fh:
                 fh.close()
 
@@ -426,6 +442,11 @@ def cuda_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] |
             if s.gpu_index == gpu_index:
                 by_profile.setdefault(s.profile, s)
         todo = [p for p in profs if p.name in by_profile]
+        absent = [p.name for p in profs if p.name not in by_profile]
+        if todo and absent:
+            warnings.warn(f"GPU {gpu_index} has no MIG device of profile(s) {absent}: not measured "
+                          "(clover never changes MIG layouts; re-run under a layout that has them)",
+                          stacklevel=2)
         if not todo:
             raise CloverError(f"GPU {gpu_index} has MIG devices {sorted(by_profile)}, none of the "
                               f"requested profiles {[p.name for p in profs]}")
