@@ -51,10 +51,14 @@ def _profile(args: argparse.Namespace) -> int:
         else:
             from clover.profiles.measure import measure_profiles
 
+            extra = {k: v for k, v in (("idle_s", args.idle_s), ("min_time_s", args.min_time_s))
+                     if v is not None}
+            if any(v < 0 for v in extra.values()):
+                raise CloverError("--idle-s and --min-time-s must be >= 0")
             df = measure_profiles(app, spec.key, backend=backend, variants=variants,
                                   slices=slices, batch_sizes=batch_sizes, iters=args.iters,
                                   warmup=args.warmup, input_scale=args.input_scale,
-                                  progress=bar.update)
+                                  progress=bar.update, **extra)
     write_table(df, out)
     fits = int(df["fits"].sum())
     print(f"wrote {out}: {len(df)} rows ({fits} fit), source {', '.join(sorted(set(df['source'])))}")
@@ -76,6 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up iterations (measured backends)")
     parser.add_argument("--input-scale", type=float, default=1.0,
                         help="scale the catalog input size (measured backends; e.g. 0.25 for quick runs)")
+    parser.add_argument("--idle-s", type=float,
+                        help="idle-baseline window before each timed loop, s (cpu 0.5, cuda 1.0)")
+    parser.add_argument("--min-time-s", type=float,
+                        help="repeat the timed iterations for at least this long, s (cpu 0, cuda 2.0)")
     parser.add_argument("--batch-size", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
     parser.add_argument("--variant", nargs="+", help="only these variants (default: all of the app)")
     parser.add_argument("--slice", nargs="+", help="only these slice profiles (default: all five)")
