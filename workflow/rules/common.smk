@@ -107,8 +107,37 @@ def all_apps():
     return list(dict.fromkeys(apps))
 
 
+def profile_cfg(key, default):
+    return config.get("profiles", {}).get(key, default)
+
+
 def profile_path(app):
-    return f"results/profiles/{app}_{config['gpu']}.csv"
+    """The profile table a run of ``app`` reads (the configured GPU and profile backend)."""
+    return f"results/profiles/{app}_{config['gpu']}_{profile_cfg('backend', 'model')}.csv"
+
+
+def profile_gpus():
+    """The configured GPU plus profiles.extra_gpus, sorted, unique."""
+    return sorted({config["gpu"], *profile_cfg("extra_gpus", ["h100-80gb"])})
+
+
+def all_profile_tables():
+    return expand(
+        "results/profiles/{app}_{gpu}_{backend}.csv",
+        app=("yolo", "albert", "efficientnet"),
+        gpu=profile_gpus(),
+        backend=profile_cfg("backend", "model"),
+    )
+
+
+def profile_extra_args(wildcards):
+    """Measurement settings for the measured backends."""
+    if wildcards.backend == "model":
+        return ""
+    return (
+        f"--iters {profile_cfg('iters', 30)} --warmup {profile_cfg('warmup', 5)} "
+        f"--input-scale {profile_cfg('input_scale', 1.0)}"
+    )
 
 
 def all_figures():

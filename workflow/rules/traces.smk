@@ -1,0 +1,33 @@
+# Traces: every carbon trace the runs use, as a tidy CSV (provenance for the report), and an
+# explicit download of the public originals into data/external (`snakemake download_data`).
+
+
+rule download_data:
+    output:
+        "results/data/download_report.tsv",
+    log:
+        "logs/download_data.log",
+    params:
+        clover=CLOVER,
+    conda:
+        ENV
+    shell:
+        "{params.clover} data download --dest data/external --report {output} > {log} 2>&1"
+
+
+rule carbon_trace:
+    input:
+        "results/data/verified.txt",
+    output:
+        "results/carbon/{trace}.csv",
+    log:
+        "logs/carbon_trace_{trace}.log",
+    params:
+        clover=CLOVER,
+        spec=trace_spec,
+        data_dir=data_dir_flag(),
+    conda:
+        ENV
+    shell:
+        "{params.clover} carbon show {params.spec:q} --csv {params.data_dir} > {output}.tmp 2> {log} "
+        "&& mv {output}.tmp {output}"
