@@ -100,7 +100,9 @@ def make_evaluator(backend: str, problem, args: argparse.Namespace | None = None
         except ImportError:
             raise CloverError("backend live: clover.serve offers no live evaluator in this "
                               "checkout (install the live extra and the serve package)") from None
-        return live_evaluator(problem)
+        # the live service measures each candidate for the same window the controller charges
+        window = getattr(args, "eval_window_s", None) if args is not None else None
+        return live_evaluator(problem, window_s=window)
     raise CloverError(f"unknown backend {backend!r} (known: model, live)")
 
 
