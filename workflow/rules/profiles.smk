@@ -4,7 +4,8 @@
 
 rule profile:
     input:
-        "data/profile_model.yaml",
+        # the modeled backend's constants (repository data/, found from any --directory)
+        str(REPO / "data" / "profile_model.yaml"),
     output:
         "results/profiles/{app}_{gpu}_{backend}.csv",
     log:
