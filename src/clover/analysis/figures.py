@@ -256,7 +256,9 @@ def fig_f_regions_seasons(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     axes[0].set_ylabel("carbon saved vs BASE (%)")
     axes[0].axhline(0, color="black", lw=0.6)
     axes[0].grid(axis="y", alpha=0.3)
-    axes[0].legend(ncol=len(schemes), fontsize=7)
+    top = np.nanmax(sel[sel["scheme"] != "base"]["carbon_saved_pct"].to_numpy(float), initial=1.0)
+    axes[0].set_ylim(top=max(top, 1.0) * 1.3)
+    axes[0].legend(ncol=len(schemes), fontsize=7, loc="upper center")
     ci = sel.drop_duplicates("trace").set_index("trace").reindex(traces)["ci_mean_g_per_kwh"]
     axes[1].bar(x, ci, color="#555555")
     axes[1].set_ylabel("mean ci (gCO2/kWh)")

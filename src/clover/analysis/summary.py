@@ -103,17 +103,20 @@ def claim_overhead(main: pd.DataFrame) -> Claim:
     ct, bt = c["decision_s_per_hour"].mean(), b["decision_s_per_hour"].mean()
     cc, bc = c["evaluation_carbon_g"].mean(), b["evaluation_carbon_g"].mean()
     co, bo = c["objective"].mean(), b["objective"].mean()
+    cr, br = c["reconfig_s"].mean(), b["reconfig_s"].mean()
     measured = (f"evaluations/hour Clover {_fmt(ce, 2)} vs Blover {_fmt(be, 2)}; decision time/hour "
-                f"{_fmt(ct, 3)} s vs {_fmt(bt, 3)} s; evaluation carbon per run {_fmt(cc, 1)} g vs "
-                f"{_fmt(bc, 1)} g; mean objective {_fmt(co, 2)} vs {_fmt(bo, 2)}")
+                f"{_fmt(ct, 3)} s vs {_fmt(bt, 3)} s; reconfiguration time per run {_fmt(cr, 0)} s vs "
+                f"{_fmt(br, 0)} s; evaluation carbon per run {_fmt(cc, 1)} g vs {_fmt(bc, 1)} g; "
+                f"mean objective {_fmt(co, 2)} vs {_fmt(bo, 2)}")
     if ce < be and co >= bo - 0.5:
         verdict = "reproduced"
-    elif ce <= be or co > bo:
+    elif ce < be or ct < bt or cr < br:
         verdict = "partly"
     else:
         verdict = "not reproduced"
     return Claim("overhead", paper, measured, verdict,
-                 "reproduced: fewer evaluations per hour at an objective no worse (0.5 points)")
+                 "reproduced: fewer evaluations per hour at an objective no worse (0.5 points); "
+                 "partly: less of one overhead (evaluations, decision time or reconfiguration time)")
 
 
 def claim_lambda(runs: pd.DataFrame) -> Claim:
