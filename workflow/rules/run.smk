@@ -15,7 +15,8 @@ rule run:
         spec=trace_spec,
         data_dir=data_dir_flag(),
         common=run_options(),
-    threads: 1
+    # one live service at a time: with backend live a run takes every core (runs go serially)
+    threads: workflow.cores if config["backend"] == "live" else 1
     resources:
         runtime=30,
     conda:

@@ -289,7 +289,7 @@ def fig_g_gpus_embodied(hourly, runs, gpus, lam: float, kg_per_gpu: float = 318.
     fig.suptitle("(g) GPUs needed per scheme and the embodied carbon that saves", fontsize=9)
     src = gpus if "source" in gpus else runs
     _footnote(fig, src, f"Embodied: {embodied_source}.")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.94))
+    fig.tight_layout(rect=(0, 0.1, 1, 0.94))
     return fig
 
 
