@@ -140,7 +140,8 @@ def run_once(args: argparse.Namespace):
         costs=ReconfigCosts(args.mig_repartition_s, args.model_load_base_s, args.model_load_mb_per_s),
         initial=args.initial,
     )
-    source = profile_source(profiles) if args.backend == "model" else "measured-live"
+    # simulator: the profiles' provenance; live: each evaluation's own (measured-cpu/-gpu)
+    source = profile_source(profiles) if args.backend == "model" else ""
     meta = {"scheme": args.scheme, "app": args.app, "lam": args.lam,
             "trace": args.trace_name or args.trace, "source": source, "backend": args.backend,
             "gpu": problem.gpu,

@@ -277,6 +277,8 @@ class Controller:
         row = {
             **{k: self.meta.get(k, "") for k in ("scheme", "app", "trace", "source", "backend",
                                                  "gpu", "accuracy_floor")},
+            # no stated source (live backend): the evaluation says how it was obtained
+            **({"source": str(metric(m, "source", "unknown"))} if not self.meta.get("source") else {}),
             "hour": int(hour),
             "timestamp_utc": timestamp_utc,
             "ci_g_per_kwh": float(ci_g_per_kwh),
