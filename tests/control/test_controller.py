@@ -190,3 +190,27 @@ def test_bad_inputs():
         ReconfigCosts(model_load_mb_per_s=0)
     with pytest.raises(CloverError, match="timestamps"):
         make().run([1.0, 2.0], ["a"])
+
+
+def test_source_from_evaluation_when_not_stated():
+    """Live backend: no profile source is given, each evaluation states how it was measured."""
+
+    class DictEvaluator:
+        def evaluate(self, config, ci):
+            m = METRICS[config.key()]
+            return {"accuracy": m.accuracy, "energy_j_per_request": m.energy_j_per_request,
+                    "p95_ms": m.p95_ms, "sla_met": m.sla_met, "sla_ms": 100.0,
+                    "source": "measured-cpu"}
+
+    class LiveScheme(FakeScheme):
+        def decide(self, hour, ci):
+            d = super().decide(hour, ci)
+            d.evaluation = DictEvaluator().evaluate(d.configuration, ci)
+            return d
+
+    ctl = Controller(LiveScheme(), DictEvaluator(), rate_rps=10.0,
+                     settings=ControlSettings(eval_window_s=60.0, costs=COSTS), reference=REF,
+                     initial=BASE, meta={"scheme": "fake", "app": "efficientnet", "lam": 0.5})
+    df = ctl.run([200.0, 100.0])
+    assert (df["source"] == "measured-cpu").all()
+    assert df.loc[0, "reconfig_s"] == pytest.approx(5.0 + 18.2)
