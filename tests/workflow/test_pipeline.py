@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-for mod in ("clover.sim", "clover.optimize", "clover.profiles", "clover.carbon"):
+# mig_setup plans through the live backend's MIG manager (clover.mig.manager)
+for mod in ("clover.sim", "clover.optimize", "clover.profiles", "clover.carbon",
+            "clover.mig.manager"):
     pytest.importorskip(mod, reason=f"{mod} is not in this checkout yet")
 
 from clover.control.controller import LOG_COLUMNS  # noqa: E402
