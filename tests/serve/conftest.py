@@ -1,0 +1,43 @@
+"""One local Ray Serve instance for every live test of the session (starting Ray costs ~10 s)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+
+import pytest
+
+from tests.conftest import REPO
+
+#: tiny inputs: EfficientNet at ~36 px keeps a forward pass at a few ms on one core
+INPUT_SCALE = 0.15
+
+
+def builders_module() -> str:
+    """The real builders when they exist, else the test stand-in (same names and signatures)."""
+    if importlib.util.find_spec("clover.models.builders") is not None:
+        return "clover.models.builders"
+    return "tests.fakes.builders_standin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_service():
+    pytest.importorskip("ray.serve")
+    from clover.serve.cluster import local_cluster
+    from clover.serve.service import LiveService
+
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    svc = LiveService(local_cluster("cpu", 1, cores_per_gpu=2, http_port=free_port()),
+                      input_scale=INPUT_SCALE, builders_module=builders_module(), num_cpus=2)
+    svc.start()
+    yield svc
+    svc.stop()
