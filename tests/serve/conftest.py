@@ -36,7 +36,8 @@ def live_service():
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)] + [
         p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    svc = LiveService(local_cluster("cpu", 1, cores_per_gpu=2, http_port=free_port()),
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    svc = LiveService(local_cluster("cpu", 1, cores_per_gpu=1, http_port=free_port()),
                       input_scale=INPUT_SCALE, builders_module=builders_module(), num_cpus=2)
     svc.start()
     yield svc

@@ -63,3 +63,44 @@ class MigAgent:
             except CloverError as exc:
                 return {"ok": False, "ops": [o.as_dict() for o in ops], "error": exc.message}
         return {"ok": True, "ops": [o.as_dict() for o in ops], "uuids": self.uuids(list(target))}
+
+    def energy_mj(self, gpu_indices: list[int]) -> dict[int, float]:
+        """Total-energy counters (mJ, nvmlDeviceGetTotalEnergyConsumption) of these GPUs."""
+        nv = self.manager.nvml
+        return {i: float(nv.nvmlDeviceGetTotalEnergyConsumption(self.manager.handle(i)))
+                for i in gpu_indices}
+
+
+class AgentEnergyMeter:
+    """NVML energy of every GPU of the service, read on each node by its agent.
+
+    Same interface as :class:`clover.serve.energy.NvmlEnergyMeter` (``start``/``stop``); works
+    for GPUs on other nodes, which the driver cannot read itself.
+    """
+
+    source = "nvml"
+
+    def __init__(self, agents: dict[str, Any], gpus: dict[str, list[int]]) -> None:
+        self.agents = agents  # node name -> MigAgent handle
+        self.gpus = gpus  # node name -> GPU indices
+
+    def _read(self) -> dict[str, float]:
+        refs = {n: a.energy_mj.remote(self.gpus[n]) for n, a in self.agents.items()}
+        out = {}
+        for n, ref in refs.items():
+            for i, mj in ray.get(ref).items():
+                out[f"{n}/gpu{i}"] = mj
+        return out
+
+    def start(self):
+        from clover.serve.energy import _Mark
+
+        return _Mark(time.monotonic(), self._read())
+
+    def stop(self, mark, **_: Any):
+        from clover.serve.energy import EnergyReading
+
+        after, t = self._read(), time.monotonic()
+        per = {k: (after[k] - mark.counters[k]) / 1000.0 for k in after}
+        return EnergyReading(sum(per.values()), t - mark.t, self.source, per,
+                             "nvmlDeviceGetTotalEnergyConsumption per GPU, read by each node's agent")

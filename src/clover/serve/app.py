@@ -49,6 +49,8 @@ class SliceReplica:
         device = self.spec["device"]
         if device != "cpu":
             os.environ["CUDA_VISIBLE_DEVICES"] = device  # before torch touches CUDA
+        # idle OpenMP threads sleep instead of spinning: slices share cores on small machines
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import importlib
 
         import torch

@@ -333,6 +333,16 @@ class LiveService:
         self.weights = weights
         return source
 
+    def energy_meter(self):
+        """NVML energy meter over every GPU slot of the cluster (cuda backend)."""
+        from clover.serve.agent import AgentEnergyMeter
+
+        agents, gpus = {}, {}
+        for node, g in self.cluster.gpu_slots:
+            agents[node.name] = self._agent(node.name, node.address)
+            gpus.setdefault(node.name, []).append(g)
+        return AgentEnergyMeter(agents, gpus)
+
     # ------------------------------------------------------------------ observation
     def events(self, since: float = 0.0) -> list[dict]:
         return self.ingress.events.remote(since).result()
