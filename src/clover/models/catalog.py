@@ -111,7 +111,7 @@ _EFF_SRC = "Tan & Le, EfficientNet (ICML 2019), Table 2 (multiply-adds x2)"
 _ALB_SRC = "Lan et al., ALBERT (ICLR 2020), Table 1; GFLOPs by transformer_encoder_gflops(seq=384)"
 _YOLO_NOTE = (
     "built from ultralytics' YOLOv5u config (anchor-free head); the paper used the original "
-    "anchor-based YOLOv5: same backbone/neck, params within ~10%"
+    "anchor-based YOLOv5: same backbone/neck, params 10-15% higher (see clover.models.builders)"
 )
 
 VARIANTS: dict[str, Variant] = {
@@ -122,7 +122,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("yolov5x", "yolo", 1, 50.7, CLOVER_REF.format("yolo"), 86.7, 205.7, 640,
                 "ultralytics", "yolov5xu.yaml", _YOLO_SRC, _YOLO_NOTE),
         Variant("yolov5x6", "yolo", 2, 55.0, CLOVER_REF.format("yolo"), 140.7, 4 * 209.8, 1280,
-                "ultralytics", "yolov5x6u.yaml", _YOLO_SRC + " (x4 for 1280 px)", _YOLO_NOTE),
+                "ultralytics", "yolov5x-p6.yaml", _YOLO_SRC + " (x4 for 1280 px)", _YOLO_NOTE),
         Variant("albert-base-v2", "albert", 0, 83.2, CLOVER_REF.format("albert"), 12.0,
                 transformer_encoder_gflops(12, 768, 384), 384, "transformers", "albert-base-v2",
                 _ALB_SRC),

@@ -1,0 +1,127 @@
+"""``clover optimize``: one scheme's decision for one hour."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from clover.errors import CloverError
+from clover.mig.geometry import GPUS
+from clover.models.catalog import APPS
+from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE
+
+
+def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str = "model"):
+    """The profile table: a CSV/parquet file in the profile schema, or
+    ``clover.profiles.load_profiles(app, gpu, backend)``."""
+    import pandas as pd
+
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise CloverError(f"profile table {p} not found")
+        try:
+            return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+        except Exception as exc:  # noqa: BLE001 - report any parse failure as bad input
+            raise CloverError(f"cannot read profile table {p}: {exc}") from None
+    try:
+        from clover.profiles import load_profiles
+    except ImportError:
+        raise CloverError("clover.profiles is not available in this checkout: pass "
+                          "--profiles PATH (a table in the profile schema)") from None
+    return load_profiles(app, gpu, backend=backend)
+
+
+def _params(pairs: list[str] | None) -> dict:
+    out = {}
+    for item in pairs or []:
+        if "=" not in item:
+            raise CloverError(f"--param expects NAME=VALUE (got {item!r})")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from clover.optimize.schemes import make_scheme
+    from clover.sim import Problem, SimEvaluator
+
+    if args.gpus < 1:
+        raise CloverError("--gpus must be >= 1")
+    if args.ci < 0:
+        raise CloverError("--ci must be >= 0 g/kWh")
+    profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend)
+    problem = Problem.build(args.app, args.gpu, args.gpus, profiles, lam=args.lam,
+                            load_fraction=args.load_fraction, sla_factor=args.sla_factor,
+                            ci_ref=args.ci_ref, pue=args.pue, accuracy_floor=args.accuracy_floor,
+                            seed=args.seed)
+    evaluator = SimEvaluator(problem, simulate=args.simulate)
+    scheme = make_scheme(args.scheme, problem, evaluator, **_params(args.param))
+    if args.scheme == "jung" and args.ci_range:
+        scheme.set_period(args.ci_range)
+    d = scheme.decide(0, args.ci)
+    ev = d.evaluation
+    if not (ev.feasible and ev.sla_met):
+        raise CloverError(f"scheme {args.scheme}: chosen configuration misses the SLA "
+                          f"(p95 {ev.p95_ms:.2f} ms > {ev.sla_ms:.2f} ms; {ev.reason or 'infeasible'})")
+    if args.json:
+        out = d.as_dict()
+        out.update({"app": args.app, "gpu": problem.gpu, "n_gpus": problem.n_gpus,
+                    "lam": problem.lam, "base_carbon_g": problem.base_carbon_g,
+                    "base_accuracy": problem.base_accuracy, "load_fraction": problem.load_fraction})
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.scheme} for {args.app} on {problem.n_gpus} x {problem.gpu} at ci = "
+          f"{args.ci:g} g/kWh (lambda = {problem.lam:g}, load {problem.rate_rps:.1f} req/s = "
+          f"{problem.load_fraction:.0%} of BASE capacity)")
+    print("configuration:")
+    groups: dict = {}
+    for g in d.configuration.canonical().gpus:
+        key = " + ".join(f"{p}:{v}" for p, v in zip(g.layout, g.variants))
+        groups[key] = groups.get(key, 0) + 1
+    for key, n in groups.items():
+        print(f"  {n:>3} x GPU [{key}]")
+    print("traffic (req/s): " + ", ".join(f"{v}@{s} {y:.1f}" for (v, s), y in ev.shares.items()))
+    print(f"objective {d.objective:.3f}  (dCarbon {d.delta_carbon_pct:+.2f}%, "
+          f"dAccuracy {d.delta_accuracy_pct:+.2f}%)")
+    print(f"p95 {ev.p95_ms:.2f} ms vs SLA {ev.sla_ms:.2f} ms ({'met' if ev.sla_met else 'MISSED'}); "
+          f"mean {ev.mean_latency_ms:.2f} ms [{ev.source}]")
+    print(f"energy {ev.energy_j_per_request:.4f} J/request, carbon "
+          f"{d.carbon_g_per_request * 1000:.4f} mg/request (BASE at {problem.ci_ref:g} g/kWh: "
+          f"{problem.base_carbon_g * 1000:.4f} mg), accuracy {ev.accuracy:.3f}%")
+    print(f"evaluations {len(d.evaluations)}, decision {d.decision_s * 1000:.1f} ms")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
+    parser.add_argument("--app", required=True, choices=sorted(APPS))
+    parser.add_argument("--gpus", type=int, default=10, help="number of GPUs (default 10)")
+    parser.add_argument("--ci", type=float, required=True, help="carbon intensity, g/kWh")
+    parser.add_argument("--scheme", default="clover",
+                        choices=["base", "co2opt", "clover", "blover", "oracle", "jung"])
+    parser.add_argument("--lam", type=float, default=0.5, help="lambda of the objective")
+    parser.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    parser.add_argument("--load-fraction", type=float, default=LOAD_FRACTION,
+                        help=f"offered load / BASE capacity (default {LOAD_FRACTION})")
+    parser.add_argument("--sla-factor", type=float, default=1.0,
+                        help="L_tail = factor x BASE p95 at the offered load (default 1)")
+    parser.add_argument("--accuracy-floor", type=float, default=None, help="minimum accuracy, %%")
+    parser.add_argument("--ci-ref", type=float, default=CI_REF_G_PER_KWH,
+                        help="ci of C_base, g/kWh (default 250)")
+    parser.add_argument("--pue", type=float, default=PUE, help="PUE (default 1.5)")
+    parser.add_argument("--ci-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="JUNG: the period's min and max ci")
+    parser.add_argument("--param", action="append", metavar="NAME=VALUE",
+                        help="scheme parameter (repeatable), e.g. max_evaluations=20")
+    parser.add_argument("--profiles", default=None, help="profile table file (CSV or parquet)")
+    parser.add_argument("--backend", default="model", help="clover.profiles backend (model)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="p95 from the event simulation instead of the closed form")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=_run)

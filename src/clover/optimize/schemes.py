@@ -1,0 +1,336 @@
+"""Every scheme behind one interface: ``make_scheme(name, problem, evaluator=None, **params)``
+returns an object with ``decide(hour, ci_g_per_kwh) -> Decision`` (and ``set_period(ci)``,
+used by JUNG, a no-op elsewhere). All choices are scored by the same evaluator.
+
+Defaults follow the original Clover (sc23-clover) and are overridable through ``params``
+(the ``optimize`` section of config/config.yaml): see :data:`DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from clover.errors import CloverError
+from clover.models.catalog import variants_for_app
+from clover.models.configuration import Configuration
+from clover.optimize.exact import solve_milp
+from clover.optimize.graph import graph_key, graph_neighbour, raw_key, raw_neighbour
+from clover.optimize.objective import score
+from clover.sim.evaluator import Evaluation, Evaluator, SimEvaluator
+from clover.sim.problem import Problem
+
+#: default parameters per scheme (the original's values where it has them)
+DEFAULTS: dict[str, dict] = {
+    "base": {},
+    "co2opt": {},
+    "oracle": {"time_limit_s": 60.0},
+    "clover": {"t0": 100.0, "t_step": 5.0, "t_floor": 10.0, "max_distance": 4,
+               "max_evaluations": 10, "patience": 5, "rerun_threshold": 0.05,
+               "max_proposals": 200, "seed": None},
+    "blover": {"t0": 100.0, "t_step": 5.0, "t_floor": 10.0, "max_evaluations": 10,
+               "patience": 5, "rerun_threshold": 0.05, "max_proposals": 200, "seed": None},
+    "jung": {"ci_low": None, "ci_high": None},
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One hour's choice of a scheme, scored by the evaluator.
+
+    ``evaluations`` lists the NEW candidate configurations evaluated online this hour, in
+    order (cached ones cost nothing and are not listed); ``decision_s`` is the wall time of
+    ``decide`` (including those evaluations).
+    """
+
+    scheme: str
+    hour: int
+    ci_g_per_kwh: float
+    configuration: Configuration
+    evaluation: Evaluation
+    objective: float
+    delta_carbon_pct: float
+    delta_accuracy_pct: float
+    carbon_g_per_request: float
+    evaluations: list = field(default_factory=list)
+    decision_s: float = 0.0
+    searched: bool = False
+
+    @property
+    def metrics(self) -> dict:
+        """p95_ms, mean_latency_ms, energy_j_per_request, accuracy, throughput_rps, sla_met..."""
+        return self.evaluation.metrics()
+
+    def as_dict(self) -> dict:
+        return {
+            "scheme": self.scheme, "hour": self.hour, "ci_g_per_kwh": self.ci_g_per_kwh,
+            "configuration": self.configuration.as_dict(),
+            "edge_weights": {f"{v}@{s}": n for (v, s), n in
+                             self.configuration.edge_weights().items()},
+            "objective": self.objective, "delta_carbon_pct": self.delta_carbon_pct,
+            "delta_accuracy_pct": self.delta_accuracy_pct,
+            "carbon_g_per_request": self.carbon_g_per_request,
+            "evaluations": len(self.evaluations), "decision_s": self.decision_s,
+            "searched": self.searched, **self.metrics,
+            "shares_rps": {f"{v}@{s}": y for (v, s), y in self.evaluation.shares.items()},
+        }
+
+
+class Scheme:
+    """Common machinery: parameters, the evaluator, building a Decision."""
+
+    name = "scheme"
+
+    def __init__(self, problem: Problem, evaluator: Evaluator | None = None, **params):
+        self.problem = problem
+        self.evaluator = evaluator if evaluator is not None else SimEvaluator(problem)
+        defaults = DEFAULTS[self.name]
+        unknown = set(params) - set(defaults)
+        if unknown:
+            raise CloverError(f"scheme {self.name}: unknown parameter(s) {', '.join(sorted(unknown))}"
+                              f" (known: {', '.join(defaults) or 'none'})")
+        self.params = {**defaults, **params}
+
+    def set_period(self, ci_g_per_kwh) -> None:
+        """The period's carbon-intensity trace (used by JUNG; ignored by the others)."""
+
+    def rescore(self, evaluation: Evaluation, ci: float) -> Evaluation:
+        fn = getattr(self.evaluator, "rescore", None)
+        return fn(evaluation, ci) if fn is not None else evaluation
+
+    def _decision(self, hour, ci, ev: Evaluation, started: float, evaluations=(),
+                  searched=False) -> Decision:
+        s = score(self.problem, ev, ci)
+        return Decision(self.name, int(hour), float(ci), ev.configuration, ev, s.objective,
+                        s.delta_carbon_pct, s.delta_accuracy_pct, s.carbon_g_per_request,
+                        list(evaluations), time.perf_counter() - started, searched)
+
+    def decide(self, hour: int, ci_g_per_kwh: float) -> Decision:  # pragma: no cover
+        raise NotImplementedError
+
+
+class BaseScheme(Scheme):
+    """BASE: the largest variant on every GPU, whole (7g); its p95 defines the SLA."""
+
+    name = "base"
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        ev = self.evaluator.evaluate(self.problem.base_configuration(), ci_g_per_kwh)
+        return self._decision(hour, ci_g_per_kwh, ev, t0)
+
+
+class OracleScheme(Scheme):
+    """ORACLE: the exact optimum of the evaluator's objective every hour (MILP, HiGHS)."""
+
+    name = "oracle"
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        res = solve_milp(self.problem, ci_g_per_kwh, time_limit_s=self.params["time_limit_s"])
+        ev = self.evaluator.evaluate(res.configuration, ci_g_per_kwh)
+        return self._decision(hour, ci_g_per_kwh, ev, t0, searched=True)
+
+
+class Co2OptScheme(Scheme):
+    """CO2OPT: least carbon (= least energy) per request meeting the SLA, accuracy ignored.
+
+    Independent of ci (carbon = energy x ci), so solved once (MILP) and reused."""
+
+    name = "co2opt"
+
+    def __init__(self, problem, evaluator=None, **params):
+        super().__init__(problem, evaluator, **params)
+        self._config: Configuration | None = None
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        searched = self._config is None
+        if searched:
+            values = -self.problem.types.dyn_j
+            self._config = solve_milp(self.problem, ci_g_per_kwh, values=values).configuration
+        ev = self.evaluator.evaluate(self._config, ci_g_per_kwh)
+        return self._decision(hour, ci_g_per_kwh, ev, t0, searched=searched)
+
+
+class _Annealing(Scheme):
+    """Simulated annealing shared by Clover (graph space) and Blover (raw encoding).
+
+    Per search: start from the incumbent; temperature ``t0`` falling by ``t_step`` per
+    proposal to ``t_floor``; accept better, or worse with probability exp(Δf/T); stop after
+    ``max_evaluations`` new (online) evaluations or ``patience`` proposals without improving
+    the best. A proposal already in the cache is rescored at the hour's ci at no online cost.
+    The search runs only when ci·PUE moved by more than ``rerun_threshold`` (relative) since
+    the last search; otherwise the incumbent is kept (and rescored).
+    """
+
+    def __init__(self, problem, evaluator=None, **params):
+        super().__init__(problem, evaluator, **params)
+        seed = self.params["seed"]
+        self.rng = np.random.default_rng(problem.seed if seed is None else seed)
+        self.cache: dict = {}
+        self.incumbent: Configuration | None = None
+        self.last_search_ci: float | None = None
+        self.total_evaluations = 0
+
+    def key(self, configuration: Configuration):  # pragma: no cover
+        raise NotImplementedError
+
+    def neighbour(self, configuration: Configuration) -> Configuration | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _lookup(self, cfg: Configuration, ci: float, evaluations: list) -> Evaluation:
+        k = self.key(cfg)
+        if k in self.cache:
+            return self.rescore(self.cache[k], ci)
+        ev = self.evaluator.evaluate(cfg, ci)
+        self.cache[k] = ev
+        evaluations.append(cfg)
+        self.total_evaluations += 1
+        return ev
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        ci = float(ci_g_per_kwh)
+        p = self.params
+        if self.incumbent is None:  # the service starts as BASE (its run is not a search step)
+            self.incumbent = self.problem.base_configuration()
+            self.cache[self.key(self.incumbent)] = self.evaluator.evaluate(self.incumbent, ci)
+        evaluations: list[Configuration] = []
+        last = self.last_search_ci
+        searched = last is None or abs(ci - last) / max(last, 1e-12) > p["rerun_threshold"]
+        if searched:
+            self.last_search_ci = ci
+            cur = self.incumbent
+            cur_f = score(self.problem, self._lookup(cur, ci, evaluations), ci).objective
+            best, best_f = cur, cur_f
+            temp, stale, proposals = float(p["t0"]), 0, 0
+            while (len(evaluations) < p["max_evaluations"] and stale < p["patience"]
+                   and proposals < p["max_proposals"]):
+                cand = self.neighbour(cur)
+                proposals += 1
+                if cand is None:
+                    break
+                f = score(self.problem, self._lookup(cand, ci, evaluations), ci).objective
+                if f > cur_f or (math.isfinite(f) and (not math.isfinite(cur_f) or
+                                 self.rng.random() < math.exp((f - cur_f) / temp))):
+                    cur, cur_f = cand, f
+                if f > best_f + 1e-12:
+                    best, best_f, stale = cand, f, 0
+                else:
+                    stale += 1
+                temp = max(float(p["t_floor"]), temp - float(p["t_step"]))
+            self.incumbent = best
+        ev = self.rescore(self.cache[self.key(self.incumbent)], ci)
+        return self._decision(hour, ci, ev, t0, evaluations, searched)
+
+
+class CloverScheme(_Annealing):
+    """Clover: annealing in configuration-graph space (neighbours within GED <= 4,
+    configurations deduplicated by graph)."""
+
+    name = "clover"
+
+    def key(self, configuration):
+        return graph_key(self.problem.counts(configuration))
+
+    def neighbour(self, configuration):
+        return graph_neighbour(self.problem, configuration, self.rng,
+                               max_distance=int(self.params["max_distance"]))
+
+
+class BloverScheme(_Annealing):
+    """Blover: the same annealing on the raw per-GPU encoding (neighbour = change one GPU's
+    layout or one slice's variant); no graph, so GPU/slice permutations are re-evaluated."""
+
+    name = "blover"
+
+    def key(self, configuration):
+        return raw_key(configuration)
+
+    def neighbour(self, configuration):
+        return raw_neighbour(self.problem, configuration, self.rng)
+
+
+def jung_select(energies: Mapping[str, float], ci_now: float, ci_low: float,
+                ci_high: float) -> str:
+    """Jung (KIISE 2024): map ci linearly onto the energy range and pick the nearest variant.
+
+    ``r = (ci_now - C_low)/(C_high - C_low)`` (clipped to [0, 1]; 0.5 when the range is
+    empty); ``E_sel = E_high - r·(E_high - E_low)`` so that high carbon intensity selects low
+    energy (the carbon-aware direction); returns the variant whose energy is nearest E_sel
+    (ties: lower energy).
+    """
+    if not energies:
+        raise CloverError("jung_select: no variants")
+    e = dict(energies)
+    e_low, e_high = min(e.values()), max(e.values())
+    span = float(ci_high) - float(ci_low)
+    r = 0.5 if span <= 0 else min(max((float(ci_now) - float(ci_low)) / span, 0.0), 1.0)
+    e_sel = e_high - r * (e_high - e_low)
+    return min(e, key=lambda v: (abs(e[v] - e_sel), e[v]))
+
+
+class JungScheme(Scheme):
+    """JUNG: one variant on whole GPUs, chosen by :func:`jung_select` over the period's
+    min / max ci (``set_period``; or ``ci_low`` / ``ci_high`` params; else the range seen so
+    far). Candidates: variants whose whole-GPU service meets the SLA; energy per request =
+    the profile's 7g ``power_w_busy / max_throughput_rps`` (what Jung measured per model)."""
+
+    name = "jung"
+
+    def __init__(self, problem, evaluator=None, **params):
+        super().__init__(problem, evaluator, **params)
+        self.seen: list[float] = []
+        self.period: tuple[float, float] | None = None
+
+    def set_period(self, ci_g_per_kwh) -> None:
+        arr = np.asarray(ci_g_per_kwh, dtype=float)
+        if arr.size == 0:
+            raise CloverError("jung: empty carbon-intensity period")
+        self.period = (float(arr.min()), float(arr.max()))
+
+    def energies(self) -> dict[str, float]:
+        p = self.problem
+        t = p.types
+        full = t.slices[-1]
+        out = {}
+        for v in variants_for_app(p.app):
+            i = t.index(v.name, full)
+            if t.fits[i] and t.cap_rps[i] * p.n_gpus >= p.rate_rps * (1 - 1e-12):
+                out[v.name] = float(t.busy_w[i] / t.mu_rps[i])
+        return out
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        ci = float(ci_g_per_kwh)
+        self.seen.append(ci)
+        lo, hi = self.params["ci_low"], self.params["ci_high"]
+        if lo is None or hi is None:
+            lo, hi = self.period if self.period else (min(self.seen), max(self.seen))
+        energies = self.energies()
+        if not energies:
+            raise CloverError("jung: no variant meets the SLA on whole GPUs")
+        variant = jung_select(energies, ci, lo, hi)
+        cfg = Configuration.uniform(self.problem.gpu, self.problem.n_gpus, variant)
+        ev = self.evaluator.evaluate(cfg, ci)
+        return self._decision(hour, ci, ev, t0)
+
+
+SCHEMES: dict[str, type[Scheme]] = {
+    "base": BaseScheme, "co2opt": Co2OptScheme, "clover": CloverScheme,
+    "blover": BloverScheme, "oracle": OracleScheme, "jung": JungScheme,
+}
+
+
+def make_scheme(name: str, problem: Problem, evaluator: Evaluator | None = None,
+                **params) -> Scheme:
+    """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung) for ``problem``."""
+    cls = SCHEMES.get(str(name).lower())
+    if cls is None:
+        raise CloverError(f"unknown scheme {name!r} (known: {', '.join(SCHEMES)})")
+    return cls(problem, evaluator, **params)
