@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 
@@ -12,13 +11,6 @@ from tests.conftest import REPO
 
 #: tiny inputs: EfficientNet at ~36 px keeps a forward pass at a few ms on one core
 INPUT_SCALE = 0.15
-
-
-def builders_module() -> str:
-    """The real builders when they exist, else the test stand-in (same names and signatures)."""
-    if importlib.util.find_spec("clover.models.builders") is not None:
-        return "clover.models.builders"
-    return "tests.fakes.builders_standin"
 
 
 def free_port() -> int:
@@ -38,7 +30,7 @@ def live_service():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     svc = LiveService(local_cluster("cpu", 1, cores_per_gpu=1, http_port=free_port()),
-                      input_scale=INPUT_SCALE, builders_module=builders_module(), num_cpus=2)
+                      input_scale=INPUT_SCALE, num_cpus=2)
     svc.start()
     yield svc
     svc.stop()

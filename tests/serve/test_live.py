@@ -11,8 +11,6 @@ pytestmark = [pytest.mark.live, pytest.mark.filterwarnings("ignore::DeprecationW
 
 
 def test_clover_drives_the_live_cpu_service(live_service, tmp_path, shared_data):
-    for mod in ("clover.sim", "clover.optimize", "clover.profiles", "clover.carbon"):
-        pytest.importorskip(mod)
     from clover.serve.live import CONTRACT_COLUMNS, LOG_COLUMNS, LiveSettings, run_live
 
     s = LiveSettings(app="efficientnet", scheme="clover", trace="CISO-March", hours=2,

@@ -271,7 +271,8 @@ def run_live(s: LiveSettings, log: Callable[[str], None] = print, service=None) 
                 "carbon_g_per_request": carbon_g(ev.energy_j_per_request, c, problem.pue)
                 if math.isfinite(ev.energy_j_per_request) else math.inf,
                 "p95_ms": ev.p95_ms, "sla_ms": sla, "sla_met": ev.sla_met,
-                "objective": sc.raw_objective if math.isfinite(sc.raw_objective) else sc.objective,
+                # f of the measured values; whether it met the SLA is in sla_met / feasible
+                "objective": s.lam * sc.delta_carbon_pct + (1 - s.lam) * sc.delta_accuracy_pct,
                 "delta_carbon_pct": sc.delta_carbon_pct, "delta_accuracy_pct": sc.delta_accuracy_pct,
                 "evaluations": len(decision.evaluations),
                 "evaluation_carbon_g": carbon_g(eval_energy, c, problem.pue),
