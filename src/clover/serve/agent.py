@@ -15,9 +15,8 @@ from typing import Any
 import ray
 
 
-@ray.remote(num_cpus=0, max_restarts=3)
-class MigAgent:
-    """MIG operations on the GPUs of one node."""
+class NodeMigAgent:
+    """MIG operations on the GPUs of one node (run as the Ray actor :data:`MigAgent`)."""
 
     def __init__(self, apply: bool, nvml: Any = None) -> None:
         from clover.mig.manager import MigManager
@@ -71,6 +70,18 @@ class MigAgent:
                 for i in gpu_indices}
 
 
+#: the agent as a Ray actor, pinned to its node by the driver (``node:<ip>`` resource)
+MigAgent = ray.remote(num_cpus=0, max_restarts=3)(NodeMigAgent)
+
+
+def call(agent: Any, method: str, *args: Any) -> Any:
+    """Call an agent method on a Ray actor handle or on a local :class:`NodeMigAgent`."""
+    fn = getattr(agent, method)
+    if hasattr(fn, "remote"):
+        return ray.get(fn.remote(*args))
+    return fn(*args)
+
+
 class AgentEnergyMeter:
     """NVML energy of every GPU of the service, read on each node by its agent.
 
@@ -85,10 +96,9 @@ class AgentEnergyMeter:
         self.gpus = gpus  # node name -> GPU indices
 
     def _read(self) -> dict[str, float]:
-        refs = {n: a.energy_mj.remote(self.gpus[n]) for n, a in self.agents.items()}
         out = {}
-        for n, ref in refs.items():
-            for i, mj in ray.get(ref).items():
+        for n, a in self.agents.items():
+            for i, mj in call(a, "energy_mj", self.gpus[n]).items():
                 out[f"{n}/gpu{i}"] = mj
         return out
 

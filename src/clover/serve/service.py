@@ -149,7 +149,8 @@ class LiveService:
                 serve.shutdown()
         finally:
             for a in self._agents.values():
-                ray.kill(a)
+                if isinstance(a, ray.actor.ActorHandle):
+                    ray.kill(a)
             self._agents.clear()
             if self._started_ray:
                 ray.shutdown()
@@ -195,9 +196,8 @@ class LiveService:
 
     def _mig_state(self, slots: Sequence[int]) -> tuple[dict, dict]:
         """Current MIG instances and UUIDs per slot, read by each node's agent."""
-        import ray
-
         from clover.mig.manager import MigInstance
+        from clover.serve.agent import call
 
         static = self._static_uuids()
         current: dict[int, list[MigInstance]] = {}
@@ -211,7 +211,7 @@ class LiveService:
             else:
                 by_node.setdefault(sn[s][:2], []).append(s)
         for (name, addr), ss in by_node.items():
-            st = ray.get(self._agent(name, addr).status.remote([sn[s][2] for s in ss]))
+            st = call(self._agent(name, addr), "status", [sn[s][2] for s in ss])
             for s in ss:
                 insts = [MigInstance(**d) for d in st[sn[s][2]]]
                 current[s] = insts
@@ -220,9 +220,8 @@ class LiveService:
 
     def _apply_mig(self, new: Sequence[InstanceSpec], slots: set[int]) -> tuple[list[dict], dict]:
         """Let the agents bring the changed GPUs to the new layouts; returns ops and UUIDs."""
-        import ray
-
-        from clover.mig.manager import layout_for_profiles
+        from clover.mig.manager import MigInstance, layout_for_profiles
+        from clover.serve.agent import call
 
         sn = self._slot_nodes()
         static = self._static_uuids()
@@ -235,12 +234,11 @@ class LiveService:
                 uuids[s] = static[s]
                 continue
             profiles = tuple(i.profile for i in sorted(mine, key=lambda i: i.start))
-            from clover.mig.manager import MigInstance
             lay = layout_for_profiles(self.cluster.gpu, profiles,
                                       [MigInstance(0, 0, i.profile, i.start, 0) for i in mine])
             by_node.setdefault(sn[s][:2], {})[sn[s][2]] = lay.as_dict()
         for (name, addr), layouts in by_node.items():
-            res = ray.get(self._agent(name, addr).ensure.remote(layouts))
+            res = call(self._agent(name, addr), "ensure", layouts)
             ops += res.get("ops", [])
             if not res["ok"]:
                 raise CloverError(f"node {name}: {res['error']}")
@@ -286,7 +284,6 @@ class LiveService:
     def deploy(self, configuration: Configuration,
                shares: Mapping[tuple[str, str], float] | None = None) -> ReconfigReport:
         """Move the live service to ``configuration`` and route with ``shares``."""
-        import ray
         from ray import serve
 
         if self.ingress is None:
@@ -323,7 +320,6 @@ class LiveService:
         self.instances, self.weights, self.configuration = list(new), weights, configuration
         report.weights_source = source
         report.reconfig_s = time.monotonic() - t0
-        del ray
         return report
 
     def set_shares(self, shares: Mapping[tuple[str, str], float] | None) -> str:
