@@ -30,7 +30,7 @@ def live_service():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     svc = LiveService(local_cluster("cpu", 1, cores_per_gpu=1, http_port=free_port()),
-                      input_scale=INPUT_SCALE, num_cpus=2)
+                      input_scale=INPUT_SCALE, num_cpus=2, allow_faults=True)
     svc.start()
     yield svc
     svc.stop()

@@ -66,22 +66,33 @@ def test_reconfiguration_under_load_loses_no_request(live_service):
 
 
 def test_crashed_replica_is_restarted_and_no_request_is_lost(live_service):
+    """A replica dies in the middle of a request: Serve restarts it, the ingress retries."""
     live_service.deploy(conf(("7g.40gb",), (B1,)))
     iid = live_service.instances[0].instance_id
     pid_before = live_service.replica_stats()[iid]["pid"]
     t_start = time.time()
-    th, out = load_in_background(live_service.url, uniform_arrivals(10.0, 6.0))
+    records = run_load(live_service.url, uniform_arrivals(10.0, 6.0),
+                       extra={20: {"fault": "crash"}})  # request 20 kills its replica
+    s = summarize(records, 6.0)
+    assert s.sent == 60 and s.failed == 0 and s.answered == 60
+    crashed = records[20]
+    assert crashed.ok and crashed.attempts >= 2 and crashed.instance == iid
+    events = live_service.events(since=t_start)
+    retries = [e for e in events if e["event"] == "retry"]
+    assert any(e["id"] == 20 and e["attempt"] == 1 and e["instance"] == iid for e in retries)
+    assert retries[0]["error"]  # the exception that killed the attempt is logged
+    assert live_service.replica_stats()[iid]["pid"] != pid_before  # a new replica process
+
+
+def test_injected_crash_between_requests_is_logged(live_service):
+    live_service.deploy(conf(("7g.40gb",), (B1,)))
+    iid = live_service.instances[0].instance_id
+    t_start = time.time()
+    th, out = load_in_background(live_service.url, uniform_arrivals(10.0, 4.0))
     time.sleep(1.0)
     assert live_service.crash(iid)
     th.join()
-    s = summarize(out["records"], 6.0)
-    assert s.sent == 60 and s.failed == 0 and s.answered == 60
-    events = live_service.events(since=t_start)
-    assert any(e["event"] == "crash-injected" and e["instance"] == iid for e in events)
-    deadline = time.time() + 60
-    while True:
-        st = live_service.replica_stats()[iid]
-        if "pid" in st or time.time() > deadline:
-            break
-        time.sleep(1)
-    assert st["pid"] != pid_before  # Ray Serve started a new replica process
+    s = summarize(out["records"], 4.0)
+    assert s.sent == 40 and s.failed == 0
+    assert any(e["event"] == "crash-injected" and e["instance"] == iid
+               for e in live_service.events(since=t_start))

@@ -94,6 +94,10 @@ class SliceReplica:
         return out
 
     def __call__(self, request: dict) -> dict:
+        if request.get("fault") == "crash" and self.spec.get("allow_faults"):
+            # fault drill: die in the middle of serving this request (its caller must retry)
+            log.warning("replica %s: crash drill on request %s", self.spec["instance_id"], request.get("id"))
+            os._exit(17)
         t0 = time.perf_counter()
         with self.torch.inference_mode():
             self._forward()
@@ -244,6 +248,7 @@ class Ingress:
                 last_err = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 self._event("retry", id=request.get("id"), instance=iid, attempt=attempts,
                             generation=gen, error=last_err[:300])
+                request = {k: v for k, v in request.items() if k != "fault"}  # drills are one-shot
                 await asyncio.sleep(min(0.05 * attempts, 1.0))
                 continue
             finally:

@@ -55,8 +55,12 @@ def check_loopback(url: str) -> str:
 
 async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: float = 120.0,
                         max_requests: int = MAX_REQUESTS, duration_s: float | None = None,
-                        first_id: int = 0, max_connections: int = 512) -> list[RequestRecord]:
-    """Send one POST /infer per arrival time; returns one record per request, in id order."""
+                        first_id: int = 0, max_connections: int = 512,
+                        extra: dict[int, dict] | None = None) -> list[RequestRecord]:
+    """Send one POST /infer per arrival time; returns one record per request, in id order.
+
+    ``extra`` adds fields to the JSON body of some requests (by index), e.g. a fault drill.
+    """
     import httpx
 
     base = check_loopback(url)
@@ -77,7 +81,8 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
             sent = time.perf_counter() - t0
             rid = first_id + k
             try:
-                resp = await client.post(f"{base}/infer", json={"id": rid})
+                body_out = {"id": rid, **((extra or {}).get(k, {}))}
+                resp = await client.post(f"{base}/infer", json=body_out)
                 lat = (time.perf_counter() - t0 - sent) * 1000.0
                 try:
                     body = resp.json()

@@ -94,17 +94,19 @@ class LiveService:
         input_scale: fraction of each variant's native input size (laptops; 1.0 = paper).
         builders_module: module providing build_model / example_inputs / run_inference.
         num_cpus: CPUs of a local Ray instance (None: all).
-        nvml: NVML module for the agents (tests: the fake; default pynvml on each node).
+        allow_faults: let requests carry ``"fault": "crash"`` (a replica dies mid-request; drills
+            and tests of crash recovery). Off by default.
     """
 
     def __init__(self, cluster: ClusterSpec, *, input_scale: float = 1.0,
                  builders_module: str = "clover.models.builders", num_cpus: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, allow_faults: bool = False) -> None:
         self.cluster = cluster
         self.input_scale = input_scale
         self.builders_module = builders_module
         self.num_cpus = num_cpus
         self.seed = seed
+        self.allow_faults = allow_faults
         self.instances: list[InstanceSpec] = []
         self.weights: dict[str, float] = {}
         self.configuration: Configuration | None = None
@@ -260,7 +262,8 @@ class LiveService:
             if inst.device != "cpu":
                 opts["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": inst.device}}
             dep = SliceReplica.options(name="SliceReplica", ray_actor_options=opts)
-            targets.append(serve.RunTarget(dep.bind(inst.as_dict(), self.builders_module, self.seed),
+            spec = {**inst.as_dict(), "allow_faults": self.allow_faults}
+            targets.append(serve.RunTarget(dep.bind(spec, self.builders_module, self.seed),
                                            name=inst.app_name, route_prefix=None))
         return targets
 
