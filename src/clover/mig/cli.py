@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
-from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layouts_json
+from clover.errors import CloverError
+from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
 
 
 def _layouts(args: argparse.Namespace) -> int:
@@ -33,6 +37,105 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _targets(args: argparse.Namespace):
+    """{gpu index: Layout} from --layout (repeatable, GPU 0, 1, ...) or --configuration FILE."""
+    from clover.mig.manager import layouts_of
+    from clover.models.configuration import Configuration
+
+    if args.configuration:
+        path = Path(args.configuration)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CloverError(f"configuration file {path}: {exc}") from None
+        return Configuration.from_dict(data.get("configuration", data)).validate()
+    if not args.layout:
+        raise CloverError("give --layout NAME (once per GPU) or --configuration FILE")
+    spec = get_gpu(args.gpu)
+    return layouts_of([layout_by_name(spec.key, name) for name in args.layout])
+
+
+def _emit_plan(ops, args: argparse.Namespace, header: str) -> None:
+    from clover.mig.manager import format_plan
+    from clover.paths import atomic_write
+
+    if args.out:
+        with atomic_write(args.out) as fh:
+            json.dump({"dry_run": True, "operations": [o.as_dict() for o in ops]}, fh, indent=2)
+    if args.json:
+        print(json.dumps([o.as_dict() for o in ops], indent=2))
+    else:
+        print(header)
+        print(format_plan(ops))
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from clover.mig.manager import MigManager, plan_operations
+
+    target = _targets(args)
+    if args.from_scratch:
+        _emit_plan(plan_operations(target), args, "plan (GPU state not read: clear, then create):")
+        return 0
+    try:
+        with MigManager(dry_run=True) as mgr:
+            ops = mgr.plan(target)
+    except CloverError as exc:
+        if "NVML could not be initialised" not in exc.message:
+            raise
+        print(f"note: {exc.message}; planning from scratch", file=sys.stderr)
+        _emit_plan(plan_operations(target), args, "plan (no NVML here: clear, then create):")
+        return 0
+    _emit_plan(ops, args, "plan (dry run, from the GPUs' current instances):")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from clover.mig.manager import MigManager, format_plan
+
+    target = _targets(args)
+    with MigManager(dry_run=not args.apply, log=print) as mgr:
+        ops = mgr.apply(target, apply=args.apply)
+        if args.apply:
+            print(f"applied {len(ops)} operation(s)")
+            for i in sorted({o.gpu_index for o in ops}):
+                for m in mgr.instances(i):
+                    print(f"GPU {i}: {m.profile}@{m.start} gi={m.gi_id} ci={m.ci_id} {m.uuid}")
+        else:
+            print("(dry run: add --apply to change the GPUs)")
+            if not ops:
+                print(format_plan(ops))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from clover.mig.manager import MigManager
+
+    with MigManager(dry_run=True) as mgr:
+        states = mgr.status(args.index)
+    if args.json:
+        print(json.dumps([s.as_dict() for s in states], indent=2))
+        return 0
+    for s in states:
+        mode = "enabled" if s.mig_current else "disabled"
+        if s.mig_pending != s.mig_current:
+            mode += f" (pending {'enable' if s.mig_pending else 'disable'})"
+        print(f"GPU {s.index}: {s.name} {s.uuid} MIG {mode}; processes: "
+              f"{', '.join(map(str, s.processes)) or 'none'}")
+        for m in s.instances:
+            print(f"  {m.profile:<9} @{m.start} size {m.size}  gi={m.gi_id} ci={m.ci_id}  {m.uuid}")
+    return 0
+
+
+def _add_target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gpu", default="a100-40gb", help=f"GPU model for --layout: {', '.join(GPUS)}")
+    p.add_argument("--layout", action="append", default=[],
+                   help="layout name (profiles joined by '+', as `clover mig layouts` prints), "
+                        "once per GPU: GPU 0, 1, ...")
+    p.add_argument("--configuration", help="JSON file with a Configuration (as_dict form)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--out", help="also write the plan as JSON to this file")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("mig", help="MIG profiles and valid layouts")
     msub = parser.add_subparsers(dest="mig_command", metavar="ACTION")
@@ -44,3 +147,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     prof = msub.add_parser("profiles", help="list the MIG profiles of a GPU")
     prof.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
     prof.set_defaults(func=_profiles)
+    plan = msub.add_parser("plan", help="the MIG operations (and nvidia-smi commands) for a layout; "
+                                        "never changes a GPU")
+    _add_target_args(plan)
+    plan.add_argument("--from-scratch", action="store_true",
+                      help="do not read the GPUs (no NVML needed): clear them, then create")
+    plan.set_defaults(func=_plan)
+    app = msub.add_parser("apply", help="create a layout through NVML (dry run unless --apply)")
+    _add_target_args(app)
+    app.add_argument("--apply", action="store_true",
+                     help="really change the GPUs (refused while processes use them; never "
+                          "toggles MIG mode)")
+    app.set_defaults(func=_apply)
+    st = msub.add_parser("status", help="MIG mode, GPU/compute instances and MIG UUIDs via NVML")
+    st.add_argument("--index", type=int, default=None, help="one GPU (default: all)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=_status)

@@ -1,0 +1,144 @@
+"""``clover live`` (the live controller) and ``clover serve`` (a service for any HTTP client)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from clover.errors import CloverError
+from clover.mig.geometry import GPUS
+from clover.models.catalog import APPS
+
+
+def _max_loss(text: str | None) -> float | None:
+    if text is None or str(text).lower() in ("", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
+    if not 0 <= value <= 100:
+        raise CloverError(f"--max-accuracy-loss must be within [0, 100] (got {value})")
+    return value
+
+
+def _json_obj(text: str | None, flag: str) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CloverError(f"{flag}: not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise CloverError(f"{flag}: expected a JSON object")
+    return value
+
+
+def _live(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
+    from clover.serve.live import LiveSettings, run_live
+
+    s = LiveSettings(
+        app=args.app, scheme=args.scheme, trace=args.trace, hours=args.hours,
+        hour_seconds=args.hour_seconds, backend=args.backend, n_gpus=args.gpus, gpu=args.gpu,
+        lam=args.lam, max_accuracy_loss=_max_loss(args.max_accuracy_loss),
+        input_scale=args.input_scale, cluster_file=args.cluster, search=args.search,
+        candidate_window_s=args.candidate_window_s, arrivals=args.arrivals, rate_rps=args.rate_rps,
+        load_fraction=args.load_fraction, sla_ms=args.sla_ms, sla_factor=args.sla_factor,
+        seed=args.seed, out_dir=args.out_dir, profiles=args.profiles,
+        calib_iterations=args.calib_iterations,
+        scheme_params=_json_obj(args.scheme_params_json, "--scheme-params-json"),
+        http_port=args.port, num_cpus=args.num_cpus, cores_per_gpu=args.cores_per_gpu,
+        data_dir=args.data_dir,
+    )
+    run_live(s, log=lambda m: print(f"[live] {m}", flush=True))
+    return 0
+
+
+def _serve_up(args: argparse.Namespace) -> int:
+    """Deploy one configuration and serve until interrupted."""
+    from pathlib import Path
+
+    from clover.models.configuration import Configuration
+    from clover.serve.cluster import load_cluster, local_cluster
+    from clover.serve.service import LiveService
+
+    path = Path(args.configuration)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CloverError(f"configuration file {path}: {exc}") from None
+    config = Configuration.from_dict(data.get("configuration", data)).validate()
+    cluster = (load_cluster(args.cluster) if args.cluster
+               else local_cluster(args.backend, config.n_gpus, config.gpu, args.cores_per_gpu, args.port))
+    with LiveService(cluster, input_scale=args.input_scale, num_cpus=args.num_cpus) as svc:
+        rep = svc.deploy(config)
+        print(f"serving {config.key()} at {svc.url}/infer (POST JSON) after {rep.reconfig_s:.1f} s; "
+              "Ctrl-C stops", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("live", help="run a scheme over a carbon trace on the live service "
+                                    "(Ray Serve on MIG slices, or CPU cores on a laptop)")
+    p.add_argument("--app", required=True, choices=sorted(APPS))
+    p.add_argument("--backend", default="cpu", choices=["cpu", "cuda"],
+                   help="cpu: slices are shares of CPU cores (laptop); cuda: MIG slices")
+    p.add_argument("--scheme", default="clover",
+                   help="base, co2opt, clover, blover, oracle or jung (default clover)")
+    p.add_argument("--trace", default="CISO-March", help="carbon trace (preset, zone spec or CSV)")
+    p.add_argument("--hours", type=int, default=3, help="hours of the trace to run (default 3)")
+    p.add_argument("--hour-seconds", type=float, default=20.0,
+                   help="wall seconds one trace hour is served (time compression; default 20)")
+    p.add_argument("--input-scale", type=float, default=1.0,
+                   help="fraction of each model's native input size (e.g. 0.25 on a laptop); "
+                        "stated in the log")
+    p.add_argument("--cluster", help="cluster YAML (nodes, GPUs, MIG UUIDs); default: this machine")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs (emulated on CPU) without --cluster")
+    p.add_argument("--gpu", default="a100-40gb", help=f"GPU model: {', '.join(GPUS)}")
+    p.add_argument("--cores-per-gpu", type=int, default=0,
+                   help="cpu backend: cores emulating one GPU (default: all cores / GPUs)")
+    p.add_argument("--lam", type=float, default=0.5, help="λ of the objective (default 0.5)")
+    p.add_argument("--max-accuracy-loss", default="none", help="'none' or percent vs BASE")
+    p.add_argument("--search", default="sim", choices=["sim", "live"],
+                   help="score the scheme's candidates with the simulator (fast) or deploy and "
+                        "measure each on the live service (the paper's online evaluation)")
+    p.add_argument("--candidate-window-s", type=float, default=5.0,
+                   help="measurement window of one online candidate (--search live)")
+    p.add_argument("--arrivals", default="poisson", help="poisson, azure:code or azure:conv")
+    p.add_argument("--rate-rps", type=float, help="offered load (default: load fraction x BASE capacity)")
+    p.add_argument("--load-fraction", type=float, default=0.5,
+                   help="offered load as a fraction of BASE's profiled capacity (default 0.5)")
+    p.add_argument("--sla-ms", type=float, help="p95 SLA (default: measured BASE p95 x --sla-factor)")
+    p.add_argument("--sla-factor", type=float, default=1.0)
+    p.add_argument("--profiles", help="profile table CSV (default: calibrate on CPU / model on GPU)")
+    p.add_argument("--calib-iterations", type=int, default=10)
+    p.add_argument("--scheme-params-json", help="JSON object of make_scheme parameters")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--port", type=int, default=8000, help="HTTP port of the service (loopback)")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance")
+    p.add_argument("--out-dir", default="results/live", help="where logs go (default results/live)")
+    p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
+    p.set_defaults(func=_live)
+
+    sp = sub.add_parser("serve", help="the live inference service for any HTTP client")
+    ss = sp.add_subparsers(dest="serve_command", metavar="ACTION")
+    ss.required = True
+    up = ss.add_parser("up", help="deploy a configuration and serve POST /infer until Ctrl-C")
+    up.add_argument("--configuration", required=True, help="Configuration JSON (as_dict form)")
+    up.add_argument("--cluster", help="cluster YAML; default: this machine")
+    up.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
+    up.add_argument("--input-scale", type=float, default=1.0)
+    up.add_argument("--cores-per-gpu", type=int, default=0)
+    up.add_argument("--num-cpus", type=int, default=None)
+    up.add_argument("--port", type=int, default=8000)
+    up.set_defaults(func=_serve_up)

@@ -1,0 +1,323 @@
+"""The cluster file of the live service and the placement of instances on nodes and slices.
+
+One YAML file is all a cluster user writes (see ``docs/live.md``)::
+
+    backend: cuda              # cuda (MIG slices) or cpu (core shares)
+    gpu: a100-40gb             # clover.mig.geometry key of every GPU
+    ray_address: auto          # join the cluster started with `ray start`; null: local Ray
+    http: {host: 127.0.0.1, port: 8000}
+    mig_apply: false           # true: the per-node agents may create/destroy MIG instances
+    nodes:
+      - name: node1
+        address: 10.0.0.11     # the node IP Ray reports (`ray status`, node:<ip> resource)
+        gpus: [0, 1]           # physical GPU indices the service may use
+        mig: auto              # read MIG UUIDs via NVML on the node, or a map per GPU:
+                               # {0: {"3g.20gb@0": "MIG-...", "3g.20gb@4": "MIG-..."}}
+
+GPU *i* of a :class:`~clover.models.configuration.Configuration` is the *i*-th GPU in node
+order. In CPU mode each "GPU" is emulated by ``cores_per_gpu`` cores of the local node and a
+slice gets a share of them proportional to its compute slices (at least one thread).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from clover.errors import CloverError
+from clover.mig.geometry import get_gpu
+from clover.mig.manager import MigInstance, layout_for_profiles
+from clover.models.catalog import get_variant
+from clover.models.configuration import Configuration
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One Ray node of the service."""
+
+    name: str
+    address: str  # node IP as Ray reports it; "local" = the node this driver runs on
+    gpus: tuple[int, ...]
+    mig: Any = "auto"  # "auto" or {gpu index: {"profile@start": uuid}}
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where the service runs and how its slices are bound."""
+
+    backend: str
+    gpu: str
+    nodes: tuple[NodeSpec, ...]
+    ray_address: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    mig_apply: bool = False
+    cores_per_gpu: int = 0  # cpu backend: cores emulating one GPU (0: all cores / GPUs)
+    source: str = "<built-in>"
+
+    @property
+    def gpu_slots(self) -> list[tuple[NodeSpec, int]]:
+        """(node, physical GPU index) for configuration GPU 0, 1, ... in node order."""
+        return [(n, g) for n in self.nodes for g in n.gpus]
+
+    @property
+    def n_gpus(self) -> int:
+        return len(self.gpu_slots)
+
+    @property
+    def url(self) -> str:
+        host = "[::1]" if self.http_host == "::1" else self.http_host
+        return f"http://{host}:{self.http_port}"
+
+
+def local_cluster(backend: str = "cpu", n_gpus: int = 1, gpu: str = "a100-40gb",
+                  cores_per_gpu: int = 0, http_port: int = 8000, mig_apply: bool = False
+                  ) -> ClusterSpec:
+    """A one-node cluster on this machine (a laptop, or one GPU node without a cluster file)."""
+    if backend not in ("cpu", "cuda"):
+        raise CloverError(f"unknown backend {backend!r} (cpu or cuda)")
+    if n_gpus < 1:
+        raise CloverError(f"--gpus must be at least 1 (got {n_gpus})")
+    return ClusterSpec(backend, get_gpu(gpu).key,
+                       (NodeSpec("local", "local", tuple(range(n_gpus)), "auto"),),
+                       None, "127.0.0.1", http_port, mig_apply, cores_per_gpu)
+
+
+def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
+    """Read and validate a cluster YAML file; errors name the file and field."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise CloverError(f"cluster file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise CloverError(f"cluster file {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise CloverError(f"cluster file {path}: expected a mapping at the top level")
+
+    def bad(field_: str, why: str) -> CloverError:
+        return CloverError(f"cluster file {path}: field '{field_}' {why}")
+
+    known = {"backend", "gpu", "ray_address", "http", "mig_apply", "nodes", "cores_per_gpu"}
+    extra = set(data) - known
+    if extra:
+        raise bad(sorted(extra)[0], f"is not a known field (known: {', '.join(sorted(known))})")
+    backend = data.get("backend", "cuda")
+    if backend not in ("cpu", "cuda"):
+        raise bad("backend", f"must be cpu or cuda, not {backend!r}")
+    try:
+        gpu = get_gpu(data.get("gpu", "a100-40gb")).key
+    except CloverError as exc:
+        raise bad("gpu", exc.message) from None
+    http = data.get("http") or {}
+    if not isinstance(http, dict):
+        raise bad("http", "must be a mapping with host and port")
+    host = str(http.get("host", "127.0.0.1"))
+    port = http.get("port", 8000)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise bad("http.port", f"must be a TCP port number, not {port!r}")
+    nodes_raw = data.get("nodes")
+    if not isinstance(nodes_raw, list) or not nodes_raw:
+        raise bad("nodes", "must be a non-empty list of nodes")
+    nodes = []
+    for k, n in enumerate(nodes_raw):
+        where = f"nodes[{k}]"
+        if not isinstance(n, dict):
+            raise bad(where, "must be a mapping with name, address, gpus")
+        gpus = n.get("gpus")
+        if (not isinstance(gpus, list) or not gpus
+                or not all(isinstance(g, int) and g >= 0 for g in gpus) or len(set(gpus)) != len(gpus)):
+            raise bad(f"{where}.gpus", "must be a non-empty list of distinct GPU indices")
+        if "address" not in n:
+            raise bad(f"{where}.address", "is missing (the node IP Ray reports)")
+        mig = n.get("mig", "auto")
+        if mig != "auto":
+            if not isinstance(mig, dict) or not set(mig) <= set(gpus):
+                raise bad(f"{where}.mig", "must be 'auto' or a map {gpu index: {profile@start: uuid}} "
+                                          "over the node's gpus")
+            for g, m in mig.items():
+                if not isinstance(m, dict) or not all(
+                        re.fullmatch(r"\dg\.\d+gb@\d", str(s)) and str(u).startswith("MIG-")
+                        for s, u in m.items()):
+                    raise bad(f"{where}.mig.{g}", "must map 'profile@start' to a 'MIG-...' UUID")
+        nodes.append(NodeSpec(str(n.get("name", f"node{k}")), str(n["address"]), tuple(gpus), mig))
+    cores = data.get("cores_per_gpu", 0)
+    if not isinstance(cores, int) or cores < 0:
+        raise bad("cores_per_gpu", "must be a non-negative integer")
+    ray_address = data.get("ray_address")
+    return ClusterSpec(backend, gpu, tuple(nodes), None if ray_address in (None, "") else str(ray_address),
+                       host, port, bool(data.get("mig_apply", False)), cores, str(path))
+
+
+# ------------------------------------------------------------------- instances
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One serving instance: a variant on a slice, as the replica needs it."""
+
+    instance_id: str
+    slot: int  # configuration GPU index
+    node: str
+    node_address: str
+    gpu_index: int  # physical GPU on the node
+    profile: str
+    start: int
+    variant: str
+    device: str = "cpu"  # "cpu" or a MIG device UUID
+    threads: int = 1
+    cores: tuple[int, ...] = ()
+    input_size: int | None = None  # None: the variant's native size
+    input_scale: float = 1.0
+
+    @property
+    def key(self) -> tuple[int, int, str, str]:
+        return (self.slot, self.start, self.profile, self.variant)
+
+    @property
+    def app_name(self) -> str:
+        return f"clover-{self.instance_id}"
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["cores"] = list(self.cores)
+        return d
+
+
+def instance_id(slot: int, profile: str, start: int, variant: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"g{slot}-{profile}-s{start}-{variant}")
+
+
+def scaled_input_size(variant: str, scale: float) -> int | None:
+    """The input size at ``scale`` of the native one (images: px, min 32; ALBERT: tokens, min 16)."""
+    if scale == 1.0:
+        return None
+    if not 0 < scale <= 1:
+        raise CloverError(f"--input-scale must be in (0, 1], got {scale}")
+    var = get_variant(variant)
+    floor = 16 if var.app == "albert" else 32
+    return max(floor, int(round(var.input_size * scale)))
+
+
+def cpu_share(slot: int, start: int, compute_slices: int, cores_per_gpu: int, n_cpus: int
+              ) -> tuple[int, tuple[int, ...]]:
+    """Threads and cores for a slice in CPU mode.
+
+    GPU ``slot`` is emulated by ``cores_per_gpu`` cores ``slot*cpg ... (mod n_cpus)``; a slice
+    gets ``max(1, round(cpg * compute/7))`` threads on the cores at its memory-slice offset.
+    """
+    cpg = max(1, cores_per_gpu)
+    threads = max(1, int(round(cpg * compute_slices / 7.0)))
+    gpu_cores = [(slot * cpg + k) % n_cpus for k in range(cpg)]
+    first = int(start * cpg / 8)
+    cores = tuple(sorted({gpu_cores[(first + k) % cpg] for k in range(threads)}))
+    return threads, cores
+
+
+def plan_instances(config: Configuration, cluster: ClusterSpec,
+                   current: Sequence[InstanceSpec] = (),
+                   mig_current: Mapping[int, Sequence[MigInstance]] | None = None,
+                   uuids: Mapping[int, Mapping[tuple[int, str], str]] | None = None,
+                   input_scale: float = 1.0, n_cpus: int | None = None) -> list[InstanceSpec]:
+    """Every instance of ``config`` placed on the cluster.
+
+    Layout placements are chosen to keep current MIG instances, and variants are assigned to
+    placements so that instances that exist with the same variant stay where they are.
+    ``uuids`` maps slot -> (start, profile) -> MIG UUID (cuda backend; filled after the MIG
+    change when unknown).
+    """
+    if config.gpu != cluster.gpu:
+        raise CloverError(f"configuration is for {config.gpu} but the cluster has {cluster.gpu}")
+    slots = cluster.gpu_slots
+    if config.n_gpus > len(slots):
+        raise CloverError(f"configuration needs {config.n_gpus} GPUs; the cluster has {len(slots)}")
+    spec = get_gpu(config.gpu)
+    n_cpus = n_cpus or os.cpu_count() or 1
+    cpg = cluster.cores_per_gpu or max(1, n_cpus // max(1, config.n_gpus))
+    mig_current = mig_current or {}
+    cur_by_slot: dict[int, list[InstanceSpec]] = {}
+    for inst in current:
+        cur_by_slot.setdefault(inst.slot, []).append(inst)
+    out: list[InstanceSpec] = []
+    for slot, assign in enumerate(config.gpus):
+        node, gpu_index = slots[slot]
+        existing = list(mig_current.get(slot, ()))
+        existing += [MigInstance(gpu_index, -1, c.profile, c.start, 0, 0) for c in cur_by_slot.get(slot, [])]
+        layout = layout_for_profiles(config.gpu, assign.layout, existing)
+        # variants per profile, and placements per profile
+        free: dict[str, list[int]] = {}
+        for p in layout.slices:
+            free.setdefault(p.profile, []).append(p.start)
+        todo: dict[str, list[str]] = {}
+        for prof, var in zip(assign.layout, assign.variants):
+            todo.setdefault(prof, []).append(var)
+        chosen: list[tuple[int, str, str]] = []
+        for c in sorted(cur_by_slot.get(slot, []), key=lambda c: c.start):  # keep what exists
+            if c.profile in todo and c.variant in todo[c.profile] and c.start in free.get(c.profile, []):
+                todo[c.profile].remove(c.variant)
+                free[c.profile].remove(c.start)
+                chosen.append((c.start, c.profile, c.variant))
+        for prof, variants in todo.items():
+            for var, start in zip(sorted(variants, key=lambda v: (-get_variant(v).rank, v)),
+                                  sorted(free[prof])):
+                chosen.append((start, prof, var))
+        for start, prof, var in sorted(chosen):
+            compute = spec.profile(prof).compute_slices
+            if cluster.backend == "cpu":
+                threads, cores = cpu_share(slot, start, compute, cpg, n_cpus)
+                device = "cpu"
+            else:
+                threads, cores = 0, ()
+                device = (uuids or {}).get(slot, {}).get((start, prof), "")
+            out.append(InstanceSpec(instance_id(slot, prof, start, var), slot, node.name,
+                                    node.address, gpu_index, prof, start, var, device, threads,
+                                    cores, scaled_input_size(var, input_scale), input_scale))
+    return out
+
+
+def with_devices(instances: Sequence[InstanceSpec],
+                 uuids: Mapping[int, Mapping[tuple[int, str], str]]) -> list[InstanceSpec]:
+    """Fill in MIG UUIDs (cuda backend); a clear error when a slice has no MIG device."""
+    out = []
+    for inst in instances:
+        if inst.device == "cpu":
+            out.append(inst)
+            continue
+        uuid = uuids.get(inst.slot, {}).get((inst.start, inst.profile), "")
+        if not uuid:
+            raise CloverError(f"GPU {inst.gpu_index} on node {inst.node}: no MIG device "
+                              f"{inst.profile}@{inst.start} (create the layout first, or set "
+                              "mig_apply: true in the cluster file)")
+        out.append(replace(inst, device=uuid))
+    return out
+
+
+@dataclass
+class Diff:
+    """Instances to keep, stop and start when moving between two instance sets."""
+
+    keep: list[InstanceSpec] = field(default_factory=list)
+    stop: list[InstanceSpec] = field(default_factory=list)
+    start: list[InstanceSpec] = field(default_factory=list)
+
+    @property
+    def slots_changed(self) -> set[int]:
+        return {i.slot for i in self.stop} | {i.slot for i in self.start}
+
+
+def diff_instances(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> Diff:
+    """Keep instances whose (slot, start, profile, variant) and binding are unchanged."""
+    def ident(i: InstanceSpec):
+        return (i.key, i.device, i.threads, i.cores, i.input_size)
+
+    old_by = {ident(i): i for i in old}
+    new_by = {ident(i): i for i in new}
+    return Diff(keep=[new_by[k] for k in new_by if k in old_by],
+                stop=[old_by[k] for k in old_by if k not in new_by],
+                start=[new_by[k] for k in new_by if k not in old_by])

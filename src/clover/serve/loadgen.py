@@ -1,0 +1,167 @@
+"""Open-loop load generator: send requests at given arrival times, record what came back.
+
+Open loop (as the paper's client): request *k* is sent at ``t0 + arrivals_s[k]`` whether or not
+earlier ones were answered, so queueing shows up in the latencies instead of slowing the
+client. Arrival times come from :mod:`clover.workload` (Poisson or the Azure traces). Bounded in
+count (``max_requests``) and time (``duration_s`` plus a drain ``timeout_s``), and only sent to
+loopback addresses: the live service's HTTP proxy listens on this machine (or an SSH tunnel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from clover.errors import CloverError
+from clover.serve.cluster import LOOPBACK
+
+MAX_REQUESTS = 200_000
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the client saw it (times in s from the window start, latencies in ms)."""
+
+    id: int
+    scheduled_s: float
+    sent_s: float
+    latency_ms: float
+    status: int  # HTTP status; 0 = no response (timeout, connection error)
+    instance: str = ""
+    variant: str = ""
+    slice: str = ""
+    service_ms: float = math.nan
+    server_ms: float = math.nan
+    attempts: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.error
+
+
+def check_loopback(url: str) -> str:
+    host = urlparse(url).hostname or ""
+    if host not in LOOPBACK:
+        raise CloverError(f"load generator only sends to loopback addresses, not {host!r} ({url})")
+    return url.rstrip("/")
+
+
+async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: float = 120.0,
+                        max_requests: int = MAX_REQUESTS, duration_s: float | None = None,
+                        first_id: int = 0, max_connections: int = 512,
+                        extra: dict[int, dict] | None = None) -> list[RequestRecord]:
+    """Send one POST /infer per arrival time; returns one record per request, in id order.
+
+    ``extra`` adds fields to the JSON body of some requests (by index), e.g. a fault drill.
+    """
+    import httpx
+
+    base = check_loopback(url)
+    arr = np.sort(np.asarray(arrivals_s, dtype=float))
+    if duration_s is not None:
+        arr = arr[arr < duration_s]
+    if len(arr) > max_requests:
+        raise CloverError(f"{len(arr)} arrivals exceed the bound of {max_requests} requests per window")
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    records: list[RequestRecord | None] = [None] * len(arr)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), limits=limits, trust_env=False) as client:
+        t0 = time.perf_counter()
+
+        async def one(k: int, at: float) -> None:
+            delay = at - (time.perf_counter() - t0)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent = time.perf_counter() - t0
+            rid = first_id + k
+            try:
+                body_out = {"id": rid, **((extra or {}).get(k, {}))}
+                resp = await client.post(f"{base}/infer", json=body_out)
+                lat = (time.perf_counter() - t0 - sent) * 1000.0
+                try:
+                    body = resp.json()
+                except ValueError:
+                    body = {"error": resp.text[:200]}
+                records[k] = RequestRecord(
+                    rid, float(at), sent, lat, resp.status_code, str(body.get("instance", "")),
+                    str(body.get("variant", "")), str(body.get("slice", "")),
+                    float(body.get("service_ms", math.nan)), float(body.get("server_ms", math.nan)),
+                    int(body.get("attempts", 0)), str(body.get("error", "")))
+            except httpx.HTTPError as exc:
+                lat = (time.perf_counter() - t0 - sent) * 1000.0
+                records[k] = RequestRecord(rid, float(at), sent, lat, 0,
+                                           error=f"{type(exc).__name__}: {exc}"[:300])
+
+        tasks = [asyncio.create_task(one(k, float(a))) for k, a in enumerate(arr)]
+        if tasks:
+            await asyncio.gather(*tasks)
+    return [r for r in records if r is not None]
+
+
+def run_load(url: str, arrivals_s: Sequence[float], **kwargs) -> list[RequestRecord]:
+    """Synchronous wrapper of :func:`run_open_loop` (own event loop)."""
+    return asyncio.run(run_open_loop(url, arrivals_s, **kwargs))
+
+
+def poisson_arrivals(rate_rps: float, duration_s: float, seed: int) -> np.ndarray:
+    """Poisson arrival times in [0, duration_s); uses clover.workload when it is installed."""
+    try:
+        from clover.workload import poisson_arrivals as wl_poisson
+    except ImportError:
+        wl_poisson = None
+    if wl_poisson is not None:
+        return np.asarray(wl_poisson(rate_rps, duration_s, seed), dtype=float)
+    rng = np.random.default_rng(seed)
+    n = rng.poisson(rate_rps * duration_s)
+    return np.sort(rng.uniform(0.0, duration_s, size=n))
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Summary of one measurement window."""
+
+    sent: int
+    answered: int
+    failed: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_latency_ms: float
+    throughput_rps: float
+    duration_s: float
+    by_variant: Mapping[str, int]
+    by_instance: Mapping[str, int]
+    busy_s: Mapping[str, float]
+    retried: int
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["by_variant"], d["by_instance"], d["busy_s"] = (dict(self.by_variant), dict(self.by_instance),
+                                                          dict(self.busy_s))
+        return d
+
+
+def summarize(records: Sequence[RequestRecord], duration_s: float) -> WindowStats:
+    """Latency percentiles (client side, ms), throughput (answered / window) and mix."""
+    ok = [r for r in records if r.ok]
+    lat = np.array([r.latency_ms for r in ok], dtype=float)
+    pct = (lambda q: float(np.percentile(lat, q))) if len(lat) else (lambda q: math.nan)
+    by_var: dict[str, int] = {}
+    by_inst: dict[str, int] = {}
+    busy: dict[str, float] = {}
+    for r in ok:
+        by_var[r.variant] = by_var.get(r.variant, 0) + 1
+        by_inst[r.instance] = by_inst.get(r.instance, 0) + 1
+        if not math.isnan(r.service_ms):
+            busy[r.instance] = busy.get(r.instance, 0.0) + r.service_ms / 1000.0
+    return WindowStats(len(records), len(ok), len(records) - len(ok), pct(50), pct(95), pct(99),
+                       float(lat.mean()) if len(lat) else math.nan,
+                       len(ok) / duration_s if duration_s > 0 else math.nan, duration_s,
+                       dict(sorted(by_var.items())), dict(sorted(by_inst.items())),
+                       dict(sorted(busy.items())), sum(1 for r in ok if r.attempts > 1))

@@ -1,0 +1,371 @@
+"""The live service: Ray + Ray Serve, the ingress, and reconfiguration without lost requests.
+
+:class:`LiveService` owns the Serve applications of one service. ``deploy(configuration,
+shares)`` moves the service to a new configuration:
+
+1. plan the instances (placements that keep existing MIG instances and replicas),
+2. unroute the instances that go (the ingress keeps serving with the rest, or holds requests
+   when nothing is left) and wait until their in-flight requests are answered (drain),
+3. delete their Serve applications, and on GPU nodes let the node's :class:`MigAgent` change
+   the MIG instances of the affected GPUs,
+4. start the new instances (one Serve application each, pinned to its node, bound to its slice),
+5. route with the simulator's shares; held requests go out now.
+
+Nothing that reached the ingress is dropped: requests wait in the ingress while no instance is
+routable and are retried if their replica goes away. The time of steps 2-5 is ``reconfig_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from clover.errors import CloverError
+from clover.models.catalog import get_variant
+from clover.models.configuration import Configuration
+from clover.serve.cluster import (ClusterSpec, Diff, InstanceSpec, diff_instances, plan_instances,
+                                  with_devices)
+
+log = logging.getLogger("clover.serve")
+
+INGRESS_APP = "clover"
+
+
+def route_weights(instances: Sequence[InstanceSpec],
+                  shares: Mapping[tuple[str, str], float] | None) -> tuple[dict[str, float], str]:
+    """Per-instance routing weights from the simulator's shares {(variant, slice): req/s}.
+
+    A (variant, slice) share is split evenly over its instances. Without shares (no simulator
+    evaluator given) the fallback is proportional to compute slices / GFLOPs, a capacity proxy,
+    and the returned label says so.
+    """
+    groups: dict[tuple[str, str], list[InstanceSpec]] = {}
+    for inst in instances:
+        groups.setdefault((inst.variant, inst.profile), []).append(inst)
+    if shares:
+        unknown = {k for k, v in shares.items() if v > 0} - set(groups)
+        if unknown:
+            raise CloverError(f"router shares name (variant, slice) pairs not deployed: {sorted(unknown)}")
+        w = {i.instance_id: float(shares.get(k, 0.0)) / len(g) for k, g in groups.items() for i in g}
+        if sum(w.values()) > 0:
+            return w, "simulator"
+    w = {i.instance_id: int(i.profile.split("g.")[0]) / get_variant(i.variant).gflops for i in instances}
+    return w, "capacity-proxy"
+
+
+@dataclass
+class ReconfigReport:
+    """What a deploy did and how long it took."""
+
+    reconfig_s: float
+    kept: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    mig_ops: list[dict] = field(default_factory=list)
+    drain_s: float = 0.0
+    weights_source: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _abs_pythonpath() -> str:
+    """PYTHONPATH for local Ray workers: this package's parent first, all entries absolute."""
+    here = str(Path(__file__).resolve().parents[2])
+    parts = [here] + [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    seen, out = set(), []
+    for p in parts:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return os.pathsep.join(out)
+
+
+class LiveService:
+    """One Clover inference service on Ray Serve.
+
+    Args:
+        cluster: where to run (:func:`~clover.serve.cluster.load_cluster` or ``local_cluster``).
+        input_scale: fraction of each variant's native input size (laptops; 1.0 = paper).
+        builders_module: module providing build_model / example_inputs / run_inference.
+        num_cpus: CPUs of a local Ray instance (None: all).
+        allow_faults: let requests carry ``"fault": "crash"`` (a replica dies mid-request; drills
+            and tests of crash recovery). Off by default.
+    """
+
+    def __init__(self, cluster: ClusterSpec, *, input_scale: float = 1.0,
+                 builders_module: str = "clover.models.builders", num_cpus: int | None = None,
+                 seed: int = 0, allow_faults: bool = False) -> None:
+        self.cluster = cluster
+        self.input_scale = input_scale
+        self.builders_module = builders_module
+        self.num_cpus = num_cpus
+        self.seed = seed
+        self.allow_faults = allow_faults
+        self.instances: list[InstanceSpec] = []
+        self.weights: dict[str, float] = {}
+        self.configuration: Configuration | None = None
+        self.ingress = None
+        self._agents: dict[str, Any] = {}
+        self._started_ray = False
+        self.node_cpus = os.cpu_count() or 1
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "LiveService":
+        import ray
+        from ray import serve
+
+        from clover.serve.app import Ingress
+
+        if not ray.is_initialized():
+            if self.cluster.ray_address:
+                ray.init(address=self.cluster.ray_address, log_to_driver=False)
+            else:
+                os.environ["PYTHONPATH"] = _abs_pythonpath()
+                ray.init(num_cpus=self.num_cpus or os.cpu_count(), include_dashboard=False,
+                         log_to_driver=False, configure_logging=True, logging_level=logging.WARNING)
+                self._started_ray = True
+        self.node_cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+        serve.start(http_options={"host": self.cluster.http_host, "port": self.cluster.http_port},
+                    logging_config={"log_level": "WARNING"})
+        self.ingress = serve.run(Ingress.bind(), name=INGRESS_APP, route_prefix="/")
+        return self
+
+    def stop(self) -> None:
+        """Delete the service's Serve applications (and the local Ray instance it started)."""
+        import ray
+        from ray import serve
+
+        if not ray.is_initialized():
+            return
+        try:
+            for inst in self.instances:
+                serve.delete(inst.app_name, _blocking=False)
+            serve.delete(INGRESS_APP)
+            if self._started_ray:
+                serve.shutdown()
+        finally:
+            for a in self._agents.values():
+                if isinstance(a, ray.actor.ActorHandle):
+                    ray.kill(a)
+            self._agents.clear()
+            if self._started_ray:
+                ray.shutdown()
+                self._started_ray = False
+        self.instances = []
+
+    def __enter__(self) -> "LiveService":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+    # ------------------------------------------------------------------ placement
+    def _node_resource(self, inst: InstanceSpec) -> str:
+        import ray
+
+        address = inst.node_address
+        if address == "local":
+            address = ray.util.get_node_ip_address()
+        return f"node:{address}"
+
+    def _agent(self, node_name: str, address: str):
+        if node_name not in self._agents:
+            from clover.serve.agent import MigAgent
+
+            res = "node:" + (address if address != "local" else __import__("ray").util.get_node_ip_address())
+            self._agents[node_name] = MigAgent.options(resources={res: 0.001}).remote(self.cluster.mig_apply)
+        return self._agents[node_name]
+
+    def _slot_nodes(self) -> dict[int, tuple[str, str, int]]:
+        return {s: (n.name, n.address, g) for s, (n, g) in enumerate(self.cluster.gpu_slots)}
+
+    def _static_uuids(self) -> dict[int, dict[tuple[int, str], str]]:
+        out: dict[int, dict[tuple[int, str], str]] = {}
+        for s, (node, g) in enumerate(self.cluster.gpu_slots):
+            if isinstance(node.mig, dict) and g in node.mig:
+                out[s] = {(int(k.split("@")[1]), k.split("@")[0]): v for k, v in node.mig[g].items()}
+        return out
+
+    def _mig_state(self, slots: Sequence[int]) -> tuple[dict, dict]:
+        """Current MIG instances and UUIDs per slot, read by each node's agent."""
+        from clover.mig.manager import MigInstance
+        from clover.serve.agent import call
+
+        static = self._static_uuids()
+        current: dict[int, list[MigInstance]] = {}
+        uuids: dict[int, dict[tuple[int, str], str]] = {}
+        by_node: dict[tuple[str, str], list[int]] = {}
+        sn = self._slot_nodes()
+        for s in slots:
+            if s in static:
+                uuids[s] = static[s]
+                current[s] = [MigInstance(sn[s][2], -1, p, st, 0, 0, u) for (st, p), u in static[s].items()]
+            else:
+                by_node.setdefault(sn[s][:2], []).append(s)
+        for (name, addr), ss in by_node.items():
+            st = call(self._agent(name, addr), "status", [sn[s][2] for s in ss])
+            for s in ss:
+                insts = [MigInstance(**d) for d in st[sn[s][2]]]
+                current[s] = insts
+                uuids[s] = {(m.start, m.profile): m.uuid for m in insts if m.uuid}
+        return current, uuids
+
+    def _apply_mig(self, new: Sequence[InstanceSpec], slots: set[int]) -> tuple[list[dict], dict]:
+        """Let the agents bring the changed GPUs to the new layouts; returns ops and UUIDs."""
+        from clover.mig.manager import MigInstance, layout_for_profiles
+        from clover.serve.agent import call
+
+        sn = self._slot_nodes()
+        static = self._static_uuids()
+        ops: list[dict] = []
+        uuids: dict[int, dict[tuple[int, str], str]] = {}
+        by_node: dict[tuple[str, str], dict[int, dict]] = {}
+        for s in sorted(slots):
+            mine = [i for i in new if i.slot == s]
+            if s in static:
+                uuids[s] = static[s]
+                continue
+            profiles = tuple(i.profile for i in sorted(mine, key=lambda i: i.start))
+            lay = layout_for_profiles(self.cluster.gpu, profiles,
+                                      [MigInstance(0, 0, i.profile, i.start, 0) for i in mine])
+            by_node.setdefault(sn[s][:2], {})[sn[s][2]] = lay.as_dict()
+        for (name, addr), layouts in by_node.items():
+            res = call(self._agent(name, addr), "ensure", layouts)
+            ops += res.get("ops", [])
+            if not res["ok"]:
+                raise CloverError(f"node {name}: {res['error']}")
+            for s in slots:
+                if sn[s][:2] == (name, addr) and sn[s][2] in res["uuids"]:
+                    uuids[s] = {(int(k.split('@')[1]), k.split('@')[0]): v
+                                for k, v in res["uuids"][sn[s][2]].items()}
+        return ops, uuids
+
+    # ------------------------------------------------------------------ deployment
+    def _targets(self, instances: Sequence[InstanceSpec]):
+        from ray import serve
+
+        from clover.serve.app import SliceReplica
+
+        targets = []
+        for inst in instances:
+            opts: dict[str, Any] = {"num_cpus": 0, "resources": {self._node_resource(inst): 0.001}}
+            if inst.device != "cpu":
+                opts["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": inst.device}}
+            dep = SliceReplica.options(name="SliceReplica", ray_actor_options=opts)
+            spec = {**inst.as_dict(), "allow_faults": self.allow_faults}
+            targets.append(serve.RunTarget(dep.bind(spec, self.builders_module, self.seed),
+                                           name=inst.app_name, route_prefix=None))
+        return targets
+
+    def _routes(self, instances: Sequence[InstanceSpec], weights: Mapping[str, float]) -> list[dict]:
+        return [{"instance_id": i.instance_id, "app_name": i.app_name,
+                 "weight": float(weights.get(i.instance_id, 0.0)), "variant": i.variant,
+                 "slice": i.profile, "slot": i.slot, "start": i.start, "device": i.device}
+                for i in instances]
+
+    def plan(self, configuration: Configuration) -> tuple[list[InstanceSpec], Diff, dict]:
+        """Instances of ``configuration`` and the diff from what runs now (changes nothing)."""
+        configuration = configuration.validate()
+        uuids: dict = {}
+        mig_current: dict = {}
+        if self.cluster.backend == "cuda":
+            mig_current, uuids = self._mig_state(range(configuration.n_gpus))
+        new = plan_instances(configuration, self.cluster, self.instances, mig_current, uuids,
+                             self.input_scale, self.node_cpus)
+        return new, diff_instances(self.instances, new), uuids
+
+    def deploy(self, configuration: Configuration,
+               shares: Mapping[tuple[str, str], float] | None = None) -> ReconfigReport:
+        """Move the live service to ``configuration`` and route with ``shares``."""
+        from ray import serve
+
+        if self.ingress is None:
+            raise CloverError("LiveService.start() first")
+        t0 = time.monotonic()
+        new, diff, uuids = self.plan(configuration)
+        report = ReconfigReport(0.0, [i.instance_id for i in diff.keep],
+                                [i.instance_id for i in diff.stop], [])
+        if diff.stop:
+            keep_ids = {i.instance_id for i in diff.keep}
+            remaining = [i for i in self.instances if i.instance_id in keep_ids]
+            self.ingress.set_routes.remote(self._routes(remaining, self.weights)).result()
+            t_d = time.monotonic()
+            res = self.ingress.drain.remote([i.instance_id for i in diff.stop]).result()
+            report.drain_s = time.monotonic() - t_d
+            if not res["drained"]:
+                raise CloverError(f"replicas did not drain: {res}")
+            for inst in diff.stop:
+                serve.delete(inst.app_name, _blocking=False)
+            for inst in diff.stop:
+                serve.delete(inst.app_name, _blocking=True)
+        if self.cluster.backend == "cuda":
+            changed = diff.slots_changed
+            if changed:
+                report.mig_ops, new_uuids = self._apply_mig(new, changed)
+                uuids = {**uuids, **new_uuids}
+            new = with_devices(new, uuids)
+            diff = diff_instances([i for i in self.instances if i.instance_id in set(report.kept)], new)
+        if diff.start:
+            serve.run_many(self._targets(diff.start), wait_for_applications_running=True)
+            report.started = [i.instance_id for i in diff.start]
+        weights, source = route_weights(new, shares)
+        self.ingress.set_routes.remote(self._routes(new, weights)).result()
+        self.instances, self.weights, self.configuration = list(new), weights, configuration
+        report.weights_source = source
+        report.reconfig_s = time.monotonic() - t0
+        return report
+
+    def set_shares(self, shares: Mapping[tuple[str, str], float] | None) -> str:
+        """Re-weight the current instances without redeploying."""
+        weights, source = route_weights(self.instances, shares)
+        self.ingress.set_routes.remote(self._routes(self.instances, weights)).result()
+        self.weights = weights
+        return source
+
+    def energy_meter(self):
+        """NVML energy meter over every GPU slot of the cluster (cuda backend)."""
+        from clover.serve.agent import AgentEnergyMeter
+
+        agents, gpus = {}, {}
+        for node, g in self.cluster.gpu_slots:
+            agents[node.name] = self._agent(node.name, node.address)
+            gpus.setdefault(node.name, []).append(g)
+        return AgentEnergyMeter(agents, gpus)
+
+    # ------------------------------------------------------------------ observation
+    def events(self, since: float = 0.0) -> list[dict]:
+        return self.ingress.events.remote(since).result()
+
+    def status(self) -> dict:
+        return self.ingress.status.remote().result()
+
+    def replica_stats(self) -> dict[str, dict]:
+        """served requests and busy seconds per instance (since each replica started)."""
+        from ray import serve
+
+        out = {}
+        for inst in self.instances:
+            h = serve.get_deployment_handle("SliceReplica", app_name=inst.app_name)
+            try:
+                out[inst.instance_id] = h.stats.remote().result(timeout_s=30)
+            except Exception as exc:  # a replica restarting: no stats this time
+                out[inst.instance_id] = {"error": type(exc).__name__}
+        return out
+
+    def crash(self, instance_id: str) -> bool:
+        """Fault injection: kill one replica's process (Serve restarts it)."""
+        return self.ingress.crash_instance.remote(instance_id).result()
+
+
+def python_executable() -> str:  # pragma: no cover - informational
+    return sys.executable

@@ -1,0 +1,36 @@
+"""One local Ray Serve instance for every live test of the session (starting Ray costs ~10 s)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from tests.conftest import REPO
+
+#: tiny inputs: EfficientNet at ~36 px keeps a forward pass at a few ms on one core
+INPUT_SCALE = 0.15
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_service():
+    pytest.importorskip("ray.serve")
+    from clover.serve.cluster import local_cluster
+    from clover.serve.service import LiveService
+
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    svc = LiveService(local_cluster("cpu", 1, cores_per_gpu=1, http_port=free_port()),
+                      input_scale=INPUT_SCALE, num_cpus=2, allow_faults=True)
+    svc.start()
+    yield svc
+    svc.stop()

@@ -1,0 +1,28 @@
+"""``clover live`` / ``clover serve`` reject bad input with one clear line (before Ray starts)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input-scale", "2"], "--input-scale must be in (0, 1]"),
+    (["--hours", "0"], "--hours must be >= 1"),
+    (["--lam", "1.5"], "--lam must be within [0, 1]"),
+    (["--max-accuracy-loss", "abc"], "--max-accuracy-loss must be"),
+    (["--trace", "NOPE-March"], "NOPE"),
+    (["--scheme-params-json", "[1]"], "--scheme-params-json: expected a JSON object"),
+    (["--cluster", "/nonexistent/cluster.yaml"], "cluster file /nonexistent/cluster.yaml"),
+])
+def test_live_bad_input(run_cli, shared_data, args, message):
+    code, out, err = run_cli("live", "--app", "efficientnet", "--data-dir", str(shared_data), *args)
+    assert code == 2
+    assert err.startswith("clover: error:") and message in err and "Traceback" not in err
+
+
+def test_serve_up_bad_configuration(run_cli, tmp_path):
+    bad = tmp_path / "c.json"
+    bad.write_text('{"gpu": "a100-40gb", "gpus": [{"layout": ["4g.20gb", "4g.20gb"], '
+                   '"variants": ["efficientnet-b1", "efficientnet-b1"]}]}')
+    code, _, err = run_cli("serve", "up", "--configuration", str(bad))
+    assert code == 2 and "invalid MIG layout 4g.20gb+4g.20gb" in err
