@@ -123,25 +123,44 @@ def claim_lambda(runs: pd.DataFrame) -> Claim:
     paper = "λ trades carbon against accuracy; an accuracy floor bounds the loss"
     s = runs[(runs["scheme"] == "clover") & (runs["floor"] == "none")]
     n_lam = s.groupby(["app", "trace"])["lam"].nunique()
-    if n_lam.empty or n_lam.max() < 2:
+    sweeps = [k for k, n in n_lam.items() if n >= 2]
+    if not sweeps:
         return Claim("lambda", paper, "no λ sweep in the config", "not run")
-    app, trace = n_lam.idxmax()
-    s = s[(s["app"] == app) & (s["trace"] == trace)]
-    by = s.groupby("lam")[["carbon_saved_pct", "accuracy_change_pct"]].mean().sort_index()
-    rho_c = by["carbon_saved_pct"].corr(pd.Series(by.index, index=by.index), method="spearman")
-    measured = f"Clover carbon saved by λ ({app}, {trace}): " + ", ".join(
-        f"λ={lam:g}: {_fmt(v, 1, '%')}" for lam, v in by["carbon_saved_pct"].items())
-    floors = runs[(runs["scheme"] == "clover") & (runs["floor"] != "none")
-                  & (runs["app"] == app) & (runs["trace"] == trace)]
-    ok_floor = True
+    parts, ok_dir, rhos = [], 0, []
+    for app, trace in sweeps:
+        by = (s[(s["app"] == app) & (s["trace"] == trace)]
+              .groupby("lam")[["carbon_saved_pct", "accuracy_change_pct"]].mean().sort_index())
+        lo, hi = by.iloc[0], by.iloc[-1]
+        trade = hi["carbon_saved_pct"] > lo["carbon_saved_pct"] and \
+            hi["accuracy_change_pct"] <= lo["accuracy_change_pct"]
+        ok_dir += bool(trade)
+        rho = by["carbon_saved_pct"].corr(pd.Series(by.index, index=by.index), method="spearman")
+        rhos.append(rho)
+        parts.append(f"{app}/{trace}: carbon saved {_fmt(lo['carbon_saved_pct'], 1, '%')} → "
+                     f"{_fmt(hi['carbon_saved_pct'], 1, '%')}, accuracy "
+                     f"{_fmt(lo['accuracy_change_pct'], 2, '%')} → {_fmt(hi['accuracy_change_pct'], 2, '%')} "
+                     f"for λ {by.index[0]:g} → {by.index[-1]:g} (Spearman ρ {_fmt(rho, 2)})")
+    measured = "Clover: " + "; ".join(parts)
+    floors = runs[(runs["scheme"] == "clover") & (runs["floor"] != "none")]
+    floor_ok = True
     if not floors.empty:
-        viol = floors[floors["accuracy"] < floors["floor"].astype(float) - 1e-6]
-        ok_floor = viol.empty
-        measured += (f"; with an accuracy floor, {len(floors) - len(viol)}/{len(floors)} runs keep "
-                     "the realised accuracy at or above the floor")
-    verdict = "reproduced" if rho_c > 0.8 and ok_floor else ("partly" if rho_c > 0 else "not reproduced")
+        fl = floors["accuracy_floor_value"]
+        held = floors["accuracy_min_chosen"] >= fl - 1e-6
+        floor_ok = bool(held.all())
+        dip = float((fl - floors["accuracy_min_realised"]).clip(lower=0).max())
+        measured += (f". Accuracy floor: the chosen configuration respects it in {int(held.sum())}/"
+                     f"{len(floors)} runs every hour; realised hourly accuracy dips at most "
+                     f"{_fmt(dip, 2)} points below it (online evaluations and reconfigurations "
+                     "serve other configurations for part of the hour)")
+    if ok_dir == len(sweeps) and floor_ok:
+        verdict = "reproduced"
+    elif ok_dir > 0:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
     return Claim("lambda", paper, measured, verdict,
-                 f"Spearman ρ(λ, carbon saved) = {_fmt(rho_c, 2)}; reproduced: ρ > 0.8 and the floor holds")
+                 "reproduced: larger λ saves more carbon for less accuracy in every sweep, and "
+                 "every hour's chosen configuration respects the floor")
 
 
 def claim_regions(runs: pd.DataFrame, lam: float) -> Claim:
