@@ -80,6 +80,7 @@ def _run_row(g: pd.DataFrame) -> dict:
         "energy_j": float(energy),
         "requests": float(tot_req),
         "carbon_g_per_request": float(carbon / tot_req),
+        "carbon_g_per_request_steady": float((g["carbon_g_per_request"] * req).sum() / tot_req),
         "energy_j_per_request": float(energy / tot_req),
         "accuracy": float((g["hour_accuracy"] * req).sum() / tot_req),
         "accuracy_min_chosen": float(g["accuracy"].min()),

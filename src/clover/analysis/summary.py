@@ -205,6 +205,13 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _overhead(main: pd.DataFrame) -> pd.Series:
+    """Realised over steady-state carbon per request, minus 1, in % (search + reconfiguration)."""
+    t = main.groupby("scheme")[["carbon_g_per_request", "carbon_g_per_request_steady"]].sum()
+    t = t.reindex([s for s in SCHEME_ORDER if s in t.index])
+    return (t["carbon_g_per_request"] / t["carbon_g_per_request_steady"] - 1.0) * 100.0
+
+
 def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu: float,
                     embodied_source: str, backend: str) -> str:
     """The whole ``results/summary.md``."""
@@ -243,10 +250,25 @@ def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_g
         lines.append(f"| {r.app} | {SCHEME_LABEL.get(r.scheme, r.scheme)} | {_fmt(r.saved, 1, '%')} | "
                      f"{_fmt(r.acc, 2, '%')} | {_fmt(r.p95, 2)} | {_fmt(r.sla, 1, '%')} | "
                      f"{_fmt(r.ev, 2)} | {_fmt(r.ds, 3)} | {_fmt(r.gap, 2)} |")
+    lines += ["", "## Where this reproduction differs from the paper, and why", ""]
+    by = main.groupby(["scheme", "app"])[["carbon_saved_pct", "accuracy_change_pct"]].mean()
+    if "co2opt" in by.index.get_level_values(0):
+        ceil = by.loc["co2opt", "carbon_saved_pct"]
+        lines.append(
+            "- **Carbon ceiling.** CO2OPT (least carbon meeting the SLA, accuracy ignored) saves "
+            + ", ".join(f"{a} {_fmt(v, 1, '%')}" for a, v in ceil.items())
+            + ": no scheme can save more under these profiles and this load, so where that is "
+            "below ≈80% the paper's figure is out of reach here; it depends on the energy gap "
+            "between the largest variant on a whole GPU and the small variants on small slices, "
+            "which the profiles set.")
+    if "oracle" in by.index.get_level_values(0):
+        acc = by.loc["oracle", "accuracy_change_pct"]
+        lines.append(
+            f"- **Accuracy at λ = {lam:g}.** ORACLE, the exact optimum of the paper's objective, "
+            "changes accuracy by " + ", ".join(f"{a} {_fmt(v, 2, '%')}" for a, v in acc.items())
+            + ": the loss is what f prefers with these profiles, not a failure of Clover's search; "
+            "the λ sweep and the accuracy floor (claim 5) show how to buy it back.")
     lines += [
-        "",
-        "## Where this reproduction differs from the paper, and why",
-        "",
         "- **Testbed.** The paper measures a live service on 5 nodes × 2 A100; this run "
         + ("scores every configuration with the serving simulator (`backend: model`) on "
            f"`{sources}` per-slice profiles." if backend == "model" else "uses the live backend.")
@@ -254,11 +276,12 @@ def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_g
         "between schemes uses one evaluator, so ORACLE is exactly optimal under it.",
         "- **Costs of adaptation.** Online evaluation windows and MIG/model reconfiguration times "
         "are charged with the constants in `config/config.yaml` (`control`, sources in "
-        "`docs/controller.md`), not measured; they reduce Clover's and Blover's realised savings "
-        "slightly compared with steady state.",
-        "- **Traces.** The three original traces are the authors' files; region/season windows are "
-        "Electricity Maps lifecycle intensities (Clover used the authors' own series), so their "
-        "absolute level differs.",
+        "`docs/controller.md`), assumed rather than measured. They add "
+        + ", ".join(f"{SCHEME_LABEL.get(sc, sc)} {_fmt(v, 2, '%')}" for sc, v in _overhead(main).items())
+        + " to the carbon per request of the hours' chosen configurations.",
+        "- **Traces.** The three original traces are the authors' files; the region/season windows "
+        "are 49-hour Electricity Maps lifecycle-intensity windows chosen by this config "
+        "(`regions`), not the paper's own region set.",
         "- **Decision time** is the wall time of `decide` on this machine (simulated evaluations are "
         "milliseconds, live ones last an evaluation window), so it is the only non-deterministic "
         "column; everything else is identical run to run for the same config.",
