@@ -34,3 +34,19 @@ def run_cli(capsys):
         return code, out, err
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def profiles():
+    """Synthetic per-slice profile table (tests/sim/synthetic.py) for sim and optimize tests."""
+    from tests.sim.synthetic import synthetic_profiles
+
+    return synthetic_profiles()
+
+
+@pytest.fixture(scope="session")
+def problem10(profiles):
+    """Efficientnet on 10 A100-40GB over the synthetic profiles."""
+    from clover.sim import Problem
+
+    return Problem.build("efficientnet", "a100-40gb", 10, profiles)

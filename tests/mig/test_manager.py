@@ -204,3 +204,24 @@ def test_cli_plan_apply_status_with_fake_nvml(monkeypatch, run_cli, tmp_path):
 def test_cli_plan_from_scratch_needs_no_nvml(run_cli):
     code, out, _ = run_cli("mig", "plan", "--from-scratch", "--layout", "3g.20gb+3g.20gb")
     assert code == 0 and "nvidia-smi mig -i 0 -dgi" in out and "-cgi 9:4 -C" in out
+
+
+def test_busy_kept_instance_does_not_block_a_partial_change(nvml):
+    """Only processes on instances that go (or outside any MIG device) block a change."""
+    mgr = _live(nvml)
+    mgr.apply({0: layout_by_name("a100-40gb", "3g.20gb+2g.10gb+1g.5gb")}, apply=True)
+    gi3 = next(g for g in nvml.gpus[0].gis.values() if g.profile == "3g.20gb")
+    gi3.ci.processes.append(Process(111))  # a replica still serving on the 3g slice
+    target = {0: layout_by_name("a100-40gb", "3g.20gb+3g.20gb")}
+    assert mgr.blocking_processes(mgr.plan(target)) == {}
+    assert mgr.process_map(0) == {gi3.gi_id: (111,)}
+    mgr.apply(target, apply=True)  # 2g + 1g replaced by a 3g; the busy 3g untouched
+    assert _state(mgr) == [(0, "3g.20gb"), (4, "3g.20gb")]
+    gi_new = next(g for g in nvml.gpus[0].gis.values() if g.start == 4)
+    gi_new.ci.processes.append(Process(222))
+    with pytest.raises(CloverError, match=r"process\(es\) 111;"):  # 3g@0 goes, 3g@4 stays
+        mgr.apply({0: layout_by_name("a100-40gb", "4g.20gb+3g.20gb")}, apply=True)
+    gi3.ci.processes.clear()
+    nvml.gpus[0].processes.append(Process(333))  # not on any MIG device: whole GPU blocked
+    with pytest.raises(CloverError, match="333"):
+        mgr.apply({0: layout_by_name("a100-40gb", "4g.20gb+3g.20gb")}, apply=True)

@@ -1,4 +1,5 @@
-"""One local Ray Serve instance for every live test of the session (starting Ray costs ~10 s)."""
+"""One local Ray Serve instance shared by the live tests of this package (starting Ray costs
+~10 s); package scope, so Ray is shut down before the other packages' tests run."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_service():
     pytest.importorskip("ray.serve")
     from clover.serve.cluster import local_cluster

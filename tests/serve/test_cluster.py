@@ -40,6 +40,8 @@ def test_cluster_file_is_read_and_ordered(tmp_path):
     assert c.backend == "cuda" and c.ray_address == "auto" and c.mig_apply
     assert [(n.name, g) for n, g in c.gpu_slots] == [("n1", 0), ("n1", 1), ("n2", 0)]
     assert c.url == "http://127.0.0.1:8100"
+    from dataclasses import replace
+    assert replace(c, http_host="0.0.0.0").url == "http://127.0.0.1:8100"  # bound to all: loopback
 
 
 @pytest.mark.parametrize("text, field", [

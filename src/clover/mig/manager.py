@@ -352,6 +352,40 @@ class MigManager:
                 pass
         return tuple(sorted(pids))
 
+    def process_map(self, index: int) -> dict[int | None, tuple[int, ...]]:
+        """PIDs per GPU-instance id; key None: processes not seen on any MIG device."""
+        dev = self.handle(index)
+        out: dict[int | None, set[int]] = {}
+        seen: set[int] = set()
+        for mig_dev, gi, _ci in self._mig_devices(dev):
+            try:
+                pids = {int(p.pid) for p in self.nvml.nvmlDeviceGetComputeRunningProcesses(mig_dev)}
+            except self.nvml.NVMLError:
+                continue
+            if pids:
+                out.setdefault(gi, set()).update(pids)
+                seen |= pids
+        rest = {int(p.pid) for p in self.nvml.nvmlDeviceGetComputeRunningProcesses(dev)} - seen
+        if rest:
+            out[None] = rest
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    def blocking_processes(self, ops: Sequence[Op]) -> dict[int, tuple[int, ...]]:
+        """PIDs that forbid ``ops``, per GPU: those on instances the ops destroy, and any
+        process not attributable to a MIG device. Instances that are kept may stay busy."""
+        out: dict[int, tuple[int, ...]] = {}
+        for i in sorted({o.gpu_index for o in ops}):
+            pm = self.process_map(i)
+            destroys = [o for o in ops if o.gpu_index == i and o.action.startswith("destroy")]
+            if any(o.gi_id is None for o in destroys):
+                touched = set(pm)  # "destroy all": every instance
+            else:
+                touched = {o.gi_id for o in destroys} | {None}
+            pids = sorted({p for k, v in pm.items() if k in touched for p in v})
+            if pids:
+                out[i] = tuple(pids)
+        return out
+
     def _gi_profiles(self, dev, gpu: str) -> dict[str, tuple[int, int, Any]]:
         """profile name -> (GI profile id, CI profile id-or-enum, GI enum) as NVML reports."""
         spec = get_gpu(gpu)
@@ -465,8 +499,13 @@ class MigManager:
         if key != layout.gpu:
             raise CloverError(f"GPU {index} is a {key}, but the layout is for {layout.gpu}")
 
-    def check_ready(self, indices: Iterable[int]) -> None:
-        """Refuse (CloverError) unless MIG is on and no process uses the GPUs."""
+    def check_ready(self, indices: Iterable[int], ops: Sequence[Op] | None = None) -> None:
+        """Refuse (CloverError) unless MIG is on and no process is in the way.
+
+        Without ``ops`` any process on the GPU refuses; with ``ops``, only processes on the
+        instances they destroy (or not attributable to a MIG device) do, so slices that stay
+        keep serving during a partial reconfiguration.
+        """
         for i in indices:
             cur, pend = self.mig_mode(i)
             if not cur:
@@ -477,7 +516,10 @@ class MigManager:
                     "or reboots if nvidia-smi says so)")
             if pend != cur:
                 raise CloverError(f"GPU {i}: MIG mode change pending; reset the GPU or reboot first")
-            pids = self.processes(i)
+            if ops is None:
+                pids = self.processes(i)
+            else:
+                pids = self.blocking_processes([o for o in ops if o.gpu_index == i]).get(i, ())
             if pids:
                 raise CloverError(f"GPU {i} is in use by process(es) {', '.join(map(str, pids))}; "
                                   "drain its replicas first (refusing to change MIG instances)")
@@ -492,7 +534,7 @@ class MigManager:
         if self.dry_run or not apply:
             self._say("dry run (nothing changed); operations:\n" + format_plan(ops))
             return ops
-        self.check_ready(sorted({op.gpu_index for op in ops}))
+        self.check_ready(sorted({op.gpu_index for op in ops}), ops)
         self.execute(ops)
         return ops
 
@@ -555,7 +597,7 @@ class MigManager:
         if self.dry_run or not apply:
             self._say("dry run (nothing changed); operations:\n" + format_plan(ops))
             return ops
-        self.check_ready([index])
+        self.check_ready([index], ops)
         self.execute(ops)
         return ops
 

@@ -50,8 +50,8 @@ class NodeMigAgent:
         if ops:
             deadline = time.monotonic() + wait_s
             while True:  # replicas were removed: wait for their processes to exit
-                busy = {i: self.manager.processes(i) for i in target}
-                if not any(busy.values()):
+                busy = self.manager.blocking_processes(ops)
+                if not busy:
                     break
                 if time.monotonic() > deadline:
                     return {"ok": False, "ops": [o.as_dict() for o in ops],

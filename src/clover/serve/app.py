@@ -70,8 +70,14 @@ class SliceReplica:
         b = importlib.import_module(builders_module)
         self._run = b.run_inference
         torch_device = "cuda:0" if device != "cpu" else "cpu"
-        if device != "cpu" and not torch.cuda.is_available():
-            raise RuntimeError(f"CUDA_VISIBLE_DEVICES={device} but torch sees no CUDA device")
+        if device != "cpu":
+            if not torch.cuda.is_available() or torch.cuda.device_count() != 1:
+                raise RuntimeError(f"CUDA_VISIBLE_DEVICES={device}: torch sees "
+                                   f"{torch.cuda.device_count()} CUDA devices, expected exactly 1 "
+                                   "(the MIG slice)")
+            props = torch.cuda.get_device_properties(0)
+            log.info("replica %s bound to %s: %s, %d SMs, %.1f GiB", self.spec["instance_id"],
+                     device, props.name, props.multi_processor_count, props.total_memory / 2**30)
         t0 = time.perf_counter()
         self.model = b.build_model(self.spec["variant"], device=torch_device)
         inputs = b.example_inputs(self.spec["variant"], batch_size=1,
