@@ -50,3 +50,14 @@ def problem10(profiles):
     from clover.sim import Problem
 
     return Problem.build("efficientnet", "a100-40gb", 10, profiles)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI (``CI`` set, as .ci/run runs) a skipped test fails: CI installs every extra,
+    so a skip there means a missing install step, not an optional feature."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI (missing dependency?): {report.longrepr}"
