@@ -13,7 +13,6 @@ import pytest
 from clover.datasets import (
     RECIPES,
     NetworkError,
-    default_manifest,
     download,
     raw_url,
     read_manifest,

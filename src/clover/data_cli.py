@@ -17,7 +17,7 @@ def _where(args: argparse.Namespace) -> int:
     print(f"{chosen}")
     print("resolution order (first match wins):")
     if not args.data_dir:
-        print(f"  - --data-dir / config data_dir: not given")
+        print("  - --data-dir / config data_dir: not given")
     if not os.environ.get(ENV_DATA):
         print(f"  - env {ENV_DATA}: not set")
     for why, path in candidate_data_dirs(args.data_dir):

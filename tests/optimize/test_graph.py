@@ -3,7 +3,6 @@
 import itertools
 
 import numpy as np
-import pytest
 
 from clover.models.configuration import Configuration, GpuAssignment
 from clover.optimize.graph import (

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from clover.cliutil import parse_json_arg
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -21,18 +22,6 @@ def _max_loss(text: str | None) -> float | None:
         raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
     if not 0 <= value <= 100:
         raise CloverError(f"--max-accuracy-loss must be within [0, 100] (got {value})")
-    return value
-
-
-def _json_obj(text: str | None, flag: str) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CloverError(f"{flag}: not valid JSON ({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise CloverError(f"{flag}: expected a JSON object")
     return value
 
 
@@ -51,7 +40,7 @@ def _live(args: argparse.Namespace) -> int:
         load_fraction=args.load_fraction, sla_ms=args.sla_ms, sla_factor=args.sla_factor,
         seed=args.seed, out_dir=args.out_dir, profiles=args.profiles,
         calib_iterations=args.calib_iterations,
-        scheme_params=_json_obj(args.scheme_params_json, "--scheme-params-json"),
+        scheme_params=parse_json_arg(args.scheme_params_json, "--scheme-params-json"),
         http_port=args.port, num_cpus=args.num_cpus, cores_per_gpu=args.cores_per_gpu,
         data_dir=args.data_dir,
     )

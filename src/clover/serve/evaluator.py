@@ -27,26 +27,7 @@ from clover.models.configuration import Configuration
 from clover.serve.energy import EnergyReading, InstancePower, make_energy_meter
 from clover.serve.loadgen import RequestRecord, WindowStats, run_load, summarize
 
-try:  # the simulator's result type, when clover.sim is installed
-    from clover.sim.evaluator import Evaluation
-except ImportError:  # pragma: no cover - same fields, for checkouts without clover.sim
-    @dataclass(frozen=True)
-    class Evaluation:  # type: ignore[no-redef]
-        configuration: Configuration
-        rate_rps: float
-        shares: dict
-        accuracy: float
-        energy_j_per_request: float
-        power_w: float
-        p95_ms: float
-        mean_latency_ms: float
-        throughput_rps: float
-        sla_ms: float
-        sla_met: bool
-        feasible: bool
-        source: str = "modeled"
-        ci_g_per_kwh: float = float("nan")
-        reason: str = ""
+from clover.sim.evaluator import Evaluation
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ capacity-proportional split, and p95 may be infinite).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
