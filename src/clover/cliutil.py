@@ -18,3 +18,16 @@ def parse_json_arg(text: str | None, flag: str) -> dict:
     if not isinstance(value, dict):
         raise CloverError(f"{flag}: expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def parse_max_loss(text: str | None) -> float | None:
+    """``none`` or a percentage in [0, 100]: the largest accuracy loss allowed vs BASE."""
+    if text is None or str(text).lower() in ("", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
+    if not 0.0 <= value <= 100.0:
+        raise CloverError(f"--max-accuracy-loss must be within [0, 100] % (got {value})")
+    return value

@@ -61,6 +61,7 @@ import pandas as pd
 
 from clover.errors import CloverError
 from clover.paths import resolve_data_dir
+from clover.tables import parse_timestamps, read_checked_csv
 
 # --------------------------------------------------------------------------- constants
 
@@ -310,29 +311,15 @@ def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> 
 @functools.lru_cache(maxsize=64)
 def _read_carbon_csv_cached(path: str, _mtime_ns: int, _size: int,
                             resample: bool) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(path, dtype={ZONE_COL: str, TIMESTAMP_COL: str},
-                          usecols=lambda c: c in REQUIRED_COLUMNS)
-    except pd.errors.EmptyDataError:
-        raise CloverError(f"carbon trace file {path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CloverError(f"carbon trace file {path} is not a readable CSV: "
-                          f"{str(exc).strip().splitlines()[0]}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
-    if missing:
-        raise CloverError(f"carbon trace file {path}: missing column(s) {', '.join(missing)} "
-                          f"(needs {', '.join(REQUIRED_COLUMNS)})")
+    raw = read_checked_csv(path, "carbon trace", REQUIRED_COLUMNS,
+                           dtype={ZONE_COL: str, TIMESTAMP_COL: str},
+                           usecols=lambda c: c in REQUIRED_COLUMNS)
     if raw.empty:
         raise CloverError(f"carbon trace file {path} has no rows")
     line = np.arange(len(raw)) + 2  # 1-based, after the header
 
-    ts = pd.to_datetime(raw[TIMESTAMP_COL], utc=True, format="ISO8601", errors="coerce")
-    bad = ts.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise CloverError(f"carbon trace file {path} line {line[i]}: unparsable {TIMESTAMP_COL} "
-                          f"{raw[TIMESTAMP_COL].iloc[i]!r} (expected ISO 8601, e.g. "
-                          "2021-03-26T21:00:00Z)")
+    ts = parse_timestamps(raw, TIMESTAMP_COL, path, "carbon trace", utc=True,
+                          hint=" (expected ISO 8601, e.g. 2021-03-26T21:00:00Z)")
     ci = pd.to_numeric(raw[CI_COL], errors="coerce")
     bad = ci.isna().to_numpy()
     if bad.any():

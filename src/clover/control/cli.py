@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clover.cliutil import parse_json_arg
+from clover.cliutil import parse_json_arg, parse_max_loss
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -18,19 +18,6 @@ def iso_utc(ts) -> str:
     t = pd.Timestamp(ts)
     t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_max_loss(text: str | None) -> float | None:
-    """``none`` or a percentage in [0, 100]: the largest accuracy loss allowed vs BASE."""
-    if text is None or str(text).lower() in ("", "none"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
-    if not 0.0 <= value <= 100.0:
-        raise CloverError(f"--max-accuracy-loss must be within [0, 100] % (got {value})")
-    return value
 
 
 def profile_table(app: str, gpu: str, path: str | None, backend: str = "model"):

@@ -7,22 +7,10 @@ import json
 import sys
 import time
 
-from clover.cliutil import parse_json_arg
+from clover.cliutil import parse_json_arg, parse_max_loss
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
-
-
-def _max_loss(text: str | None) -> float | None:
-    if text is None or str(text).lower() in ("", "none"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
-    if not 0 <= value <= 100:
-        raise CloverError(f"--max-accuracy-loss must be within [0, 100] (got {value})")
-    return value
 
 
 def _live(args: argparse.Namespace) -> int:
@@ -34,7 +22,7 @@ def _live(args: argparse.Namespace) -> int:
     s = LiveSettings(
         app=args.app, scheme=args.scheme, trace=args.trace, hours=args.hours,
         hour_seconds=args.hour_seconds, backend=args.backend, n_gpus=args.gpus, gpu=args.gpu,
-        lam=args.lam, max_accuracy_loss=_max_loss(args.max_accuracy_loss),
+        lam=args.lam, max_accuracy_loss=parse_max_loss(args.max_accuracy_loss),
         input_scale=args.input_scale, cluster_file=args.cluster, search=args.search,
         candidate_window_s=args.candidate_window_s, arrivals=args.arrivals, rate_rps=args.rate_rps,
         load_fraction=args.load_fraction, sla_ms=args.sla_ms, sla_factor=args.sla_factor,

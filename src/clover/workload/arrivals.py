@@ -33,6 +33,7 @@ import pandas as pd
 
 from clover.errors import CloverError
 from clover.paths import resolve_data_dir
+from clover.tables import parse_timestamps, read_checked_csv
 
 #: Arrival kinds understood by :func:`arrivals` and :class:`WorkloadSpec`.
 KINDS = ("poisson", "azure-code", "azure-conv")
@@ -105,25 +106,10 @@ def load_azure_trace(trace: str, data_dir: str | os.PathLike[str] | None = None)
 
 @functools.lru_cache(maxsize=8)
 def _load_azure_cached(path: str, _mtime_ns: int, _size: int) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(path, dtype={"TIMESTAMP": str})
-    except pd.errors.EmptyDataError:
-        raise CloverError(f"request trace file {path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CloverError(f"request trace file {path} is not a readable CSV: "
-                          f"{str(exc).strip().splitlines()[0]}") from None
-    missing = [c for c in AZURE_COLUMNS if c not in raw.columns]
-    if missing:
-        raise CloverError(f"request trace file {path}: missing column(s) {', '.join(missing)} "
-                          f"(needs {', '.join(AZURE_COLUMNS)})")
+    raw = read_checked_csv(path, "request trace", AZURE_COLUMNS, dtype={"TIMESTAMP": str})
     if len(raw) < 2:
         raise CloverError(f"request trace file {path} needs at least 2 requests")
-    ts = pd.to_datetime(raw["TIMESTAMP"], format="ISO8601", errors="coerce")
-    bad = ts.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise CloverError(f"request trace file {path} line {i + 2}: unparsable TIMESTAMP "
-                          f"{raw['TIMESTAMP'].iloc[i]!r}")
+    ts = parse_timestamps(raw, "TIMESTAMP", path, "request trace")
     order = np.argsort(ts.to_numpy(), kind="stable")
     ts = ts.iloc[order]
     arrival_s = (ts - ts.iloc[0]).dt.total_seconds().to_numpy(dtype=float)
