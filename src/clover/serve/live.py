@@ -37,15 +37,9 @@ from typing import Callable
 
 import pandas as pd
 
+from clover.control.controller import CONTRACT_COLUMNS  # the one "Controller log" contract
 from clover.errors import CloverError
 
-#: ARCHITECTURE.md "Controller log" contract, in order
-CONTRACT_COLUMNS = (
-    "hour", "timestamp_utc", "ci_g_per_kwh", "scheme", "app", "lam", "configuration",
-    "accuracy", "energy_j_per_request", "carbon_g_per_request", "p95_ms", "sla_ms", "sla_met",
-    "objective", "delta_carbon_pct", "delta_accuracy_pct", "evaluations", "evaluation_carbon_g",
-    "reconfig_s", "decision_s", "source",
-)
 LIVE_COLUMNS = (
     "trace", "gpu", "n_gpus", "backend", "search", "rate_rps", "hour_s", "config_key", "layouts",
     "requests", "answered", "failed", "retried", "throughput_rps", "mean_latency_ms", "p50_ms",
