@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from clover.cliutil import parse_json_arg, parse_max_loss
@@ -104,6 +105,12 @@ def run_once(args: argparse.Namespace):
     profiles = profile_table(args.app, args.gpu, args.profiles)
     problem = build_problem(args.app, args.gpu, args.n_gpus, profiles, args.lam, max_loss,
                             problem_kwargs, args.seed)
+    if args.backend == "live" and profile_source(profiles) == "modeled":
+        # the offered load and the SLA come from the profiles: modeled A100 profiles size them
+        # for an A100, not for the hardware the live service runs on
+        print("clover run: warning: backend live with modeled profiles sizes the load and SLA "
+              "for the modeled GPU; measure profiles on the serving hardware "
+              "(config profiles.backend: cpu or cuda, or --profiles FILE)", file=sys.stderr)
     evaluator = make_evaluator(args.backend, problem, args)
     scheme = build_scheme(args.scheme, problem, evaluator, scheme_params, args.seed)
     scheme.set_period(ci)
