@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clover.control.controller import LOG_COLUMNS
+from clover.control.grid import log_columns
 
 #: scheme -> (carbon factor vs BASE, accuracy, evaluations per hour, p95/SLA)
 PROFILE = {
@@ -19,7 +19,7 @@ PROFILE = {
 
 
 def synthetic_log(app="efficientnet", trace="CISO-March", scheme="clover", lam=0.5,
-                  floor=None, hours=6, seed=0) -> pd.DataFrame:
+                  floor=None, hours=6, seed=0, protocol="extended", grid="main") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     factor, acc, evals, p95r = PROFILE[scheme]
     if lam != 0.5:  # more carbon weight -> less carbon, less accuracy
@@ -54,8 +54,9 @@ def synthetic_log(app="efficientnet", trace="CISO-March", scheme="clover", lam=0
             "hour_carbon_g_per_request": carbon_pr[h], "hour_accuracy": acc,
             "hour_delta_carbon_pct": dc, "hour_delta_accuracy_pct": da, "hour_objective": f,
             "sla_violation_s": 0.0, "sla_ok_pct": 100.0, "overrun_s": 0.0,
+            "protocol": protocol, "grid": grid,
         })
-    return pd.DataFrame(rows, columns=list(LOG_COLUMNS))
+    return pd.DataFrame(rows, columns=list(log_columns()))
 
 
 def write_grid(tmp_path, apps=("efficientnet", "yolo"), traces=("CISO-March", "ESO-March"),
@@ -64,7 +65,8 @@ def write_grid(tmp_path, apps=("efficientnet", "yolo"), traces=("CISO-March", "E
     paths = []
 
     def put(df, app, trace, scheme, lam, floor):
-        p = tmp_path / "runs" / app / trace / f"{scheme}_lam{lam:g}_floor{floor}.csv"
+        grid = df["grid"].iloc[0]
+        p = tmp_path / "runs" / grid / app / trace / f"{scheme}_lam{lam:g}_floor{floor}.csv"
         p.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(p, index=False)
         paths.append(p)
@@ -75,13 +77,15 @@ def write_grid(tmp_path, apps=("efficientnet", "yolo"), traces=("CISO-March", "E
                 put(synthetic_log(app, trace, scheme), app, trace, scheme, 0.5, "none")
     for lam in lams:
         for scheme in ("clover", "oracle"):
-            put(synthetic_log("efficientnet", "CISO-March", scheme, lam), "efficientnet",
-                "CISO-March", scheme, lam, "none")
-            put(synthetic_log("efficientnet", "CISO-March", scheme, lam, floor=83.0),
+            put(synthetic_log("efficientnet", "CISO-March", scheme, lam, grid="lam_sweep"),
+                "efficientnet", "CISO-March", scheme, lam, "none")
+            put(synthetic_log("efficientnet", "CISO-March", scheme, lam, floor=83.0,
+                              grid="lam_sweep"),
                 "efficientnet", "CISO-March", scheme, lam, "2")
     for trace in regions:
         for scheme in ("base", "clover", "oracle"):
-            put(synthetic_log("efficientnet", trace, scheme, seed=3), "efficientnet", trace,
+            put(synthetic_log("efficientnet", trace, scheme, seed=3, grid="regions"),
+                "efficientnet", trace,
                 scheme, 0.5, "none")
     return sorted(set(paths))
 

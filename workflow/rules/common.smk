@@ -36,7 +36,8 @@ FIGURES = (
 
 wildcard_constraints:
     app="[a-z]+",
-    scheme="[a-z0-9]+",
+    scheme="[a-z0-9-]+",
+    protocol="paper|extended",
     trace="[A-Za-z0-9.-]+",
     lam="[0-9.]+",
     floor="none|[0-9.]+",
@@ -65,39 +66,30 @@ def trace_specs():
 
 def fmt_num(x):
     """A number as it appears in file names (0.5, 2, 0.25)."""
-    return f"{float(x):g}"
+    from clover.control.grid import fmt_num as f
+
+    return f(x)
 
 
-def run_grid():
-    """(app, trace, scheme, lam, floor) of every controller run, deduplicated, ordered."""
-    runs = []
-    lam = fmt_num(config["lam"])
-    for app in config["apps"]:
-        for trace in config["traces"]:
-            for scheme in config["schemes"]:
-                runs.append((app, trace, scheme, lam, "none"))
-    sweep = config.get("lam_sweep") or {}
-    for app in sweep.get("apps", []):
-        for scheme in sweep.get("schemes", []):
-            for value in sweep.get("values", []):
-                runs.append((app, sweep["trace"], scheme, fmt_num(value), "none"))
-                for floor in sweep.get("max_accuracy_loss_pct", []):
-                    runs.append((app, sweep["trace"], scheme, fmt_num(value), fmt_num(floor)))
-    reg = config.get("regions") or {}
-    for app in reg.get("apps", []):
-        for zone in reg.get("zones", []):
-            for season in reg.get("seasons", []):
-                for scheme in reg.get("schemes", []):
-                    runs.append((app, f"{zone}.{season}", scheme, lam, "none"))
-    return list(dict.fromkeys(runs))
+def grid_table():
+    """Every controller log of the pipeline, one row each (clover.control.grid.grid_table)."""
+    from clover.control.grid import grid_table as table
+
+    return table(config)
 
 
-def run_path(app, trace, scheme, lam, floor):
-    return f"results/runs/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.csv"
+GRID = grid_table()
 
 
 def all_runs():
-    return [run_path(*r) for r in run_grid()]
+    return list(GRID["path"])
+
+
+def grid_rules():
+    """(protocol, grid, schemes) of each run-grid rule: one rule per protocol x grid."""
+    from clover.control.grid import grid_schemes
+
+    return [(p, g, s) for (p, g), s in grid_schemes(GRID).items()]
 
 
 def all_apps():

@@ -1,28 +1,40 @@
-# One controller run per app x trace x scheme x lambda (x accuracy floor): the scheme decides
-# every hour of the trace; the log has one row per hour (docs/ARCHITECTURE.md, "Controller log").
+# Controller runs: one job per protocol x grid x app x trace x lambda x floor runs every scheme of
+# its grid in one process (`clover run-grid`) and writes one log per scheme, one row per hour
+# (docs/ARCHITECTURE.md, "Controller log"). Naming any one log re-creates that job's logs.
+# The grid (clover.control.grid.grid_table) comes from the config; one rule per protocol x grid.
 
+for _protocol, _grid, _schemes in grid_rules():
 
-rule run:
-    input:
-        data="results/data/verified.txt",
-        profiles=lambda wc: profile_path(wc.app),
-    output:
-        "results/runs/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.csv",
-    log:
-        "logs/runs/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.log",
-    params:
-        clover=CLOVER,
-        spec=trace_spec,
-        data_dir=data_dir_flag(),
-        common=run_options(),
-    # one live service at a time: with backend live a run takes every core (runs go serially)
-    threads: workflow.cores if config["backend"] == "live" else 1
-    resources:
-        runtime=30,
-    conda:
-        ENV
-    shell:
-        "{params.clover} run --app {wildcards.app} --scheme {wildcards.scheme} "
-        "--trace {params.spec:q} --trace-name {wildcards.trace} --lam {wildcards.lam} "
-        "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} "
-        "{params.common} {params.data_dir} --out {output} 2> {log}"
+    rule:
+        name:
+            f"run_{_protocol}_{_grid}"
+        input:
+            data="results/data/verified.txt",
+            profiles=lambda wc: profile_path(wc.app),
+        output:
+            [
+                f"results/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/{s}_lam{{lam}}_floor{{floor}}.csv"
+                for s in _schemes
+            ],
+        log:
+            f"logs/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/lam{{lam}}_floor{{floor}}.log",
+        params:
+            clover=CLOVER,
+            spec=trace_spec,
+            data_dir=data_dir_flag(),
+            common=run_options(),
+            protocol=_protocol,
+            grid=_grid,
+            schemes=" ".join(_schemes),
+        # one live service at a time: with backend live a run takes every core (runs go serially)
+        threads: workflow.cores if config["backend"] == "live" else 1
+        resources:
+            runtime=30 * len(_schemes),
+        conda:
+            ENV
+        shell:
+            "{params.clover} run-grid --app {wildcards.app} --schemes {params.schemes} "
+            "--protocol {params.protocol} --grid {params.grid} "
+            "--trace {params.spec:q} --trace-name {wildcards.trace} --lam {wildcards.lam} "
+            "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} "
+            "{params.common} {params.data_dir} --out {output} 2> {log}"

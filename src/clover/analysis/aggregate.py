@@ -16,11 +16,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from clover.control.controller import LOG_COLUMNS
+from clover.control.grid import log_columns
 from clover.errors import CloverError
 
-#: Keys that identify a run.
-RUN_KEYS = ("app", "trace", "scheme", "lam", "floor")
+#: Keys that identify a run: its labels (protocol, grid) and its parameters.
+RUN_KEYS = ("protocol", "grid", "app", "trace", "scheme", "lam", "floor")
+#: Keys within which runs are compared (BASE and ORACLE of the same protocol and grid).
+COMPARE_KEYS = ("protocol", "grid", "app", "trace")
 #: Scheme order in every table and figure.
 SCHEME_ORDER = ("base", "co2opt", "jung", "blover", "clover", "oracle")
 SCHEME_LABEL = {"base": "BASE", "co2opt": "CO2OPT", "jung": "JUNG", "blover": "Blover",
@@ -38,7 +40,7 @@ def read_log(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CloverError(f"controller log {path}: cannot parse ({exc})") from None
-    missing = [c for c in LOG_COLUMNS if c not in df.columns]
+    missing = [c for c in log_columns() if c not in df.columns]
     if missing:
         raise CloverError(f"controller log {path}: missing column(s) {', '.join(missing)}")
     if df.empty:
@@ -63,7 +65,8 @@ def combine_logs(paths: Iterable[str | Path]) -> pd.DataFrame:
     df["lam"] = df["lam"].astype(float)
     order = {s: i for i, s in enumerate(SCHEME_ORDER)}
     df["_s"] = df["scheme"].map(order).fillna(len(order))
-    df = df.sort_values(["app", "trace", "_s", "scheme", "lam", "floor", "hour"]).drop(columns="_s")
+    df = df.sort_values(["protocol", "grid", "app", "trace", "_s", "scheme", "lam", "floor",
+                         "hour"]).drop(columns="_s")
     return df.reset_index(drop=True)
 
 
@@ -111,8 +114,11 @@ def _run_row(g: pd.DataFrame) -> dict:
 def summarize_runs(hourly: pd.DataFrame) -> pd.DataFrame:
     """One row per run with totals and comparisons against BASE and ORACLE.
 
+    Comparisons stay within one protocol and grid (:data:`COMPARE_KEYS`); a grid that runs no
+    BASE (the λ sweep) is compared with its protocol's main-grid BASE on the same app and trace.
     ``carbon_saved_pct``: carbon per request saved against BASE on the same app and trace
-    (realised totals). ``accuracy_change_pct``: request-weighted accuracy change against the
+    (realised totals); ``accuracy_loss_points``: BASE's accuracy minus this run's (points, as
+    the artifact's ``run.py``). ``accuracy_change_pct``: request-weighted accuracy change against the
     same BASE run. ``objective_gap_vs_oracle``: ORACLE's mean realised objective minus this
     run's, same app, trace, λ and floor (points of f; 0 = as good as ORACLE).
     """
@@ -120,27 +126,62 @@ def summarize_runs(hourly: pd.DataFrame) -> pd.DataFrame:
     for keys, g in hourly.groupby(list(RUN_KEYS), sort=False):
         rows.append({**dict(zip(RUN_KEYS, keys)), **_run_row(g)})
     runs = pd.DataFrame(rows)
+    ck = list(COMPARE_KEYS)
     base = runs[(runs["scheme"] == "base") & (runs["floor"] == "none")]
-    base = base.groupby(["app", "trace"])[["carbon_g_per_request", "accuracy"]].first()
-    idx = pd.MultiIndex.from_frame(runs[["app", "trace"]])
+    # a grid without BASE (the λ sweep) is compared with its protocol's main-grid BASE below
+    base = base.groupby(ck)[["carbon_g_per_request", "accuracy"]].first()
+    main_base = base.xs("main", level="grid", drop_level=True) if "main" in \
+        base.index.get_level_values("grid") else None
+    idx = pd.MultiIndex.from_frame(runs[ck])
     b_carbon = base["carbon_g_per_request"].reindex(idx).to_numpy()
     b_acc = base["accuracy"].reindex(idx).to_numpy()
+    if main_base is not None:
+        midx = pd.MultiIndex.from_frame(runs[["protocol", "app", "trace"]])
+        b_carbon = np.where(np.isnan(b_carbon),
+                            main_base["carbon_g_per_request"].reindex(midx).to_numpy(), b_carbon)
+        b_acc = np.where(np.isnan(b_acc), main_base["accuracy"].reindex(midx).to_numpy(), b_acc)
+    runs["base_carbon_g_per_request"] = b_carbon
+    runs["base_accuracy"] = b_acc
     runs["carbon_saved_pct"] = (1.0 - runs["carbon_g_per_request"].to_numpy() / b_carbon) * 100.0
     runs["accuracy_change_pct"] = (runs["accuracy"].to_numpy() / b_acc - 1.0) * 100.0
-    oracle = runs[runs["scheme"] == "oracle"].set_index(["app", "trace", "lam", "floor"])["objective"]
-    oidx = pd.MultiIndex.from_frame(runs[["app", "trace", "lam", "floor"]])
+    runs["accuracy_loss_points"] = b_acc - runs["accuracy"].to_numpy()
+    ok = ck + ["lam", "floor"]
+    oracle = runs[runs["scheme"] == "oracle"].set_index(ok)["objective"]
+    oidx = pd.MultiIndex.from_frame(runs[ok])
     runs["objective_gap_vs_oracle"] = oracle.reindex(oidx).to_numpy() - runs["objective"].to_numpy()
     return runs
 
 
 def hourly_gap(hourly: pd.DataFrame, scheme: str = "clover") -> pd.DataFrame:
-    """Per hour: ORACLE's realised objective minus ``scheme``'s (same app, trace, λ, floor)."""
-    keys = ["app", "trace", "lam", "floor", "hour"]
+    """Per hour: ORACLE's realised objective minus ``scheme``'s (same labels, app, trace, λ,
+    floor)."""
+    keys = ["protocol", "grid", "app", "trace", "lam", "floor", "hour"]
     a = hourly[hourly["scheme"] == scheme].set_index(keys)["hour_objective"]
     o = hourly[hourly["scheme"] == "oracle"].set_index(keys)["hour_objective"]
     both = pd.concat({"scheme": a, "oracle": o}, axis=1).dropna()
     both["gap"] = both["oracle"] - both["scheme"]
     return both.reset_index()
+
+
+def select(df: pd.DataFrame, grid: str | None = None, protocol: str | None = None,
+           lam: float | None = None, floor: str | None = None) -> pd.DataFrame:
+    """Rows of ``df`` (hourly or per-run table) with these labels; None = any."""
+    m = np.ones(len(df), dtype=bool)
+    if grid is not None:
+        m &= (df["grid"] == grid).to_numpy()
+    if protocol is not None:
+        m &= (df["protocol"] == protocol).to_numpy()
+    if lam is not None:
+        m &= np.isclose(df["lam"].astype(float), lam)
+    if floor is not None:
+        m &= (df["floor"].astype(str) == floor).to_numpy()
+    return df[m]
+
+
+def protocols(df: pd.DataFrame) -> list[str]:
+    """Protocols present, paper first."""
+    present = set(df["protocol"]) if "protocol" in df else set()
+    return [p for p in ("paper", "extended") if p in present] + sorted(present - {"paper", "extended"})
 
 
 def read_gpu_counts(paths: Sequence[str | Path]) -> pd.DataFrame:

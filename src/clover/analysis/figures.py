@@ -20,16 +20,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from clover.analysis.aggregate import (  # noqa: E402
-    ORIGINAL_TRACES,
     SCHEME_LABEL,
     SCHEME_ORDER,
     embodied_savings,
+    protocols,
+    select,
 )
 from clover.errors import CloverError  # noqa: E402
 from clover.paths import atomic_write  # noqa: E402
 
 COLORS = {"base": "#7f7f7f", "co2opt": "#2ca02c", "jung": "#9467bd", "blover": "#ff7f0e",
           "clover": "#1f77b4", "oracle": "#d62728"}
+#: How each protocol is drawn: the paper's own experiment solid, the extension hatched / dashed.
+PROTOCOL_STYLE = {"paper": {"hatch": "", "ls": "-", "alpha": 1.0},
+                  "extended": {"hatch": "///", "ls": "--", "alpha": 0.55}}
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 8,
                      "svg.hashsalt": "clover", "figure.dpi": 100})
 
@@ -52,26 +56,44 @@ def _footnote(fig, df: pd.DataFrame, extra: str = "") -> None:
              ha="left", va="bottom", color="#444444", wrap=True)
 
 
-def _main(runs: pd.DataFrame, lam: float) -> pd.DataFrame:
-    sel = runs[(runs["floor"] == "none") & np.isclose(runs["lam"], lam)]
-    orig = sel[sel["trace"].isin(ORIGINAL_TRACES)]
-    return orig if not orig.empty else sel
+def _main(df: pd.DataFrame, lam: float) -> pd.DataFrame:
+    """Main-grid rows (hourly or per run) at the main λ, no floor, every protocol."""
+    return select(df, grid="main", lam=lam, floor="none")
+
+
+def _protocol_note(df: pd.DataFrame) -> str:
+    present = protocols(df)
+    if len(present) > 1:
+        return "Protocols: " + ", ".join(
+            f"{p} ({'solid' if PROTOCOL_STYLE.get(p, {}).get('hatch', '') == '' else 'hatched/dashed'})"
+            for p in present) + "."
+    return f"Protocol: {present[0] if present else 'n/a'}."
 
 
 def _grouped_bars(ax, table: pd.DataFrame, value: str, err_lo=None, err_hi=None) -> None:
-    """Bars: x = app, one bar per scheme."""
+    """Bars: x = app, one bar per scheme (and per protocol: paper solid, extended hatched)."""
     apps = list(dict.fromkeys(table["app"]))
     schemes = _schemes(table)
-    width = 0.8 / max(len(schemes), 1)
+    present = protocols(table) if "protocol" in table else [None]
+    n = max(len(schemes) * len(present), 1)
+    width = 0.8 / n
     x = np.arange(len(apps))
     for i, s in enumerate(schemes):
-        t = table[table["scheme"] == s].set_index("app").reindex(apps)
-        yerr = None
-        if err_lo is not None:
-            yerr = np.vstack([(t[value] - t[err_lo]).clip(lower=0).fillna(0),
-                              (t[err_hi] - t[value]).clip(lower=0).fillna(0)])
-        ax.bar(x + (i - (len(schemes) - 1) / 2) * width, t[value], width, yerr=yerr,
-               color=COLORS.get(s), label=SCHEME_LABEL.get(s, s), capsize=2, error_kw={"lw": 0.7})
+        for j, p in enumerate(present):
+            t = table[(table["scheme"] == s) & ((table["protocol"] == p) if p else True)]
+            t = t.set_index("app").reindex(apps)
+            yerr = None
+            if err_lo is not None:
+                yerr = np.vstack([(t[value] - t[err_lo]).clip(lower=0).fillna(0),
+                                  (t[err_hi] - t[value]).clip(lower=0).fillna(0)])
+            style = PROTOCOL_STYLE.get(p, PROTOCOL_STYLE["paper"]) if len(present) > 1 \
+                else PROTOCOL_STYLE["paper"]
+            k = i * len(present) + j
+            label = SCHEME_LABEL.get(s, s) + (f" ({p})" if len(present) > 1 else "")
+            ax.bar(x + (k - (n - 1) / 2) * width, t[value], width, yerr=yerr,
+                   color=COLORS.get(s), label=label, capsize=2, error_kw={"lw": 0.7},
+                   hatch=style["hatch"], edgecolor="white" if style["hatch"] else None,
+                   linewidth=0)
     ax.set_xticks(x, apps)
     ax.axhline(0, color="black", lw=0.6)
     ax.grid(axis="y", alpha=0.3)
@@ -79,7 +101,7 @@ def _grouped_bars(ax, table: pd.DataFrame, value: str, err_lo=None, err_hi=None)
 
 def fig_a_carbon_accuracy(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     main = _main(runs, lam)
-    t = (main.groupby(["app", "scheme"])
+    t = (main.groupby(["protocol", "app", "scheme"])
          .agg(saved=("carbon_saved_pct", "mean"), saved_lo=("carbon_saved_pct", "min"),
               saved_hi=("carbon_saved_pct", "max"), acc=("accuracy_change_pct", "mean"),
               acc_lo=("accuracy_change_pct", "min"), acc_hi=("accuracy_change_pct", "max"))
@@ -94,15 +116,15 @@ def fig_a_carbon_accuracy(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     axes[1].legend(ncol=3, loc="lower left")
     fig.suptitle(f"(a) Carbon saved and accuracy change per scheme (λ = {lam:g}; bars: mean over "
                  f"{', '.join(sorted(set(main['trace'])))}; whiskers: min–max)", fontsize=9)
-    _footnote(fig, main)
+    _footnote(fig, main, _protocol_note(main))
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     return fig
 
 
 def fig_b_latency_sla(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
-    h = hourly[(hourly["floor"] == "none") & np.isclose(hourly["lam"], lam)]
-    orig = h[h["trace"].isin(ORIGINAL_TRACES)]
-    h = orig if not orig.empty else h
+    h = _main(hourly, lam)
+    present = protocols(h)
+    h = select(h, protocol=present[0])  # the first protocol (paper when it ran)
     apps = list(dict.fromkeys(h["app"]))
     fig, axes = plt.subplots(1, len(apps), figsize=(3.2 * len(apps), 3.4), squeeze=False)
     for ax, app in zip(axes[0], apps):
@@ -123,81 +145,111 @@ def fig_b_latency_sla(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(loc="lower left")
     fig.suptitle("(b) p95 latency of each hour's configuration against the SLA", fontsize=9)
-    _footnote(fig, h)
+    _footnote(fig, h, _protocol_note(h))
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     return fig
 
 
+def _per_hour(h: pd.DataFrame, scheme: str, col: str) -> pd.Series:
+    """``col`` of ``scheme`` per hour, mean over the traces present."""
+    g = h[h["scheme"] == scheme]
+    return g.groupby("hour")[col].mean()
+
+
 def fig_c_hourly_objective(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
-    h = hourly[(hourly["floor"] == "none") & np.isclose(hourly["lam"], lam)]
-    traces = [t for t in ORIGINAL_TRACES if t in set(h["trace"])] or sorted(set(h["trace"]))
-    trace = traces[0]
-    h = h[h["trace"] == trace]
+    """Clover's and Blover's objective gap to ORACLE hour by hour, mean over the traces."""
+    h = _main(hourly, lam)
     apps = list(dict.fromkeys(h["app"]))
-    fig, axes = plt.subplots(3, len(apps), figsize=(3.4 * len(apps), 6.4), squeeze=False,
-                             sharex=True, gridspec_kw={"height_ratios": [1, 2, 1.2]})
+    present = protocols(h)
+    fig, axes = plt.subplots(2, len(apps), figsize=(3.6 * len(apps), 5.4), squeeze=False,
+                             sharex=True, gridspec_kw={"height_ratios": [1, 2]})
     for j, app in enumerate(apps):
         a = h[h["app"] == app]
-        ci = a[a["scheme"] == a["scheme"].iloc[0]]
-        axes[0][j].plot(ci["hour"], ci["ci_g_per_kwh"], color="black", lw=1)
-        axes[0][j].set_ylabel("ci (gCO2/kWh)")
-        axes[0][j].set_title(f"{app}, {trace}")
-        for s in _schemes(a):
-            g = a[a["scheme"] == s]
-            axes[1][j].plot(g["hour"], g["hour_objective"], color=COLORS[s], lw=1.1,
-                            label=SCHEME_LABEL[s], ls="--" if s == "oracle" else "-")
-        axes[1][j].set_ylabel("objective f (realised, points)")
-        axes[1][j].grid(alpha=0.3)
-        if {"clover", "oracle"} <= set(a["scheme"]):
-            c = a[a["scheme"] == "clover"].set_index("hour")["hour_objective"]
-            o = a[a["scheme"] == "oracle"].set_index("hour")["hour_objective"]
-            gap = (o - c).dropna()
-            axes[2][j].bar(gap.index, gap.to_numpy(), color=COLORS["clover"], width=0.8)
-            axes[2][j].plot(gap.index, gap.expanding().mean(), color="black", lw=1,
-                            label="running mean")
-            axes[2][j].legend(loc="upper right")
-        axes[2][j].set_ylabel("ORACLE − Clover (points)")
-        axes[2][j].set_xlabel("hour of trace")
-        axes[2][j].grid(alpha=0.3)
-    axes[1][0].legend(ncol=2, loc="lower left")
-    fig.suptitle(f"(c) Hour by hour: carbon intensity, objective of each scheme (λ = {lam:g}), "
-                 "and Clover's gap to ORACLE", fontsize=9)
-    _footnote(fig, h)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.96))
+        ci = a[a["scheme"] == a["scheme"].iloc[0]].groupby(["trace", "hour"])["ci_g_per_kwh"].first()
+        for trace, c in ci.groupby(level="trace"):
+            axes[0][j].plot(c.index.get_level_values("hour"), c.to_numpy(), lw=0.9, label=trace)
+        axes[0][j].set_title(app)
+        axes[0][j].grid(alpha=0.3)
+        ax = axes[1][j]
+        for p in present:
+            ap = a[a["protocol"] == p]
+            style = PROTOCOL_STYLE.get(p, PROTOCOL_STYLE["paper"]) if len(present) > 1 \
+                else PROTOCOL_STYLE["paper"]
+            for s in ("clover", "blover"):
+                if not {s, "oracle"} <= set(ap["scheme"]):
+                    continue
+                gap = (_per_hour(ap, "oracle", "hour_objective")
+                       - _per_hour(ap, s, "hour_objective")).dropna()
+                label = SCHEME_LABEL[s] + (f" ({p})" if len(present) > 1 else "")
+                ax.plot(gap.index, gap.to_numpy(), color=COLORS[s], lw=0.8, alpha=0.45,
+                        ls=style["ls"])
+                ax.plot(gap.index, gap.expanding().mean().to_numpy(), color=COLORS[s], lw=1.8,
+                        ls=style["ls"], label=label + ", running mean")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xlabel("hour of trace")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=7)
+    axes[0][0].set_ylabel("ci (gCO2/kWh)")
+    axes[0][0].legend(fontsize=6, loc="best")
+    axes[1][0].set_ylabel("ORACLE − scheme objective (points of f)")
+    fig.suptitle(f"(c) Objective gap to ORACLE hour by hour (λ = {lam:g}; thin: hourly gap, "
+                 "mean over traces; thick: running mean). The paper: Clover closes in on ORACLE "
+                 "through its history", fontsize=9, wrap=True)
+    _footnote(fig, h, _protocol_note(h))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.93))
     return fig
 
 
 def fig_d_overhead(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
-    main = _main(runs, lam)
-    m = main[main["scheme"].isin(["clover", "blover"])]
-    if m.empty:
-        m = main
-    t = (m.groupby(["app", "scheme"])
-         .agg(ev=("evaluations_per_hour", "mean"), ds=("decision_s_per_hour", "mean"),
-              ec=("evaluation_carbon_g", "mean"), rs=("reconfig_s", "mean")).reset_index())
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
-    for ax, col, label in zip(axes, ("ev", "ds", "ec", "rs"),
-                              ("online evaluations per hour (–)", "decision time per hour (s)",
-                               "carbon of evaluation windows per run (g)",
-                               "reconfiguration time per run (s)")):
-        _grouped_bars(ax, t, col)
-        ax.set_ylabel(label)
-    axes[0].legend()
-    h = hourly[hourly["scheme"].isin(["clover", "blover"]) & (hourly["floor"] == "none")
-               & np.isclose(hourly["lam"], lam)]
-    note = ""
-    if not h.empty:
-        note = (f"Totals over {h['trace'].nunique()} traces × {h['app'].nunique()} apps: Clover "
-                f"{int(h[h['scheme'] == 'clover']['evaluations'].sum())} evaluations, Blover "
-                f"{int(h[h['scheme'] == 'blover']['evaluations'].sum())}.")
-    fig.suptitle("(d) Optimisation overhead: Clover (graph search, cached) vs Blover (raw encoding)",
+    """Cumulative online evaluations and reconfigurations over the trace, Clover vs Blover."""
+    h = _main(hourly, lam)
+    h = h[h["scheme"].isin(["clover", "blover"])]
+    if h.empty:
+        raise CloverError("figure d needs Clover or Blover runs in the main grid")
+    apps = list(dict.fromkeys(h["app"]))
+    present = protocols(h)
+    fig, axes = plt.subplots(2, len(apps), figsize=(3.6 * len(apps), 5.2), squeeze=False,
+                             sharex=True)
+    h = h.assign(reconfigured=(h["reconfig_s"] > 0).astype(int))
+    for j, app in enumerate(apps):
+        a = h[h["app"] == app]
+        for p in present:
+            ap = a[a["protocol"] == p]
+            style = PROTOCOL_STYLE.get(p, PROTOCOL_STYLE["paper"]) if len(present) > 1 \
+                else PROTOCOL_STYLE["paper"]
+            for s in ("clover", "blover"):
+                if s not in set(ap["scheme"]):
+                    continue
+                label = SCHEME_LABEL[s] + (f" ({p})" if len(present) > 1 else "")
+                for row, col in ((0, "evaluations"), (1, "reconfigured")):
+                    cum = _per_hour(ap, s, col).cumsum()
+                    axes[row][j].step(cum.index, cum.to_numpy(), where="post", color=COLORS[s],
+                                      ls=style["ls"], lw=1.4, label=label)
+        axes[0][j].set_title(app)
+        axes[1][j].set_xlabel("hour of trace")
+        for row in (0, 1):
+            axes[row][j].grid(alpha=0.3)
+            axes[row][j].set_ylim(bottom=0)
+        axes[0][j].legend(loc="upper left", fontsize=7)
+    axes[0][0].set_ylabel("online evaluations, cumulative")
+    axes[1][0].set_ylabel("reconfigurations, cumulative\n(hours whose deployment changed)")
+    totals = {s: int(h[h["scheme"] == s]["evaluations"].sum()) for s in ("clover", "blover")}
+    note = (f"Totals over {h['trace'].nunique()} traces × {h['app'].nunique()} apps: Clover "
+            f"{totals['clover']} evaluations, Blover {totals['blover']}; curves: mean over traces.")
+    fig.suptitle("(d) Search overhead over the trace: Clover (graph search) vs Blover",
                  fontsize=9)
-    _footnote(fig, main, note)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.94))
+    _footnote(fig, h, _protocol_note(h) + " " + note)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
     return fig
 
 
 def fig_e_lambda_floor(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
+    sweep_runs = select(runs, grid="lam_sweep")
+    present = protocols(sweep_runs)
+    base_runs = select(runs, grid="main", protocol=present[0] if present else None)
+    runs = pd.concat([select(sweep_runs, protocol=present[0] if present else None),
+                      base_runs[base_runs["scheme"] == "base"]], ignore_index=True)
     counts = runs[runs["scheme"] != "base"].groupby(["app", "trace"])["lam"].nunique()
     sweeps = [k for k, n in counts.items() if n >= 2] or list(counts.index[:1])
     fig, axes = plt.subplots(len(sweeps), 2, figsize=(9, 3.1 * len(sweeps)), squeeze=False)
@@ -230,18 +282,21 @@ def fig_e_lambda_floor(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
             ax.grid(alpha=0.3)
         row[1].legend(fontsize=7)
     fig.suptitle("(e) λ sweep and an accuracy floor (realised hourly totals)", fontsize=9)
-    _footnote(fig, runs)
+    _footnote(fig, runs, _protocol_note(sweep_runs))
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return fig
 
 
 def fig_f_regions_seasons(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
-    sel = runs[(runs["floor"] == "none") & np.isclose(runs["lam"], lam)]
-    reg_apps = sel[~sel["trace"].isin(ORIGINAL_TRACES)]["app"].unique()
-    app = reg_apps[0] if len(reg_apps) else sel["app"].iloc[0]
-    sel = sel[sel["app"] == app]
-    traces = [t for t in ORIGINAL_TRACES if t in set(sel["trace"])] + sorted(
-        t for t in set(sel["trace"]) if t not in ORIGINAL_TRACES)
+    reg = select(runs, grid="regions", lam=lam, floor="none")
+    present = protocols(reg) or protocols(runs)
+    reg = select(reg, protocol=present[0])
+    app = reg["app"].iloc[0] if not reg.empty else runs["app"].iloc[0]
+    main = select(runs, grid="main", protocol=present[0], lam=lam, floor="none")
+    main = main[main["app"] == app]
+    sel = pd.concat([main, reg[reg["app"] == app]], ignore_index=True)
+    originals = list(dict.fromkeys(main["trace"]))
+    traces = originals + sorted(set(reg["trace"]) - set(originals))
     schemes = [s for s in _schemes(sel) if s != "base"]
     fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.45 * len(traces) + 2), 5.6), sharex=True,
                              gridspec_kw={"height_ratios": [2, 1]})
@@ -263,10 +318,10 @@ def fig_f_regions_seasons(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     axes[1].set_xticks(x, traces, rotation=60, ha="right", fontsize=7)
     if len(traces) > 3:
         for ax in axes:
-            ax.axvline(len([t for t in traces if t in ORIGINAL_TRACES]) - 0.5, color="black", lw=0.8)
+            ax.axvline(len(originals) - 0.5, color="black", lw=0.8)
     fig.suptitle(f"(f) Regions and seasons ({app}, λ = {lam:g}): the three original Clover traces, "
                  "then Electricity Maps zone.season windows (lifecycle intensity)", fontsize=9)
-    _footnote(fig, sel)
+    _footnote(fig, sel, _protocol_note(sel))
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     return fig
 

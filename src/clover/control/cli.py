@@ -1,4 +1,5 @@
-"""``clover run``: one controller run (an app, a scheme, a carbon trace, λ) to a CSV log."""
+"""``clover run``: one controller run (an app, a scheme, a carbon trace, λ) to a CSV log;
+``clover run-grid``: every scheme of one pipeline job (same app, trace, λ, floor) in one process."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from clover.cliutil import parse_json_arg, parse_max_loss
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
+
+#: Schemes ``clover run`` offers (clover.optimize.schemes).
+SCHEMES = ["base", "co2opt", "jung", "blover", "clover", "oracle"]
 
 
 def iso_utc(ts) -> str:
@@ -135,14 +139,23 @@ def run_once(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clover.control.grid import check_protocol, label_log
     from clover.paths import atomic_write
 
-    log = run_once(args)
+    check_protocol(args.protocol)
+    log = label_log(run_once(args), args.protocol, args.grid)
     if args.out:
         with atomic_write(args.out) as fh:
             log.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
     else:
         print(log.to_csv(index=False, float_format="%.10g", lineterminator="\n"), end="")
+    return 0
+
+
+def _run_grid(args: argparse.Namespace) -> int:
+    from clover.control.grid import run_schemes
+
+    run_schemes(args, args.schemes, args.out, run_once)
     return 0
 
 
@@ -157,12 +170,11 @@ def add_problem_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="step a scheme through a carbon trace hour by hour "
-                                   "(controller log, one row per hour)")
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``clover run`` and ``clover run-grid`` (all but the scheme and output)."""
+    from clover.control.grid import DEFAULT_PROTOCOL, PROTOCOLS
+
     add_problem_args(p)
-    p.add_argument("--scheme", required=True,
-                   choices=["base", "co2opt", "jung", "blover", "clover", "oracle"])
     p.add_argument("--trace", required=True,
                    help="carbon trace: a preset (CISO-March, CISO-Sep, ESO-March), "
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
@@ -186,5 +198,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what is deployed before hour 0 (default: BASE)")
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=PROTOCOLS,
+                   help="experiment protocol written in the log (default extended)")
+    p.add_argument("--grid", default="main",
+                   help="pipeline grid the run belongs to, written in the log (default main)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="step a scheme through a carbon trace hour by hour "
+                                   "(controller log, one row per hour)")
+    add_run_args(p)
+    p.add_argument("--scheme", required=True,
+                   choices=SCHEMES)
     p.add_argument("--out", help="CSV log to write (atomically); default stdout")
     p.set_defaults(func=_run)
+
+    g = sub.add_parser("run-grid", help="every scheme of one pipeline job in one process "
+                                        "(one controller log per scheme)")
+    add_run_args(g)
+    g.add_argument("--schemes", nargs="+", required=True, choices=SCHEMES)
+    g.add_argument("--out", nargs="+", required=True,
+                   help="one CSV log per scheme, in --schemes order (each written atomically)")
+    g.set_defaults(func=_run_grid)

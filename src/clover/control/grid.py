@@ -1,0 +1,169 @@
+"""The run grid of the pipeline as one table, and one process running every scheme of a job.
+
+:func:`grid_table` turns the pipeline config into one row per controller log (app, trace,
+protocol, grid, scheme, λ, floor, path) with the ``job`` that writes it: one job per
+protocol × grid × app × trace × λ × floor runs every scheme of that grid in one process
+(``clover run-grid``), so the ~1–2 s of imports are paid once per job, not once per log.
+``workflow/rules/common.smk`` builds its rules from this table.
+
+Protocols per grid come from config keys ``protocols`` (main grid), ``lam_sweep.protocols``
+and ``regions.protocols``; each defaults to ``[config["protocol"]]``, itself ``extended`` by
+default, so adding ``paper`` rows is a config change.
+
+Every log row carries its labels (:data:`LABEL_COLUMNS`): ``protocol`` and ``grid``, which the
+analysis filters on (:mod:`clover.analysis.aggregate`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from clover.errors import CloverError
+
+if TYPE_CHECKING:  # pandas is imported where used: `clover` startup stays light
+    import pandas as pd
+
+#: Protocols a run can carry (issue 10: ``paper`` = the artifact's experiment).
+PROTOCOLS = ("paper", "extended")
+DEFAULT_PROTOCOL = "extended"
+#: Grids the pipeline knows, in table order.
+GRIDS = ("main", "lam_sweep", "regions")
+#: Label columns every run log ends with (``protocol`` may already be a controller column).
+LABEL_COLUMNS = ("protocol", "grid")
+#: Columns of :func:`grid_table`, in order.
+GRID_COLUMNS = ("job", "protocol", "grid", "app", "trace", "scheme", "lam", "floor", "path")
+
+
+def log_columns() -> tuple[str, ...]:
+    """Columns of a labelled run log: the controller's, then the labels it lacks."""
+    from clover.control.controller import LOG_COLUMNS
+
+    return tuple(LOG_COLUMNS) + tuple(c for c in LABEL_COLUMNS if c not in LOG_COLUMNS)
+
+
+def fmt_num(x: Any) -> str:
+    """A number as it appears in file names (0.5, 2, 0.25)."""
+    return f"{float(x):g}"
+
+
+def run_path(protocol: str, grid: str, app: str, trace: str, scheme: str, lam: str,
+             floor: str) -> str:
+    """Where the log of one run lives (relative to the working directory)."""
+    return f"results/runs/{protocol}/{grid}/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.csv"
+
+
+def job_id(protocol: str, grid: str, app: str, trace: str, lam: str, floor: str) -> str:
+    return f"{protocol}/{grid}/{app}/{trace}/lam{lam}_floor{floor}"
+
+
+def _protocols(section: dict, config: dict, where: str) -> list[str]:
+    default = config.get("protocol") or DEFAULT_PROTOCOL
+    values = list(section.get("protocols") or [default])
+    bad = [p for p in values if p not in PROTOCOLS]
+    if bad:
+        raise CloverError(f"config {where}: unknown protocol(s) {', '.join(map(str, bad))} "
+                          f"(known: {', '.join(PROTOCOLS)})")
+    return list(dict.fromkeys(values))
+
+
+def _entries(config: dict) -> Iterable[tuple]:
+    """(protocol, grid, app, trace, scheme, lam, floor) of every run, config order."""
+    lam = fmt_num(config["lam"])
+    for protocol in _protocols(config, config, "protocols"):
+        for app in config["apps"]:
+            for trace in config["traces"]:
+                for scheme in config["schemes"]:
+                    yield protocol, "main", app, trace, scheme, lam, "none"
+    sweep = config.get("lam_sweep") or {}
+    if sweep.get("apps"):
+        for protocol in _protocols(sweep, config, "lam_sweep.protocols"):
+            for app in sweep["apps"]:
+                for value in sweep.get("values", []):
+                    for floor in ["none", *map(fmt_num, sweep.get("max_accuracy_loss_pct", []))]:
+                        for scheme in sweep.get("schemes", []):
+                            yield protocol, "lam_sweep", app, sweep["trace"], scheme, \
+                                fmt_num(value), floor
+    reg = config.get("regions") or {}
+    if reg.get("apps"):
+        for protocol in _protocols(reg, config, "regions.protocols"):
+            for app in reg["apps"]:
+                for zone in reg.get("zones", []):
+                    for season in reg.get("seasons", []):
+                        for scheme in reg.get("schemes", []):
+                            yield protocol, "regions", app, f"{zone}.{season}", scheme, lam, "none"
+
+
+def grid_table(config: dict) -> pd.DataFrame:
+    """One row per controller log of the pipeline: :data:`GRID_COLUMNS`.
+
+    Within a grid every (protocol, app, trace, λ, floor) is one ``job`` that runs the grid's
+    schemes; a run that two grids share is run in each (its label says which grid it serves).
+    """
+    import pandas as pd
+
+    rows = []
+    for protocol, grid, app, trace, scheme, lam, floor in dict.fromkeys(_entries(config)):
+        rows.append({"job": job_id(protocol, grid, app, trace, lam, floor), "protocol": protocol,
+                     "grid": grid, "app": app, "trace": trace, "scheme": scheme, "lam": lam,
+                     "floor": floor,
+                     "path": run_path(protocol, grid, app, trace, scheme, lam, floor)})
+    return pd.DataFrame(rows, columns=list(GRID_COLUMNS))
+
+
+def grid_schemes(table: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+    """(protocol, grid) -> the schemes every job of that grid runs, in order."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for (protocol, grid), g in table.groupby(["protocol", "grid"], sort=False):
+        per_job = {tuple(j["scheme"]) for _, j in g.groupby("job", sort=False)}
+        if len(per_job) != 1:  # cannot happen with the config's shape; guards the rule outputs
+            raise CloverError(f"grid {grid} ({protocol}): jobs run different scheme lists")
+        out[(protocol, grid)] = list(per_job.pop())
+    return out
+
+
+def label_log(log: pd.DataFrame, protocol: str, grid: str) -> pd.DataFrame:
+    """``log`` with its label columns set, in :func:`log_columns` order."""
+    out = log.copy()
+    if "protocol" in out.columns and out["protocol"].notna().all() and \
+            (out["protocol"].astype(str) != "").all():
+        if set(out["protocol"].astype(str)) != {protocol}:
+            raise CloverError(f"run log says protocol {sorted(set(out['protocol']))}, "
+                              f"the grid asked for {protocol}")
+    out["protocol"] = protocol
+    out["grid"] = grid
+    return out[list(log_columns())]
+
+
+def check_protocol(protocol: str) -> None:
+    """``paper`` needs the controller that knows it (issue 10); today's runs are ``extended``."""
+    from clover.control.controller import LOG_COLUMNS
+
+    if protocol not in PROTOCOLS:
+        raise CloverError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
+    if protocol != DEFAULT_PROTOCOL and "protocol" not in LOG_COLUMNS:
+        raise CloverError(f"protocol {protocol}: not available in this checkout "
+                          "(clover run knows only the extended protocol)")
+
+
+def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.DataFrame]:
+    """Run every scheme of one job in this process and write each labelled log atomically.
+
+    ``args`` is a ``clover run`` namespace (its ``scheme`` is replaced per run); ``run_once``
+    is :func:`clover.control.cli.run_once`. Logs are written as each run ends, so a killed job
+    leaves complete logs only (Snakemake reruns the job: its outputs are incomplete together).
+    """
+    from clover.paths import atomic_write
+
+    if len(schemes) != len(outs):
+        raise CloverError(f"--schemes names {len(schemes)} scheme(s) but --out {len(outs)} file(s)")
+    if len(set(outs)) != len(outs):
+        raise CloverError("--out names one file twice")
+    check_protocol(args.protocol)
+    logs = []
+    for scheme, out in zip(schemes, outs):
+        one = type(args)(**{**vars(args), "scheme": scheme})
+        log = label_log(run_once(one), args.protocol, args.grid)
+        with atomic_write(out) as fh:
+            log.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+        logs.append(log)
+    return logs
