@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from clover.control.controller import LOG_COLUMNS
+from clover.control.grid import log_columns
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = ("fig_a_carbon_accuracy", "fig_b_latency_sla", "fig_c_hourly_objective",
@@ -79,20 +79,21 @@ def test_run_logs_follow_the_contract(pipeline):
     assert len(logs) == 6 + 8 + 6
     for p in logs:
         df = pd.read_csv(p)
-        assert list(df.columns) == list(LOG_COLUMNS)
+        assert list(df.columns) == list(log_columns())
+        assert (df["protocol"] == "extended").all() and df["grid"].nunique() == 1
         assert len(df) == 4 and (df["source"] == "modeled").all()
         assert (df["hour_s"] >= 3600).all() and (df["reconfig_s"] >= 0).all()
-    base = pd.read_csv(pipeline / "results/runs/efficientnet/CISO-March/base_lam0.5_floornone.csv")
+    base = pd.read_csv(pipeline / "results/runs/extended/main/efficientnet/CISO-March/base_lam0.5_floornone.csv")
     assert (base["reconfig_s"] == 0).all() and (base["evaluations"] == 0).all()
     summary = pd.read_csv(pipeline / "results" / "summary.csv")
     assert len(summary) == len(logs)
 
 
 def test_rerun_one_rule_gives_identical_results(pipeline):
-    target = "results/runs/efficientnet/CISO-March/clover_lam0.5_floornone.csv"
+    target = "results/runs/extended/main/efficientnet/CISO-March/clover_lam0.5_floornone.csv"
     before = pd.read_csv(pipeline / target)
     (pipeline / target).unlink()
     out = snakemake(pipeline, target)
-    assert "1 of 1 steps" in out.stdout + out.stderr  # only that rule ran
+    assert "1 of 1 steps" in out.stdout + out.stderr  # only that job ran (all its schemes)
     after = pd.read_csv(pipeline / target)
     pd.testing.assert_frame_equal(before.drop(columns=list(TIMING)), after.drop(columns=list(TIMING)))

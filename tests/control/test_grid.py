@@ -1,0 +1,98 @@
+"""The pipeline's run grid as a table, labels on every log, and clover run-grid."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from clover.control.grid import (
+    GRID_COLUMNS,
+    grid_schemes,
+    grid_table,
+    label_log,
+    log_columns,
+    run_path,
+)
+from clover.control.controller import LOG_COLUMNS
+from clover.errors import CloverError
+from tests.workflow.test_pipeline import REPO
+
+
+def config(name="config/config.yaml"):
+    return yaml.safe_load((REPO / name).read_text())
+
+
+def test_default_grid_counts_and_labels():
+    t = grid_table(config())
+    assert list(t.columns) == list(GRID_COLUMNS)
+    assert set(t["protocol"]) == {"extended"}
+    n = t.groupby("grid").size()
+    # 3 apps x 3 traces x 6 schemes; 2 apps x 5 λ x (no floor, 2%) x 2 schemes; 16 windows x 6
+    assert n.to_dict() == {"main": 54, "lam_sweep": 40, "regions": 96}
+    jobs = t.groupby("grid")["job"].nunique()
+    assert jobs.to_dict() == {"main": 9, "lam_sweep": 20, "regions": 16}
+    assert t["path"].is_unique
+    r = t[(t.grid == "main") & (t.app == "albert") & (t.scheme == "clover")
+          & (t.trace == "ESO-March")].iloc[0]
+    assert r.path == "results/runs/extended/main/albert/ESO-March/clover_lam0.5_floornone.csv"
+    assert grid_schemes(t)[("extended", "lam_sweep")] == ["clover", "oracle"]
+
+
+def test_adding_the_paper_protocol_is_a_config_change():
+    c = config()
+    c["protocols"] = ["paper", "extended"]
+    c["lam_sweep"]["protocols"] = ["paper"]
+    c["regions"]["protocols"] = ["paper"]
+    t = grid_table(c)
+    assert t.groupby(["protocol", "grid"]).size().to_dict() == {
+        ("extended", "main"): 54, ("paper", "main"): 54, ("paper", "lam_sweep"): 40,
+        ("paper", "regions"): 96}
+    c["protocol"] = "paper"  # the preset key (issue 10) is the default of every grid
+    del c["protocols"], c["lam_sweep"]["protocols"], c["regions"]["protocols"]
+    assert set(grid_table(c)["protocol"]) == {"paper"}
+    c["protocols"] = ["papr"]
+    with pytest.raises(CloverError, match="unknown protocol"):
+        grid_table(c)
+
+
+def test_test_config_grid():
+    t = grid_table(config(".test/config/config.yaml"))
+    assert len(t) == 6 + 8 + 6 and t["job"].nunique() == 1 + 4 + 2
+
+
+def test_label_log_appends_labels():
+    log = pd.DataFrame([{c: 0 for c in LOG_COLUMNS}])
+    out = label_log(log, "extended", "regions")
+    assert list(out.columns) == list(log_columns())
+    assert out["grid"].iloc[0] == "regions" and out["protocol"].iloc[0] == "extended"
+    assert run_path("paper", "main", "yolo", "CISO-Sep", "oracle", "0.1", "none") == \
+        "results/runs/paper/main/yolo/CISO-Sep/oracle_lam0.1_floornone.csv"
+
+
+def test_run_grid_writes_one_labelled_log_per_scheme(tmp_path, run_cli):
+    outs = [tmp_path / "base.csv", tmp_path / "oracle.csv"]
+    code, _, err = run_cli("run-grid", "--app", "efficientnet", "--trace", "CISO-March",
+                           "--hours", "2", "--n-gpus", "2", "--grid", "lam_sweep", "--schemes",
+                           "base", "oracle", "--out", *map(str, outs))
+    assert code == 0, err
+    for scheme, p in zip(("base", "oracle"), outs):
+        df = pd.read_csv(p)
+        assert list(df.columns) == list(log_columns()) and len(df) == 2
+        assert (df["scheme"] == scheme).all() and (df["grid"] == "lam_sweep").all()
+        assert (df["protocol"] == "extended").all()
+    # the same run through `clover run` gives the same log (timing column aside)
+    one = tmp_path / "one.csv"
+    code, _, err = run_cli("run", "--app", "efficientnet", "--trace", "CISO-March", "--hours",
+                           "2", "--n-gpus", "2", "--grid", "lam_sweep", "--scheme", "oracle",
+                           "--out", str(one))
+    assert code == 0, err
+    pd.testing.assert_frame_equal(pd.read_csv(one).drop(columns="decision_s"),
+                                  pd.read_csv(outs[1]).drop(columns="decision_s"))
+
+
+def test_run_grid_errors(tmp_path, run_cli):
+    code, _, err = run_cli("run-grid", "--app", "efficientnet", "--trace", "CISO-March",
+                           "--schemes", "base", "clover", "--out", str(tmp_path / "a.csv"))
+    assert code == 2 and err.startswith("clover: error:") and "--out" in err
+    assert not (tmp_path / "a.csv").exists()
