@@ -70,6 +70,17 @@ def _protocol_note(df: pd.DataFrame) -> str:
     return f"Protocol: {present[0] if present else 'n/a'}."
 
 
+def _protocol_handles(df: pd.DataFrame) -> list:
+    """Legend proxies telling the protocols apart (none when only one is present)."""
+    from matplotlib.patches import Patch
+
+    present = protocols(df) if "protocol" in df else []
+    if len(present) < 2:
+        return []
+    return [Patch(facecolor="#999999", hatch=PROTOCOL_STYLE.get(p, {}).get("hatch", ""),
+                  edgecolor="white", label=f"{p} protocol") for p in present]
+
+
 def _grouped_bars(ax, table: pd.DataFrame, value: str, err_lo=None, err_hi=None) -> None:
     """Bars: x = app, one bar per scheme (and per protocol: paper solid, extended hatched)."""
     apps = list(dict.fromkeys(table["app"]))
@@ -89,7 +100,7 @@ def _grouped_bars(ax, table: pd.DataFrame, value: str, err_lo=None, err_hi=None)
             style = PROTOCOL_STYLE.get(p, PROTOCOL_STYLE["paper"]) if len(present) > 1 \
                 else PROTOCOL_STYLE["paper"]
             k = i * len(present) + j
-            label = SCHEME_LABEL.get(s, s) + (f" ({p})" if len(present) > 1 else "")
+            label = SCHEME_LABEL.get(s, s) if j == 0 else None  # protocols: _protocol_handles
             ax.bar(x + (k - (n - 1) / 2) * width, t[value], width, yerr=yerr,
                    color=COLORS.get(s), label=label, capsize=2, error_kw={"lw": 0.7},
                    hatch=style["hatch"], edgecolor="white" if style["hatch"] else None,
@@ -106,18 +117,22 @@ def fig_a_carbon_accuracy(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
               saved_hi=("carbon_saved_pct", "max"), acc=("accuracy_change_pct", "mean"),
               acc_lo=("accuracy_change_pct", "min"), acc_hi=("accuracy_change_pct", "max"))
          .reset_index())
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
     _grouped_bars(axes[0], t, "saved", "saved_lo", "saved_hi")
     axes[0].set_ylabel("carbon saved vs BASE (%)")
-    axes[0].set_title("Carbon per request saved (realised, incl. search and reconfiguration)")
+    axes[0].set_title("Carbon per request saved\n(realised: search and reconfiguration included)")
     _grouped_bars(axes[1], t, "acc", "acc_lo", "acc_hi")
     axes[1].set_ylabel("accuracy change vs BASE (%)")
     axes[1].set_title("Accuracy change")
-    axes[1].legend(ncol=3, loc="lower left")
+    handles, labels = axes[1].get_legend_handles_labels()
+    proxies = _protocol_handles(t)
+    handles, labels = handles + proxies, labels + [h.get_label() for h in proxies]
+    fig.legend(handles, labels, ncol=min(len(labels), 8), loc="lower center",
+               bbox_to_anchor=(0.5, 0.05), frameon=False)  # below the panels, off the data
     fig.suptitle(f"(a) Carbon saved and accuracy change per scheme (λ = {lam:g}; bars: mean over "
                  f"{', '.join(sorted(set(main['trace'])))}; whiskers: min–max)", fontsize=9)
     _footnote(fig, main, _protocol_note(main))
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.15, 1, 0.95))
     return fig
 
 
@@ -161,8 +176,8 @@ def fig_c_hourly_objective(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     h = _main(hourly, lam)
     apps = list(dict.fromkeys(h["app"]))
     present = protocols(h)
-    fig, axes = plt.subplots(2, len(apps), figsize=(3.6 * len(apps), 5.4), squeeze=False,
-                             sharex=True, gridspec_kw={"height_ratios": [1, 2]})
+    fig, axes = plt.subplots(2, len(apps), figsize=(max(3.6 * len(apps), 7.5), 5.4),
+                             squeeze=False, sharex=True, gridspec_kw={"height_ratios": [1, 2]})
     for j, app in enumerate(apps):
         a = h[h["app"] == app]
         ci = a[a["scheme"] == a["scheme"].iloc[0]].groupby(["trace", "hour"])["ci_g_per_kwh"].first()
@@ -192,10 +207,12 @@ def fig_c_hourly_objective(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
             ax.legend(loc="best", fontsize=7)
     axes[0][0].set_ylabel("ci (gCO2/kWh)")
     axes[0][0].legend(fontsize=6, loc="best")
-    axes[1][0].set_ylabel("ORACLE − scheme objective (points of f)")
-    fig.suptitle(f"(c) Objective gap to ORACLE hour by hour (λ = {lam:g}; thin: hourly gap, "
-                 "mean over traces; thick: running mean). The paper: Clover closes in on ORACLE "
-                 "through its history", fontsize=9, wrap=True)
+    axes[1][0].set_ylabel("gap to ORACLE (points of f)")
+    for ax in axes[1]:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"(c) Objective gap to ORACLE hour by hour, Clover and Blover (λ = {lam:g})\n"
+                 "thin: hourly gap, mean over traces; thick: running mean. The paper: Clover "
+                 "closes in on ORACLE through its history", fontsize=9)
     _footnote(fig, h, _protocol_note(h))
     fig.tight_layout(rect=(0, 0.04, 1, 0.93))
     return fig
@@ -209,8 +226,8 @@ def fig_d_overhead(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
         raise CloverError("figure d needs Clover or Blover runs in the main grid")
     apps = list(dict.fromkeys(h["app"]))
     present = protocols(h)
-    fig, axes = plt.subplots(2, len(apps), figsize=(3.6 * len(apps), 5.2), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(2, len(apps), figsize=(max(3.6 * len(apps), 7.5), 5.2),
+                             squeeze=False, sharex=True)
     h = h.assign(reconfigured=(h["reconfig_s"] > 0).astype(int))
     for j, app in enumerate(apps):
         a = h[h["app"] == app]
@@ -223,21 +240,28 @@ def fig_d_overhead(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
                     continue
                 label = SCHEME_LABEL[s] + (f" ({p})" if len(present) > 1 else "")
                 for row, col in ((0, "evaluations"), (1, "reconfigured")):
-                    cum = _per_hour(ap, s, col).cumsum()
-                    axes[row][j].step(cum.index, cum.to_numpy(), where="post", color=COLORS[s],
-                                      ls=style["ls"], lw=1.4, label=label)
+                    cum = _per_hour(ap, s, col).cumsum()  # through the end of each hour
+                    x = np.append(cum.index.to_numpy(), cum.index[-1] + 1)
+                    y = np.append(cum.to_numpy(), cum.iloc[-1])
+                    axes[row][j].step(x, y, where="post", color=COLORS[s], ls=style["ls"],
+                                      lw=1.4, label=label)
         axes[0][j].set_title(app)
         axes[1][j].set_xlabel("hour of trace")
         for row in (0, 1):
             axes[row][j].grid(alpha=0.3)
             axes[row][j].set_ylim(bottom=0)
         axes[0][j].legend(loc="upper left", fontsize=7)
-    axes[0][0].set_ylabel("online evaluations, cumulative")
-    axes[1][0].set_ylabel("reconfigurations, cumulative\n(hours whose deployment changed)")
+    axes[0][0].set_ylabel("online evaluations (cum.)")
+    axes[1][0].set_ylabel("reconfigurations (cum.)")
+    fig.align_ylabels(axes[:, 0])
+    for ax in axes[1]:
+        ax.xaxis.get_major_locator().set_params(integer=True)
     totals = {s: int(h[h["scheme"] == s]["evaluations"].sum()) for s in ("clover", "blover")}
     note = (f"Totals over {h['trace'].nunique()} traces × {h['app'].nunique()} apps: Clover "
-            f"{totals['clover']} evaluations, Blover {totals['blover']}; curves: mean over traces.")
-    fig.suptitle("(d) Search overhead over the trace: Clover (graph search) vs Blover",
+            f"{totals['clover']} evaluations, Blover {totals['blover']}; curves: mean over traces; "
+            "a reconfiguration = an hour whose deployment changed.")
+    fig.suptitle("(d) Search overhead over the trace: Clover (graph search) vs Blover\n"
+                 "online evaluations and reconfigurations, cumulative by the end of each hour",
                  fontsize=9)
     _footnote(fig, h, _protocol_note(h) + " " + note)
     fig.tight_layout(rect=(0, 0.05, 1, 0.95))
