@@ -31,8 +31,20 @@ COMMAND_PACKAGES = (
 )
 
 
-def _command_modules():
-    for pkg in COMMAND_PACKAGES:
+#: command -> the package that registers it, so that ``clover run ...`` imports only what
+#: ``run`` needs (each pipeline job starts a process: startup cost is paid per job).
+#: ``clover --help`` and unknown names still discover every package; a test keeps this in step.
+COMMAND_INDEX = {
+    "data": "clover.data_cli", "mig": "clover.mig", "models": "clover.models",
+    "carbon": "clover.carbon", "workload": "clover.workload", "profile": "clover.profiles",
+    "optimize": "clover.optimize", "run": "clover.control", "run-grid": "clover.control",
+    "aggregate": "clover.analysis", "figures": "clover.analysis", "gpu-count": "clover.analysis",
+    "live": "clover.serve", "serve": "clover.serve",
+}
+
+
+def _command_modules(packages: Sequence[str] = COMMAND_PACKAGES):
+    for pkg in packages:
         name = pkg if pkg.endswith("_cli") else f"{pkg}.cli"
         try:
             yield importlib.import_module(name)
@@ -42,7 +54,9 @@ def _command_modules():
             raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``clover`` parser; with ``command`` (a key of :data:`COMMAND_INDEX`) only the
+    package registering it is imported."""
     parser = argparse.ArgumentParser(
         prog="clover",
         description="Carbon-aware ML inference on MIG GPUs (Clover, SC'23 reproduction)",
@@ -50,13 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clover {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in _command_modules():
+    packages = (COMMAND_INDEX[command],) if command in COMMAND_INDEX else COMMAND_PACKAGES
+    for module in _command_modules(packages):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
