@@ -343,7 +343,7 @@ def fig_f_regions_seasons(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     if len(traces) > 3:
         for ax in axes:
             ax.axvline(len(originals) - 0.5, color="black", lw=0.8)
-    fig.suptitle(f"(f) Regions and seasons ({app}, λ = {lam:g}): the three original Clover traces, "
+    fig.suptitle(f"(f) Regions and seasons ({app}, λ = {lam:g})\nthe original Clover traces, "
                  "then Electricity Maps zone.season windows (lifecycle intensity)", fontsize=9)
     _footnote(fig, sel, _protocol_note(sel))
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
