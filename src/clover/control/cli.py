@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from clover.cliutil import parse_json_arg, parse_max_loss
+from clover.cliutil import add_protocol_args, parse_json_arg, parse_max_loss
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -21,11 +21,13 @@ def iso_utc(ts) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def profile_table(app: str, gpu: str, path: str | None, backend: str = "model"):
-    """The per-slice profile table (a file written by ``clover profile``, or modeled in memory)."""
+def profile_table(app: str, gpu: str, path: str | None, backend: str = "model",
+                  batch_sizes: tuple[int, ...] = (1,)):
+    """The per-slice profile table (a file written by ``clover profile``, or modeled in memory
+    with rows at ``batch_sizes``)."""
     from clover.profiles import load_profiles
 
-    return load_profiles(app, gpu, backend=backend, path=path)
+    return load_profiles(app, gpu, backend=backend, path=path, batch_sizes=batch_sizes)
 
 
 def profile_source(profiles) -> str:
@@ -36,18 +38,21 @@ def profile_source(profiles) -> str:
     return "+".join(values) if values else "unknown"
 
 
-def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float,
-                  max_accuracy_loss_pct: float | None, problem_kwargs: dict, seed: int):
-    """``clover.sim.Problem`` for a run; the accuracy floor is BASE accuracy minus the loss."""
+def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float | None,
+                  max_accuracy_loss_pct: float | None, problem_kwargs: dict, seed: int,
+                  settings=None):
+    """``clover.sim.Problem`` for a run under the protocol ``settings`` (default extended);
+    the accuracy floor is BASE accuracy minus the loss."""
     from clover.models.catalog import largest_variant
-    from clover.sim import Problem
+    from clover.sim.protocol import build_problem as build, protocol_settings
 
+    settings = settings or protocol_settings("extended")
     floor = None
     if max_accuracy_loss_pct is not None:
         floor = largest_variant(app).accuracy * (1.0 - max_accuracy_loss_pct / 100.0)
     try:
-        return Problem.build(app, gpu, n_gpus, profiles, lam=lam, accuracy_floor=floor,
-                             seed=seed, **problem_kwargs)
+        return build(app, gpu, n_gpus, profiles, settings, lam=lam, accuracy_floor=floor,
+                     seed=seed, **problem_kwargs)
     except TypeError as exc:
         raise CloverError(f"config problem: {exc}") from None
 
@@ -65,9 +70,9 @@ def build_scheme(name: str, problem, evaluator, scheme_params: dict, seed: int):
 def make_evaluator(backend: str, problem, args: argparse.Namespace | None = None) -> Any:
     """The evaluator every scheme and the controller share: the simulator or the live service."""
     if backend == "model":
-        from clover.sim import SimEvaluator
+        from clover.optimize.schemes import default_evaluator
 
-        return SimEvaluator(problem)
+        return default_evaluator(problem)
     if backend == "live":
         try:
             from clover.serve import live_evaluator
@@ -88,6 +93,11 @@ def run_once(args: argparse.Namespace):
 
     if args.n_gpus < 1:
         raise CloverError("--n-gpus must be >= 1")
+    from clover.cliutil import protocol_from_args
+
+    protocol = protocol_from_args(args)
+    if args.lam is None:
+        args.lam = protocol.lam if protocol.lam is not None else 0.5
     if not 0.0 <= args.lam <= 1.0:
         raise CloverError(f"--lam must be within [0, 1] (got {args.lam})")
     if args.hours is not None and args.hours < 1:
@@ -102,9 +112,10 @@ def run_once(args: argparse.Namespace):
     if args.hours is not None:
         ci, stamps = ci[: args.hours], stamps[: args.hours]
 
-    profiles = profile_table(args.app, args.gpu, args.profiles)
+    profiles = profile_table(args.app, args.gpu, args.profiles,
+                             batch_sizes=(1, protocol.batch(args.app)))
     problem = build_problem(args.app, args.gpu, args.n_gpus, profiles, args.lam, max_loss,
-                            problem_kwargs, args.seed)
+                            problem_kwargs, args.seed, protocol)
     if args.backend == "live" and profile_source(profiles) == "modeled":
         # the offered load and the SLA come from the profiles: modeled A100 profiles size them
         # for an A100, not for the hardware the live service runs on
@@ -126,7 +137,7 @@ def run_once(args: argparse.Namespace):
             "trace": args.trace_name or args.trace, "source": source, "backend": args.backend,
             "gpu": problem.gpu,
             "accuracy_floor": "" if problem.accuracy_floor is None else problem.accuracy_floor,
-            "sla_ms": problem.sla_ms}
+            "sla_ms": problem.sla_ms, **protocol.columns(args.app)}
     initial = problem.base_configuration() if args.initial == "base" else None
     controller = Controller(scheme, evaluator, rate_rps=problem.rate_rps, settings=settings,
                             reference=Reference(problem.base_accuracy, problem.base_carbon_g),
@@ -162,12 +173,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(controller log, one row per hour)")
     add_problem_args(p)
     p.add_argument("--scheme", required=True,
-                   choices=["base", "co2opt", "jung", "blover", "clover", "oracle"])
+                   choices=["base", "co2opt", "jung", "blover", "clover", "oracle", "sa-raw"])
     p.add_argument("--trace", required=True,
                    help="carbon trace: a preset (CISO-March, CISO-Sep, ESO-March), "
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
     p.add_argument("--trace-name", help="name written in the log (default: the spec)")
-    p.add_argument("--lam", type=float, default=0.5, help="λ of the objective (default 0.5)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="λ of the objective (default: the protocol's; extended 0.5, paper 0.1)")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
     p.add_argument("--n-gpus", type=int, default=10, help="GPUs serving the app (default 10)")
@@ -187,4 +199,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--out", help="CSV log to write (atomically); default stdout")
+    add_protocol_args(p)
     p.set_defaults(func=_run)
