@@ -36,7 +36,7 @@ FIGURES = (
 
 wildcard_constraints:
     app="[a-z]+",
-    scheme="[a-z0-9]+",
+    scheme="[a-z0-9-]+",
     trace="[A-Za-z0-9.-]+",
     lam="[0-9.]+",
     floor="none|[0-9.]+",
@@ -130,13 +130,24 @@ def all_profile_tables():
     )
 
 
+def profile_batch_sizes(app):
+    """Batch sizes a profile table holds: 1 and the protocol's request batch of the app."""
+    from clover.sim.protocol import protocol_settings
+
+    batch = config.get("request_batch")
+    s = protocol_settings(config.get("protocol", "extended"), request_batch=batch)
+    return sorted({1, s.batch(app)})
+
+
 def profile_extra_args(wildcards):
-    """Measurement settings for the measured backends."""
+    """Batch sizes (every backend) and measurement settings for the measured backends."""
+    sizes = profile_batch_sizes(wildcards.app)
+    batches = "" if sizes == [1] else f"--batch-size {' '.join(str(b) for b in sizes)}"
     if wildcards.backend == "model":
-        return ""
+        return batches
     return (
         f"--iters {profile_cfg('iters', 30)} --warmup {profile_cfg('warmup', 5)} "
-        f"--input-scale {profile_cfg('input_scale', 1.0)}"
+        f"--input-scale {profile_cfg('input_scale', 1.0)} {batches}"
     )
 
 
@@ -167,6 +178,17 @@ def _json(obj):
     return shlex.quote(json.dumps(obj, sort_keys=True, separators=(",", ":")))
 
 
+def protocol_flags():
+    """`--protocol` and the knobs the config overrides (null keys = the preset's)."""
+    flags = [f"--protocol {config.get('protocol', 'extended')}"]
+    for key in ("base_gpu_factor", "space", "dispatch", "request_batch", "base_utilisation"):
+        value = config.get(key)
+        if value is not None:
+            value = _json(value) if isinstance(value, dict) else value
+            flags.append(f"--{key.replace('_', '-')} {value}")
+    return " ".join(flags)
+
+
 def run_options():
     """Flags shared by every `clover run` (the problem, the controller, the backend)."""
     c = config["control"]
@@ -181,6 +203,7 @@ def run_options():
             f"--model-load-mb-per-s {c['model_load_mb_per_s']} --initial {c['initial']}",
             f"--hours {hours}" if hours else "",
             f"--seed {config['seed']}",
+            protocol_flags(),
         ]
     )
 
