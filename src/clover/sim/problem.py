@@ -95,7 +95,7 @@ def _check_profiles(profiles: pd.DataFrame, app: str, gpu: str, batch_size: int 
                   & (profiles["batch_size"] == int(batch_size))]
     if df.empty:
         raise CloverError(f"profile table has no batch-{int(batch_size)} rows for app {app!r} on "
-                          f"gpu {gpu!r} (build them: clover profile ... --batch-sizes "
+                          f"gpu {gpu!r} (build them: clover profile ... --batch-size 1 "
                           f"{int(batch_size)})")
     return df
 
