@@ -37,7 +37,7 @@ from clover.models.configuration import Configuration, GpuAssignment
 from clover.optimize.objective import score
 from clover.optimize.space import artifact_partitions, distinct_graphs, replicate
 from clover.optimize.schemes import Scheme
-from clover.sim.evaluator import Evaluation
+from clover.sim.evaluator import Evaluation, SimEvaluator, objective_batch
 
 #: the artifact's initial centre score (fractional -1000), in percent points
 _INIT_CENTRE = -1000.0 * 100.0
@@ -201,6 +201,19 @@ class _Exhaustive(Scheme):
     def __init__(self, problem, evaluator=None, **params):
         super().__init__(problem, evaluator, **params)
         self._evals: list[Evaluation] | None = None
+        self._choice: int | None = None
+
+    def analytic(self) -> bool:
+        """The analytic optimal-routing evaluator: its objective is vectorised
+        (:func:`clover.sim.objective_batch`), no per-graph evaluation is needed."""
+        ev = self.evaluator
+        return (type(ev) is SimEvaluator and not ev.simulate
+                and self.problem.accuracy_floor is None)
+
+    def graphs(self):
+        p = self.problem
+        return [replicate(a, p.gpu, p.n_gpus) for a in
+                distinct_graphs(p.app, p.gpu, p.fitting_variants)]
 
     def space_evaluations(self, ci: float) -> list[Evaluation]:
         if self._evals is None:
@@ -231,6 +244,23 @@ class ReplicatedOracle(_Exhaustive):
 
     name = "oracle"
 
+    def decide(self, hour, ci_g_per_kwh):
+        if not self.analytic():
+            return super().decide(hour, ci_g_per_kwh)
+        t0 = time.perf_counter()
+        ci = float(ci_g_per_kwh)
+        if self._evals is None:  # the configurations and their count vectors, once
+            cfgs = self.graphs()
+            self._evals = cfgs  # type: ignore[assignment]
+            self._counts = np.array([self.problem.counts(c) for c in cfgs])
+        f = objective_batch(self.problem, self._counts, ci)
+        i = int(np.argmax(f))
+        if not math.isfinite(f[i]):
+            raise CloverError(f"oracle: no configuration of the replicated space meets the SLA "
+                              f"{self.problem.sla_ms:.2f} ms")
+        ev = self.evaluator.evaluate(self._evals[i], ci)
+        return self._decision(hour, ci, ev, t0, searched=True)
+
     def pick(self, evals, ci):
         f = [score(self.problem, e, ci).objective for e in evals]
         i = int(np.argmax(f))
@@ -238,9 +268,33 @@ class ReplicatedOracle(_Exhaustive):
 
 
 class ReplicatedCo2Opt(_Exhaustive):
-    """CO2OPT: least energy (= carbon) per request meeting the SLA; accuracy ignored."""
+    """CO2OPT: least energy (= carbon) per request meeting the SLA; accuracy ignored. Chosen
+    once (at the first hour's ci; ci-independent under FCFS) and kept."""
 
     name = "co2opt"
+
+    def decide(self, hour, ci_g_per_kwh):
+        if self._choice is None and self.analytic():
+            # λ = 1 routes and scores by carbon alone: argmax = least energy per request
+            t0 = time.perf_counter()
+            cfgs = self.graphs()
+            counts = np.array([self.problem.counts(c) for c in cfgs])
+            f = objective_batch(self.problem, counts, float(ci_g_per_kwh), lam=1.0)
+            i = int(np.argmax(f))
+            if not math.isfinite(f[i]):
+                raise CloverError("co2opt: no configuration of the replicated space meets the "
+                                  f"SLA {self.problem.sla_ms:.2f} ms")
+            self._cfg, self._choice = cfgs[i], i
+            ev = self.evaluator.evaluate(self._cfg, float(ci_g_per_kwh))
+            return self._decision(hour, ci_g_per_kwh, ev, t0, searched=True)
+        if self._choice is None:
+            d = super().decide(hour, ci_g_per_kwh)
+            self._cfg = d.configuration
+            self._choice = 1
+            return d
+        t0 = time.perf_counter()
+        ev = self.evaluator.evaluate(self._cfg, float(ci_g_per_kwh))
+        return self._decision(hour, ci_g_per_kwh, ev, t0)
 
     def pick(self, evals, ci):
         e = [ev.energy_j_per_request if (ev.sla_met and ev.feasible) else math.inf
