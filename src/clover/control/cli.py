@@ -91,11 +91,13 @@ def run_once(args: argparse.Namespace):
     from clover.control.accounting import ReconfigCosts
     from clover.control.controller import ControlSettings, Controller, Reference
 
-    if args.n_gpus < 1:
-        raise CloverError("--n-gpus must be >= 1")
     from clover.cliutil import protocol_from_args
 
     protocol = protocol_from_args(args)
+    if args.n_gpus is None:
+        args.n_gpus = protocol.default_gpus
+    if args.n_gpus < 1:
+        raise CloverError("--n-gpus must be >= 1")
     if args.lam is None:
         args.lam = protocol.lam if protocol.lam is not None else 0.5
     if not 0.0 <= args.lam <= 1.0:
@@ -182,7 +184,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="λ of the objective (default: the protocol's; extended 0.5, paper 0.1)")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
-    p.add_argument("--n-gpus", type=int, default=10, help="GPUs serving the app (default 10)")
+    p.add_argument("--n-gpus", type=int, default=None,
+                   help="GPUs serving the app (default: extended 10, paper 2)")
     p.add_argument("--backend", default="model", choices=["model", "live"],
                    help="model: the serving simulator; live: the real service (clover.serve)")
     p.add_argument("--hours", type=int, help="only the first HOURS hours of the trace")

@@ -54,11 +54,13 @@ def _run(args: argparse.Namespace) -> int:
     from clover.sim import SimEvaluator
     from clover.sim.protocol import build_problem
 
+    settings = protocol_from_args(args)
+    if args.gpus is None:
+        args.gpus = settings.default_gpus
     if args.gpus < 1:
         raise CloverError("--gpus must be >= 1")
     if args.ci < 0:
         raise CloverError("--ci must be >= 0 g/kWh")
-    settings = protocol_from_args(args)
     profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend,
                                   batch_sizes=(1, settings.batch(args.app)))
     problem = build_problem(args.app, args.gpu, args.gpus, profiles, settings, lam=args.lam,
@@ -161,7 +163,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
     parser.add_argument("--app", required=True, choices=sorted(APPS))
-    parser.add_argument("--gpus", type=int, default=10, help="number of GPUs (default 10)")
+    parser.add_argument("--gpus", type=int, default=None,
+                        help="number of GPUs (default: extended 10, paper 2)")
     parser.add_argument("--ci", type=float, required=True, help="carbon intensity, g/kWh")
     parser.add_argument("--scheme", default="clover",
                         choices=["base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw"])

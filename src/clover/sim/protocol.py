@@ -54,6 +54,8 @@ class ProtocolSettings:
     base_utilisation: float
     eval_requests: int = EVAL_REQUESTS
     base_requests: int = BASE_REQUESTS
+    #: N when the caller gives none: the artifact's node (2 GPUs) or this project's 10
+    default_gpus: int = 10
 
     def batch(self, app: str) -> int:
         """Request batch of ``app`` (1 when the map does not name it)."""
@@ -72,7 +74,7 @@ class ProtocolSettings:
 
 PRESETS = {
     "paper": ProtocolSettings("paper", 5, "replicated", "fcfs", dict(PAPER_REQUEST_BATCH), 0.1,
-                              0.15),
+                              0.15, default_gpus=2),
     "extended": ProtocolSettings("extended", 1, "per-gpu", "optimal",
                                  {"yolo": 1, "efficientnet": 1, "albert": 1}, None, 0.6),
 }
