@@ -63,6 +63,10 @@ def test_test_config_grid():
 
 def test_label_log_appends_labels():
     log = pd.DataFrame([{c: 0 for c in LOG_COLUMNS}])
+    if "protocol" in log:  # the controller writes the protocol it ran (issue 10)
+        log["protocol"] = "extended"
+        with pytest.raises(CloverError, match="asked for paper"):
+            label_log(log, "paper", "main")
     out = label_log(log, "extended", "regions")
     assert list(out.columns) == list(log_columns())
     assert out["grid"].iloc[0] == "regions" and out["protocol"].iloc[0] == "extended"
@@ -89,6 +93,18 @@ def test_run_grid_writes_one_labelled_log_per_scheme(tmp_path, run_cli):
     assert code == 0, err
     pd.testing.assert_frame_equal(pd.read_csv(one).drop(columns="decision_s"),
                                   pd.read_csv(outs[1]).drop(columns="decision_s"))
+
+
+def test_run_grid_paper_protocol(tmp_path, run_cli):
+    """Under the paper protocol BASE runs on k x N GPUs, the others on N (issue 10)."""
+    outs = [tmp_path / "base.csv", tmp_path / "clover.csv"]
+    code, _, err = run_cli("run-grid", "--app", "albert", "--trace", "CISO-March", "--hours", "2",
+                           "--protocol", "paper", "--schemes", "base", "clover",
+                           "--out", *map(str, outs))
+    assert code == 0, err
+    base, clover = (pd.read_csv(p) for p in outs)
+    assert (base["protocol"] == "paper").all() and (clover["grid"] == "main").all()
+    assert base["n_gpus"].iloc[0] == base["base_gpu_factor"].iloc[0] * clover["n_gpus"].iloc[0]
 
 
 def test_run_grid_errors(tmp_path, run_cli):

@@ -122,13 +122,25 @@ def all_profile_tables():
     )
 
 
+def profile_batch_sizes(app):
+    """Batch sizes a profile table holds: 1 and each protocol's request batch of the app."""
+    from clover.sim.protocol import protocol_settings
+
+    batch = config.get("request_batch")
+    # every protocol the run grid uses, not only the config's default one
+    names = {config.get("protocol", "extended"), *GRID["protocol"]}
+    return sorted({1, *(protocol_settings(n, request_batch=batch).batch(app) for n in names)})
+
+
 def profile_extra_args(wildcards):
-    """Measurement settings for the measured backends."""
+    """Batch sizes (every backend) and measurement settings for the measured backends."""
+    sizes = profile_batch_sizes(wildcards.app)
+    batches = "" if sizes == [1] else f"--batch-size {' '.join(str(b) for b in sizes)}"
     if wildcards.backend == "model":
-        return ""
+        return batches
     return (
         f"--iters {profile_cfg('iters', 30)} --warmup {profile_cfg('warmup', 5)} "
-        f"--input-scale {profile_cfg('input_scale', 1.0)}"
+        f"--input-scale {profile_cfg('input_scale', 1.0)} {batches}"
     )
 
 
@@ -159,6 +171,17 @@ def _json(obj):
     return shlex.quote(json.dumps(obj, sort_keys=True, separators=(",", ":")))
 
 
+def protocol_flags():
+    """`--protocol` and the knobs the config overrides (null keys = the preset's)."""
+    flags = [f"--protocol {config.get('protocol', 'extended')}"]
+    for key in ("base_gpu_factor", "space", "dispatch", "request_batch", "base_utilisation"):
+        value = config.get(key)
+        if value is not None:
+            value = _json(value) if isinstance(value, dict) else value
+            flags.append(f"--{key.replace('_', '-')} {value}")
+    return " ".join(flags)
+
+
 def run_options():
     """Flags shared by every `clover run` (the problem, the controller, the backend)."""
     c = config["control"]
@@ -173,6 +196,7 @@ def run_options():
             f"--model-load-mb-per-s {c['model_load_mb_per_s']} --initial {c['initial']}",
             f"--hours {hours}" if hours else "",
             f"--seed {config['seed']}",
+            protocol_flags(),
         ]
     )
 

@@ -34,7 +34,8 @@ for _protocol, _grid, _schemes in grid_rules():
             ENV
         shell:
             "{params.clover} run-grid --app {wildcards.app} --schemes {params.schemes} "
-            "--protocol {params.protocol} --grid {params.grid} "
+            "--grid {params.grid} "
             "--trace {params.spec:q} --trace-name {wildcards.trace} --lam {wildcards.lam} "
             "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} "
-            "{params.common} {params.data_dir} --out {output} 2> {log}"
+            # the grid's protocol last: it overrides the config's default `--protocol`
+            "{params.common} {params.data_dir} --protocol {params.protocol} --out {output} 2> {log}"

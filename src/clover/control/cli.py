@@ -7,13 +7,13 @@ import argparse
 import sys
 from typing import Any
 
-from clover.cliutil import parse_json_arg, parse_max_loss
+from clover.cliutil import add_protocol_args, parse_json_arg, parse_max_loss
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
 
 #: Schemes ``clover run`` offers (clover.optimize.schemes).
-SCHEMES = ["base", "co2opt", "jung", "blover", "clover", "oracle"]
+SCHEMES = ["base", "co2opt", "jung", "blover", "clover", "oracle", "sa-raw"]
 
 
 def iso_utc(ts) -> str:
@@ -25,11 +25,13 @@ def iso_utc(ts) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def profile_table(app: str, gpu: str, path: str | None, backend: str = "model"):
-    """The per-slice profile table (a file written by ``clover profile``, or modeled in memory)."""
+def profile_table(app: str, gpu: str, path: str | None, backend: str = "model",
+                  batch_sizes: tuple[int, ...] = (1,)):
+    """The per-slice profile table (a file written by ``clover profile``, or modeled in memory
+    with rows at ``batch_sizes``)."""
     from clover.profiles import load_profiles
 
-    return load_profiles(app, gpu, backend=backend, path=path)
+    return load_profiles(app, gpu, backend=backend, path=path, batch_sizes=batch_sizes)
 
 
 def profile_source(profiles) -> str:
@@ -40,18 +42,21 @@ def profile_source(profiles) -> str:
     return "+".join(values) if values else "unknown"
 
 
-def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float,
-                  max_accuracy_loss_pct: float | None, problem_kwargs: dict, seed: int):
-    """``clover.sim.Problem`` for a run; the accuracy floor is BASE accuracy minus the loss."""
+def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float | None,
+                  max_accuracy_loss_pct: float | None, problem_kwargs: dict, seed: int,
+                  settings=None):
+    """``clover.sim.Problem`` for a run under the protocol ``settings`` (default extended);
+    the accuracy floor is BASE accuracy minus the loss."""
     from clover.models.catalog import largest_variant
-    from clover.sim import Problem
+    from clover.sim.protocol import build_problem as build, protocol_settings
 
+    settings = settings or protocol_settings("extended")
     floor = None
     if max_accuracy_loss_pct is not None:
         floor = largest_variant(app).accuracy * (1.0 - max_accuracy_loss_pct / 100.0)
     try:
-        return Problem.build(app, gpu, n_gpus, profiles, lam=lam, accuracy_floor=floor,
-                             seed=seed, **problem_kwargs)
+        return build(app, gpu, n_gpus, profiles, settings, lam=lam, accuracy_floor=floor,
+                     seed=seed, **problem_kwargs)
     except TypeError as exc:
         raise CloverError(f"config problem: {exc}") from None
 
@@ -69,9 +74,9 @@ def build_scheme(name: str, problem, evaluator, scheme_params: dict, seed: int):
 def make_evaluator(backend: str, problem, args: argparse.Namespace | None = None) -> Any:
     """The evaluator every scheme and the controller share: the simulator or the live service."""
     if backend == "model":
-        from clover.sim import SimEvaluator
+        from clover.optimize.schemes import default_evaluator
 
-        return SimEvaluator(problem)
+        return default_evaluator(problem)
     if backend == "live":
         try:
             from clover.serve import live_evaluator
@@ -90,8 +95,15 @@ def run_once(args: argparse.Namespace):
     from clover.control.accounting import ReconfigCosts
     from clover.control.controller import ControlSettings, Controller, Reference
 
+    from clover.cliutil import protocol_from_args
+
+    protocol = protocol_from_args(args)
+    if args.n_gpus is None:
+        args.n_gpus = protocol.default_gpus
     if args.n_gpus < 1:
         raise CloverError("--n-gpus must be >= 1")
+    if args.lam is None:
+        args.lam = protocol.lam if protocol.lam is not None else 0.5
     if not 0.0 <= args.lam <= 1.0:
         raise CloverError(f"--lam must be within [0, 1] (got {args.lam})")
     if args.hours is not None and args.hours < 1:
@@ -106,9 +118,10 @@ def run_once(args: argparse.Namespace):
     if args.hours is not None:
         ci, stamps = ci[: args.hours], stamps[: args.hours]
 
-    profiles = profile_table(args.app, args.gpu, args.profiles)
+    profiles = profile_table(args.app, args.gpu, args.profiles,
+                             batch_sizes=(1, protocol.batch(args.app)))
     problem = build_problem(args.app, args.gpu, args.n_gpus, profiles, args.lam, max_loss,
-                            problem_kwargs, args.seed)
+                            problem_kwargs, args.seed, protocol)
     if args.backend == "live" and profile_source(profiles) == "modeled":
         # the offered load and the SLA come from the profiles: modeled A100 profiles size them
         # for an A100, not for the hardware the live service runs on
@@ -130,7 +143,7 @@ def run_once(args: argparse.Namespace):
             "trace": args.trace_name or args.trace, "source": source, "backend": args.backend,
             "gpu": problem.gpu,
             "accuracy_floor": "" if problem.accuracy_floor is None else problem.accuracy_floor,
-            "sla_ms": problem.sla_ms}
+            "sla_ms": problem.sla_ms, **protocol.columns(args.app)}
     initial = problem.base_configuration() if args.initial == "base" else None
     controller = Controller(scheme, evaluator, rate_rps=problem.rate_rps, settings=settings,
                             reference=Reference(problem.base_accuracy, problem.base_carbon_g),
@@ -172,17 +185,17 @@ def add_problem_args(p: argparse.ArgumentParser) -> None:
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
     """Flags shared by ``clover run`` and ``clover run-grid`` (all but the scheme and output)."""
-    from clover.control.grid import DEFAULT_PROTOCOL, PROTOCOLS
-
     add_problem_args(p)
     p.add_argument("--trace", required=True,
                    help="carbon trace: a preset (CISO-March, CISO-Sep, ESO-March), "
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
     p.add_argument("--trace-name", help="name written in the log (default: the spec)")
-    p.add_argument("--lam", type=float, default=0.5, help="λ of the objective (default 0.5)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="λ of the objective (default: the protocol's; extended 0.5, paper 0.1)")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
-    p.add_argument("--n-gpus", type=int, default=10, help="GPUs serving the app (default 10)")
+    p.add_argument("--n-gpus", type=int, default=None,
+                   help="GPUs serving the app (default: extended 10, paper 2)")
     p.add_argument("--backend", default="model", choices=["model", "live"],
                    help="model: the serving simulator; live: the real service (clover.serve)")
     p.add_argument("--hours", type=int, help="only the first HOURS hours of the trace")
@@ -198,8 +211,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="what is deployed before hour 0 (default: BASE)")
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
-    p.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=PROTOCOLS,
-                   help="experiment protocol written in the log (default extended)")
+    add_protocol_args(p)  # --protocol and its knobs (clover.sim.protocol)
     p.add_argument("--grid", default="main",
                    help="pipeline grid the run belongs to, written in the log (default main)")
 

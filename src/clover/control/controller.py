@@ -59,6 +59,8 @@ EXTRA_COLUMNS = (
     "hour_carbon_g", "hour_energy_j_per_request", "hour_carbon_g_per_request", "hour_accuracy",
     "hour_delta_carbon_pct", "hour_delta_accuracy_pct", "hour_objective", "sla_violation_s",
     "sla_ok_pct", "overrun_s",
+    # the protocol the run was made under (clover.sim.protocol; issue 10)
+    "protocol", "space", "dispatch", "base_gpu_factor", "request_batch",
 )
 LOG_COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
@@ -276,7 +278,9 @@ class Controller:
         sla_ms = metric(m, "sla_ms", self.meta.get("sla_ms"))
         row = {
             **{k: self.meta.get(k, "") for k in ("scheme", "app", "trace", "source", "backend",
-                                                 "gpu", "accuracy_floor")},
+                                                 "gpu", "accuracy_floor", "protocol", "space",
+                                                 "dispatch", "base_gpu_factor",
+                                                 "request_batch")},
             # no stated source (live backend): the evaluation says how it was obtained
             **({"source": str(metric(m, "source", "unknown"))} if not self.meta.get("source") else {}),
             "hour": int(hour),

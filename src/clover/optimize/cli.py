@@ -6,13 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
+from clover.cliutil import add_protocol_args
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
 from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE
 
 
-def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str = "model"):
+def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str = "model",
+                       batch_sizes: tuple[int, ...] = (1,)):
     """The profile table: a CSV/parquet file in the profile schema, or
     ``clover.profiles.load_profiles(app, gpu, backend)``."""
     import pandas as pd
@@ -30,7 +32,7 @@ def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str
     except ImportError:
         raise CloverError("clover.profiles is not available in this checkout: pass "
                           "--profiles PATH (a table in the profile schema)") from None
-    return load_profiles(app, gpu, backend=backend)
+    return load_profiles(app, gpu, backend=backend, batch_sizes=batch_sizes)
 
 
 def _params(pairs: list[str] | None) -> dict:
@@ -47,19 +49,28 @@ def _params(pairs: list[str] | None) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clover.optimize.schemes import make_scheme
-    from clover.sim import Problem, SimEvaluator
+    from clover.cliutil import protocol_from_args
+    from clover.optimize.schemes import default_evaluator, make_scheme
+    from clover.sim import SimEvaluator
+    from clover.sim.protocol import build_problem
 
+    settings = protocol_from_args(args)
+    if args.gpus is None:
+        args.gpus = settings.default_gpus
     if args.gpus < 1:
         raise CloverError("--gpus must be >= 1")
     if args.ci < 0:
         raise CloverError("--ci must be >= 0 g/kWh")
-    profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend)
-    problem = Problem.build(args.app, args.gpu, args.gpus, profiles, lam=args.lam,
+    profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend,
+                                  batch_sizes=(1, settings.batch(args.app)))
+    problem = build_problem(args.app, args.gpu, args.gpus, profiles, settings, lam=args.lam,
                             load_fraction=args.load_fraction, sla_factor=args.sla_factor,
                             ci_ref=args.ci_ref, pue=args.pue, accuracy_floor=args.accuracy_floor,
                             seed=args.seed)
-    evaluator = SimEvaluator(problem, simulate=args.simulate)
+    if settings.dispatch == "fcfs":
+        evaluator = default_evaluator(problem)
+    else:
+        evaluator = SimEvaluator(problem, simulate=args.simulate)
     scheme = make_scheme(args.scheme, problem, evaluator, **_params(args.param))
     if args.scheme == "jung" and args.ci_range:
         scheme.set_period(args.ci_range)
@@ -73,6 +84,13 @@ def _run(args: argparse.Namespace) -> int:
         out.update({"app": args.app, "gpu": problem.gpu, "n_gpus": problem.n_gpus,
                     "lam": problem.lam, "base_carbon_g": problem.base_carbon_g,
                     "base_accuracy": problem.base_accuracy, "load_fraction": problem.load_fraction})
+        out.update(settings.columns(args.app))
+        base = make_scheme("base", problem, evaluator).decide(0, args.ci)
+        out.update({"base_gpus": problem.base_gpus,
+                    "base_carbon_g_per_request": base.carbon_g_per_request,
+                    "carbon_saved_pct": (1.0 - d.carbon_g_per_request
+                                         / base.carbon_g_per_request) * 100.0,
+                    "accuracy_loss_pts": base.evaluation.accuracy - ev.accuracy})
         print(json.dumps(out, indent=2))
         return 0
     print(f"{args.scheme} for {args.app} on {problem.n_gpus} x {problem.gpu} at ci = "
@@ -97,14 +115,62 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _space(args: argparse.Namespace) -> int:
+    from clover.mig.geometry import get_gpu
+    from clover.optimize.space import space_summary
+
+    get_gpu(args.gpu)
+    fitting = None
+    if not args.all_variants:
+        from clover.sim.problem import build_types
+
+        profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend)
+        t = build_types(profiles, args.app, get_gpu(args.gpu).key, None)
+
+        def fitting(s):
+            si = t.slices.index(s)
+            return tuple(v for vi, v in enumerate(t.variants) if t.fits[vi * len(t.slices) + si])
+    out = space_summary(args.app, args.gpu, fitting)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"replicated space of {args.app} on {out['gpu']} (sc23-clover partition codes; "
+          f"variants {', '.join(out['variants'])})")
+    print(f"partitions ({len(out['partitions'])}):")
+    for p in out["partitions"]:
+        print(f"  {p['code']:>2}: {' + '.join(p['profiles'])}")
+    print(f"slice mixes ({len(out['slice_mixes'])}), distinct graphs per mix:")
+    for m, n in out["graphs_per_mix"].items():
+        print(f"  {m}: {n}")
+    print(f"distinct configuration graphs: {out['graphs']}")
+    if "fitting_graphs" in out:
+        print(f"  of which every variant fits its slice (batch-1 profile rows): "
+              f"{out['fitting_graphs']}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    sp = sub.add_parser("space", help="the artifact's replicated search space: partitions, "
+                                      "slice mixes, distinct configuration graphs")
+    sp.add_argument("--app", required=True, choices=sorted(APPS))
+    sp.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    sp.add_argument("--profiles", default=None, help="profile table file (for the fit count)")
+    sp.add_argument("--backend", default="model", help="clover.profiles backend (model)")
+    sp.add_argument("--all-variants", action="store_true",
+                    help="skip the fit check (no profile table needed)")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=_space)
+
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
     parser.add_argument("--app", required=True, choices=sorted(APPS))
-    parser.add_argument("--gpus", type=int, default=10, help="number of GPUs (default 10)")
+    parser.add_argument("--gpus", type=int, default=None,
+                        help="number of GPUs (default: extended 10, paper 2)")
     parser.add_argument("--ci", type=float, required=True, help="carbon intensity, g/kWh")
     parser.add_argument("--scheme", default="clover",
-                        choices=["base", "co2opt", "clover", "blover", "oracle", "jung"])
-    parser.add_argument("--lam", type=float, default=0.5, help="lambda of the objective")
+                        choices=["base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw"])
+    parser.add_argument("--lam", type=float, default=None,
+                        help="lambda of the objective (default: the protocol's, paper 0.1, "
+                             "extended 0.5)")
     parser.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
     parser.add_argument("--load-fraction", type=float, default=LOAD_FRACTION,
                         help=f"offered load / BASE capacity (default {LOAD_FRACTION})")
@@ -124,4 +190,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="p95 from the event simulation instead of the closed form")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_protocol_args(parser)
     parser.set_defaults(func=_run)

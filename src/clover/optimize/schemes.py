@@ -37,6 +37,8 @@ DEFAULTS: dict[str, dict] = {
                "max_proposals": 200, "seed": None},
     "jung": {"ci_low": None, "ci_high": None},
 }
+#: today's annealer on the raw per-GPU encoding, kept under its own name (issue 10)
+DEFAULTS["sa-raw"] = dict(DEFAULTS["blover"])
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Scheme:
 
     def __init__(self, problem: Problem, evaluator: Evaluator | None = None, **params):
         self.problem = problem
-        self.evaluator = evaluator if evaluator is not None else SimEvaluator(problem)
+        self.evaluator = evaluator if evaluator is not None else default_evaluator(problem)
         defaults = DEFAULTS[self.name]
         unknown = set(params) - set(defaults)
         if unknown:
@@ -115,13 +117,14 @@ class Scheme:
 
 
 class BaseScheme(Scheme):
-    """BASE: the largest variant on every GPU, whole (7g); its p95 defines the SLA."""
+    """BASE: the largest variant on every GPU, whole (7g); its p95 defines the SLA. Under a
+    ``base_gpu_factor`` k it runs on k·N GPUs (``Problem.base_reference_configuration``)."""
 
     name = "base"
 
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
-        ev = self.evaluator.evaluate(self.problem.base_configuration(), ci_g_per_kwh)
+        ev = self.evaluator.evaluate(self.problem.base_reference_configuration(), ci_g_per_kwh)
         return self._decision(hour, ci_g_per_kwh, ev, t0)
 
 
@@ -272,8 +275,10 @@ class CloverScheme(_Annealing):
 
 
 class BloverScheme(_Annealing):
-    """Blover: the same annealing on the raw per-GPU encoding (neighbour = change one GPU's
-    layout or one slice's variant); no graph, so GPU/slice permutations are re-evaluated."""
+    """Blover in the per-GPU space (today's; also ``sa-raw``): the same annealing on the raw
+    per-GPU encoding (neighbour = change one GPU's layout or one slice's variant); no graph, so
+    GPU/slice permutations are re-evaluated. In the replicated space ``blover`` is the
+    artifact's random search (:class:`clover.optimize.replicated.ReplicatedBlover`)."""
 
     name = "blover"
 
@@ -327,11 +332,19 @@ class JungScheme(Scheme):
         p = self.problem
         t = p.types
         full = t.slices[-1]
+        fcfs = getattr(p.protocol, "dispatch", "optimal") == "fcfs"
         out = {}
         for v in variants_for_app(p.app):
             i = t.index(v.name, full)
             floor_ok = p.accuracy_floor is None or v.accuracy >= p.accuracy_floor
-            if t.fits[i] and floor_ok and t.cap_rps[i] * p.n_gpus >= p.rate_rps * (1 - 1e-12):
+            if not (t.fits[i] and floor_ok):
+                continue
+            if fcfs:  # SLA checked by the problem's own evaluator (FCFS window)
+                ok = self.evaluator.evaluate(Configuration.uniform(p.gpu, p.n_gpus, v.name),
+                                             p.ci_ref).sla_met
+            else:
+                ok = t.cap_rps[i] * p.n_gpus >= p.rate_rps * (1 - 1e-12)
+            if ok:
                 out[v.name] = float(t.busy_w[i] / t.mu_rps[i])
         return out
 
@@ -351,16 +364,45 @@ class JungScheme(Scheme):
         return self._decision(hour, ci, ev, t0)
 
 
+class SaRawScheme(BloverScheme):
+    """``sa-raw``: today's annealer on the raw per-GPU encoding, under its own name."""
+
+    name = "sa-raw"
+
+
 SCHEMES: dict[str, type[Scheme]] = {
     "base": BaseScheme, "co2opt": Co2OptScheme, "clover": CloverScheme,
-    "blover": BloverScheme, "oracle": OracleScheme, "jung": JungScheme,
+    "blover": BloverScheme, "oracle": OracleScheme, "jung": JungScheme, "sa-raw": SaRawScheme,
 }
+
+
+def problem_space(problem: Problem) -> str:
+    """``replicated`` or ``per-gpu`` (the problem's protocol; per-gpu without one)."""
+    return getattr(problem.protocol, "space", "per-gpu")
+
+
+def default_evaluator(problem: Problem) -> Evaluator:
+    """The simulator evaluator of the problem's dispatch: FCFS windows or optimal routing."""
+    if getattr(problem.protocol, "dispatch", "optimal") == "fcfs":
+        from clover.sim.fcfs import FcfsEvaluator
+
+        return FcfsEvaluator(problem)
+    return SimEvaluator(problem)
 
 
 def make_scheme(name: str, problem: Problem, evaluator: Evaluator | None = None,
                 **params) -> Scheme:
-    """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung) for ``problem``."""
-    cls = SCHEMES.get(str(name).lower())
+    """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung, sa-raw) for
+    ``problem``, in the problem's search space (``space: replicated`` uses
+    :mod:`clover.optimize.replicated` for clover, blover, oracle and co2opt)."""
+    key = str(name).lower()
+    cls = SCHEMES.get(key)
     if cls is None:
         raise CloverError(f"unknown scheme {name!r} (known: {', '.join(SCHEMES)})")
+    if evaluator is None:
+        evaluator = default_evaluator(problem)
+    if problem_space(problem) == "replicated":
+        from clover.optimize.replicated import REPLICATED
+
+        cls = REPLICATED.get(key, cls)
     return cls(problem, evaluator, **params)

@@ -37,19 +37,20 @@ def default_path(app: str, gpu: str, backend: str, root: str | Path = "results/p
 
 
 def load_profiles(app: str, gpu: str, backend: str = "model",
-                  path: str | Path | None = None) -> pd.DataFrame:
+                  path: str | Path | None = None,
+                  batch_sizes: tuple[int, ...] = (1,)) -> pd.DataFrame:
     """The profile table of ``app`` on ``gpu``.
 
     With ``path``: read the CSV written by ``clover profile`` and validate its columns and
     invariants; its rows must be for ``app`` and ``gpu``. Without ``path``: for
-    ``backend="model"`` build the modeled table in memory; for a measured backend, read
+    ``backend="model"`` build the modeled table in memory (rows at ``batch_sizes``); for a measured backend, read
     :func:`default_path` (measured tables are produced by ``clover profile``, never implicitly).
     """
     get_app(app)
     spec = get_gpu(gpu)
     check_backend(backend)
     if path is None and backend == "model":
-        return model_profiles(app, spec.key)
+        return model_profiles(app, spec.key, batch_sizes=tuple(sorted({1, *map(int, batch_sizes)})))
     if path is None:
         path = default_path(app, spec.key, backend)
         if not Path(path).is_file():

@@ -84,23 +84,27 @@ class InstanceTypes:
         return len(self.variants) * len(self.slices)
 
 
-def _check_profiles(profiles: pd.DataFrame, app: str, gpu: str) -> pd.DataFrame:
+def _check_profiles(profiles: pd.DataFrame, app: str, gpu: str, batch_size: int = 1
+                    ) -> pd.DataFrame:
     if not isinstance(profiles, pd.DataFrame):
         raise CloverError("profiles must be a pandas DataFrame in the profile-table schema")
     missing = [c for c in REQUIRED_COLUMNS if c not in profiles.columns]
     if missing:
         raise CloverError(f"profile table lacks column(s) {', '.join(missing)}")
     df = profiles[(profiles["app"] == app) & (profiles["gpu"] == gpu)
-                  & (profiles["batch_size"] == 1)]
+                  & (profiles["batch_size"] == int(batch_size))]
     if df.empty:
-        raise CloverError(f"profile table has no batch-1 rows for app {app!r} on gpu {gpu!r}")
+        raise CloverError(f"profile table has no batch-{int(batch_size)} rows for app {app!r} on "
+                          f"gpu {gpu!r} (build them: clover profile ... --batch-size 1 "
+                          f"{int(batch_size)})")
     return df
 
 
-def build_types(profiles: pd.DataFrame, app: str, gpu: str, sla_ms: float | None
-                ) -> InstanceTypes:
-    """Instance-type arrays from the profile table (capacities 0 if ``sla_ms`` is None)."""
-    df = _check_profiles(profiles, app, gpu)
+def build_types(profiles: pd.DataFrame, app: str, gpu: str, sla_ms: float | None,
+                batch_size: int = 1) -> InstanceTypes:
+    """Instance-type arrays from the profile table's ``batch_size`` rows (capacities 0 if
+    ``sla_ms`` is None). One request = one batch: rates are batches (requests) per second."""
+    df = _check_profiles(profiles, app, gpu, batch_size)
     variants = tuple(v.name for v in variants_for_app(app))
     slices = slice_types(gpu)
     rows = {(r.variant, r.slice_profile): r for r in df.itertuples(index=False)}
@@ -155,6 +159,9 @@ class Problem:
         accuracy_floor: minimum traffic-weighted accuracy (%), or None.
         seed: seeds every randomised scheme and the event simulation.
         load_fraction, sla_factor, ci_ref: how the numbers above were derived.
+        batch_size: images (questions) per request; the profile rows used.
+        protocol: the :class:`clover.sim.protocol.ProtocolSettings` the problem was built
+            under (None = extended, today's).
     """
 
     app: str
@@ -173,19 +180,22 @@ class Problem:
     load_fraction: float = LOAD_FRACTION
     sla_factor: float = 1.0
     ci_ref: float = CI_REF_G_PER_KWH
+    batch_size: int = 1
+    protocol: object = field(default=None, repr=False)
     types: InstanceTypes = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.types is None:
             object.__setattr__(self, "types", build_types(self.profiles, self.app, self.gpu,
-                                                          self.sla_ms))
+                                                          self.sla_ms, self.batch_size))
 
     @classmethod
     def build(cls, app: str, gpu: str, n_gpus: int, profiles: pd.DataFrame, lam: float = 0.5,
               load_fraction: float = LOAD_FRACTION, sla_factor: float = 1.0,
               sla_ms: float | None = None, rate_rps: float | None = None,
               ci_ref: float = CI_REF_G_PER_KWH, pue: float = PUE,
-              accuracy_floor: float | None = None, seed: int = 0) -> "Problem":
+              accuracy_floor: float | None = None, seed: int = 0,
+              batch_size: int = 1) -> "Problem":
         """Size the service from BASE (see the module docstring) and fix the constants.
 
         ``rate_rps`` / ``sla_ms`` override the derived load / SLA when given.
@@ -199,7 +209,7 @@ class Problem:
             raise CloverError(f"load_fraction must be in (0, 1) (got {load_fraction})")
         if float(sla_factor) <= 0:
             raise CloverError(f"sla_factor must be positive (got {sla_factor})")
-        raw = build_types(profiles, app, spec.key, None)
+        raw = build_types(profiles, app, spec.key, None, batch_size)
         big = largest_variant(app).name
         bi = raw.index(big, spec.full_profile.name)
         if not raw.fits[bi]:
@@ -219,7 +229,7 @@ class Problem:
             base_carbon_g=float(carbon_g(base_energy, ci_ref, pue)), pue=float(pue),
             accuracy_floor=None if accuracy_floor is None else float(accuracy_floor),
             seed=int(seed), load_fraction=float(rate / (raw.mu_rps[bi] * n_gpus)),
-            sla_factor=float(sla / base_p95), ci_ref=float(ci_ref),
+            sla_factor=float(sla / base_p95), ci_ref=float(ci_ref), batch_size=int(batch_size),
         )
 
     def with_params(self, **changes) -> "Problem":
@@ -269,6 +279,16 @@ class Problem:
     def base_configuration(self) -> Configuration:
         """BASE: the largest variant on every GPU, whole (7g)."""
         return Configuration.uniform(self.gpu, self.n_gpus, largest_variant(self.app).name)
+
+    @property
+    def base_gpus(self) -> int:
+        """GPUs BASE's own run uses: k·N under a protocol with ``base_gpu_factor`` k."""
+        k = getattr(self.protocol, "base_gpu_factor", 1)
+        return int(k) * self.n_gpus
+
+    def base_reference_configuration(self) -> Configuration:
+        """BASE as it runs to define the SLA, A_base and C_base: whole GPUs, k·N of them."""
+        return Configuration.uniform(self.gpu, self.base_gpus, largest_variant(self.app).name)
 
     def fitting_variants(self, slice_profile: str) -> tuple[str, ...]:
         """Variants whose profile row fits ``slice_profile``, smallest first."""

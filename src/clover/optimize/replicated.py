@@ -1,0 +1,307 @@
+"""Schemes in the artifact's replicated space (``space: replicated``, docs/simulator.md):
+every GPU runs the same single-GPU assignment (a partition code, one variant per slot).
+
+* :class:`ReplicatedClover` — sc23-clover ``system/clover.py``: centre = the deployed
+  configuration; a proposal is a uniform random partition code plus a uniform random variant
+  per slot (among the variants that fit the slot), redrawn while its graph was already
+  evaluated this hour; it is a neighbour when the L1 distance of the single-GPU edge-weight
+  vectors to the centre's is <= ``max_distance`` (4). After ``neighbour_tries`` (400) draws
+  without a neighbour the neighbourhood counts as exhausted (the last draw is still taken, as
+  the original). Annealing acceptance as ``system_utils.SimulatedAnneling`` (T from ``t0``
+  falling by ``t_step`` to ``t_floor``; ``k`` = 0.01 on percent scores = the original's 1e-4
+  on fractions), the centre score starting at -1000 (fractional) each search. SLA-missing
+  candidates compete with score·SLA/p95 (either sign, as the original); only SLA-meeting ones
+  can become the best. Stop when (``patience`` proposals without improving the best, or
+  ``max_evaluations`` new online evaluations, or exhausted) and a feasible best exists.
+* :class:`ReplicatedBlover` — ``system/experiment.py`` ``RandomExperiment`` ("rand"): uniform
+  random (partition code, variant string) proposals, no annealing or neighbourhood, history
+  keyed by the raw encoding (slot permutations and two codes of one mix are different keys).
+* Both: history across hours — a configuration evaluated in an earlier hour costs no online
+  evaluation, keeps its accuracy and p95 and has its carbon scaled by ci·PUE; the search
+  re-runs only when ci·PUE moved by more than ``rerun_threshold`` of 250 × 1.5.
+* :class:`ReplicatedOracle` — every distinct graph evaluated once (cached), the best
+  SLA-meeting objective each hour. :class:`ReplicatedCo2Opt` — least carbon per request
+  meeting the SLA (ci-independent).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from clover.errors import CloverError
+from clover.models.catalog import largest_variant
+from clover.models.configuration import Configuration, GpuAssignment
+from clover.optimize.objective import score
+from clover.optimize.space import artifact_partitions, distinct_graphs, replicate
+from clover.optimize.schemes import Scheme
+from clover.sim.evaluator import Evaluation, SimEvaluator, objective_batch
+
+#: the artifact's initial centre score (fractional -1000), in percent points
+_INIT_CENTRE = -1000.0 * 100.0
+
+
+class _ReplicatedSearch(Scheme):
+    """Shared machinery: proposals, history, the hourly stop rule (module docstring)."""
+
+    anneal = True
+
+    def __init__(self, problem, evaluator=None, **params):
+        super().__init__(problem, evaluator, **params)
+        seed = self.params["seed"]
+        self.rng = np.random.default_rng(problem.seed if seed is None else seed)
+        self.partitions = artifact_partitions(problem.gpu)
+        self.fit = {s: problem.fitting_variants(s) for p in self.partitions for s in p.profiles}
+        self.partitions = tuple(p for p in self.partitions if all(self.fit[s] for s in p.profiles))
+        full = next(p for p in self.partitions if len(p.profiles) == 1)
+        #: deployed (partition code, variants): BASE on N GPUs, as the artifact starts
+        self.current = (full.code, (largest_variant(problem.app).name,))
+        self.history: dict = {}
+        self.last_search_ci: float | None = None
+        self.total_evaluations = 0
+
+    # --- encodings -----------------------------------------------------------------------
+    def assignment(self, cand) -> GpuAssignment:
+        code, variants = cand
+        part = next(p for p in self.partitions if p.code == code)
+        return GpuAssignment(part.profiles, tuple(variants))
+
+    def configuration(self, cand) -> Configuration:
+        return replicate(self.assignment(cand), self.problem.gpu, self.problem.n_gpus)
+
+    def counts(self, cand) -> np.ndarray:
+        return self.problem.counts(Configuration(self.problem.gpu, (self.assignment(cand),)))
+
+    def key(self, cand):  # pragma: no cover
+        raise NotImplementedError
+
+    def draw(self):
+        """A uniform random partition code and a uniform fitting variant per slot."""
+        part = self.partitions[int(self.rng.integers(len(self.partitions)))]
+        vs = tuple(self.fit[s][int(self.rng.integers(len(self.fit[s])))] for s in part.profiles)
+        return (part.code, vs)
+
+    def draw_unseen(self, seen: set):
+        """:meth:`draw`, redrawn while its key was evaluated this hour (as the artifact)."""
+        cand = self.draw()
+        for _ in range(10_000):
+            if self.key(cand) not in seen:
+                return cand
+            cand = self.draw()
+        return cand
+
+    def propose(self, centre, seen: set):
+        """(next candidate, neighbourhood exhausted)."""
+        return self.draw_unseen(seen), False
+
+    # --- history -------------------------------------------------------------------------
+    def lookup(self, cand, ci: float, evaluations: list) -> Evaluation:
+        k = self.key(cand)
+        if k in self.history:
+            return self.rescore(self.history[k], ci)
+        cfg = self.configuration(cand)
+        ev = self.evaluator.evaluate(cfg, ci)
+        self.history[k] = ev
+        evaluations.append(cfg)
+        self.total_evaluations += 1
+        return ev
+
+    def should_search(self, ci: float) -> bool:
+        if self.last_search_ci is None:
+            return True
+        p = self.problem
+        return abs(ci - self.last_search_ci) * p.pue / (p.ci_ref * p.pue) > self.params[
+            "rerun_threshold"]
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        ci = float(ci_g_per_kwh)
+        p = self.params
+        evaluations: list[Configuration] = []
+        searched = self.should_search(ci)
+        if searched:
+            self.last_search_ci = ci
+            cur, centre = self.current, self.current
+            centre_f, temp = _INIT_CENTRE, float(p["t0"])
+            best, best_f, stale, proposals = None, -math.inf, 0, 0
+            seen: set = set()
+            while True:
+                ev = self.lookup(cur, ci, evaluations)
+                seen.add(self.key(cur))
+                proposals += 1
+                s = score(self.problem, ev, ci)
+                if self.anneal:
+                    f = self._sa_score(s, ev)
+                    if f >= centre_f or (math.isfinite(f) and self.rng.random() <= math.exp(
+                            (f - centre_f) / (float(p["k"]) * temp))):
+                        centre, centre_f = cur, f
+                    temp = max(float(p["t_floor"]), temp - float(p["t_step"]))
+                if s.feasible and s.objective > best_f:
+                    best, best_f, stale = cur, s.objective, 0
+                else:
+                    stale += 1
+                nxt, exhausted = self.propose(centre, seen)
+                done = (stale >= p["patience"] or len(evaluations) >= p["max_evaluations"]
+                        or exhausted)
+                if (done and best is not None) or proposals >= p["max_proposals"]:
+                    break
+                cur = nxt
+            if best is not None:
+                self.current = best
+        ev = self.rescore(self.history[self.key(self.current)], ci)
+        return self._decision(hour, ci, ev, t0, evaluations, searched)
+
+    @staticmethod
+    def _sa_score(s, ev: Evaluation) -> float:
+        """The artifact's annealing score: f, or f·SLA/p95 when the SLA is missed (either
+        sign, as ``system/clover.py``); -inf without a finite p95 or when it does not fit."""
+        if s.feasible:
+            return s.objective
+        if not (math.isfinite(ev.p95_ms) and math.isfinite(s.raw_objective)):
+            return -math.inf
+        return s.raw_objective * ev.sla_ms / ev.p95_ms
+
+
+class ReplicatedClover(_ReplicatedSearch):
+    """Clover in the replicated space (module docstring); history keyed by graph."""
+
+    name = "clover"
+
+    def key(self, cand):
+        return self.counts(cand).tobytes()
+
+    def is_neighbour(self, centre, cand) -> bool:
+        d = int(np.abs(self.counts(centre) - self.counts(cand)).sum())
+        return d <= int(self.params["max_distance"])
+
+    def propose(self, centre, seen):
+        cand = None
+        for _ in range(int(self.params["neighbour_tries"])):
+            cand = self.draw_unseen(seen)
+            if self.is_neighbour(centre, cand):
+                return cand, False
+        return cand, True
+
+
+class ReplicatedBlover(_ReplicatedSearch):
+    """Blover = the artifact's random search with history, keyed by the raw encoding."""
+
+    name = "blover"
+    anneal = False
+
+    def key(self, cand):
+        return (cand[0], tuple(cand[1]))
+
+
+class _Exhaustive(Scheme):
+    """Every distinct fitting graph of the replicated space, evaluated once."""
+
+    def __init__(self, problem, evaluator=None, **params):
+        super().__init__(problem, evaluator, **params)
+        self._evals: list[Evaluation] | None = None
+        self._choice: int | None = None
+
+    def analytic(self) -> bool:
+        """The analytic optimal-routing evaluator: its objective is vectorised
+        (:func:`clover.sim.objective_batch`), no per-graph evaluation is needed."""
+        ev = self.evaluator
+        return (type(ev) is SimEvaluator and not ev.simulate
+                and self.problem.accuracy_floor is None)
+
+    def graphs(self):
+        p = self.problem
+        return [replicate(a, p.gpu, p.n_gpus) for a in
+                distinct_graphs(p.app, p.gpu, p.fitting_variants)]
+
+    def space_evaluations(self, ci: float) -> list[Evaluation]:
+        if self._evals is None:
+            p = self.problem
+            graphs = distinct_graphs(p.app, p.gpu, p.fitting_variants)
+            self._evals = [self.evaluator.evaluate(replicate(a, p.gpu, p.n_gpus), ci)
+                           for a in graphs]
+        return [self.rescore(e, ci) for e in self._evals]
+
+    def pick(self, evals: list[Evaluation], ci: float) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def decide(self, hour, ci_g_per_kwh):
+        t0 = time.perf_counter()
+        ci = float(ci_g_per_kwh)
+        searched = self._evals is None
+        evals = self.space_evaluations(ci)
+        i = self.pick(evals, ci)
+        if i < 0:
+            raise CloverError(f"{self.name}: no configuration of the replicated space meets the "
+                              f"SLA {self.problem.sla_ms:.2f} ms at {self.problem.rate_rps:.2f} "
+                              "req/s")
+        return self._decision(hour, ci, evals[i], t0, searched=searched or self.name == "oracle")
+
+
+class ReplicatedOracle(_Exhaustive):
+    """ORACLE: the best SLA-meeting objective over every distinct graph, each hour."""
+
+    name = "oracle"
+
+    def decide(self, hour, ci_g_per_kwh):
+        if not self.analytic():
+            return super().decide(hour, ci_g_per_kwh)
+        t0 = time.perf_counter()
+        ci = float(ci_g_per_kwh)
+        if self._evals is None:  # the configurations and their count vectors, once
+            cfgs = self.graphs()
+            self._evals = cfgs  # type: ignore[assignment]
+            self._counts = np.array([self.problem.counts(c) for c in cfgs])
+        f = objective_batch(self.problem, self._counts, ci)
+        i = int(np.argmax(f))
+        if not math.isfinite(f[i]):
+            raise CloverError(f"oracle: no configuration of the replicated space meets the SLA "
+                              f"{self.problem.sla_ms:.2f} ms")
+        ev = self.evaluator.evaluate(self._evals[i], ci)
+        return self._decision(hour, ci, ev, t0, searched=True)
+
+    def pick(self, evals, ci):
+        f = [score(self.problem, e, ci).objective for e in evals]
+        i = int(np.argmax(f))
+        return i if math.isfinite(f[i]) else -1
+
+
+class ReplicatedCo2Opt(_Exhaustive):
+    """CO2OPT: least energy (= carbon) per request meeting the SLA; accuracy ignored. Chosen
+    once (at the first hour's ci; ci-independent under FCFS) and kept."""
+
+    name = "co2opt"
+
+    def decide(self, hour, ci_g_per_kwh):
+        if self._choice is None and self.analytic():
+            # λ = 1 routes and scores by carbon alone: argmax = least energy per request
+            t0 = time.perf_counter()
+            cfgs = self.graphs()
+            counts = np.array([self.problem.counts(c) for c in cfgs])
+            f = objective_batch(self.problem, counts, float(ci_g_per_kwh), lam=1.0)
+            i = int(np.argmax(f))
+            if not math.isfinite(f[i]):
+                raise CloverError("co2opt: no configuration of the replicated space meets the "
+                                  f"SLA {self.problem.sla_ms:.2f} ms")
+            self._cfg, self._choice = cfgs[i], i
+            ev = self.evaluator.evaluate(self._cfg, float(ci_g_per_kwh))
+            return self._decision(hour, ci_g_per_kwh, ev, t0, searched=True)
+        if self._choice is None:
+            d = super().decide(hour, ci_g_per_kwh)
+            self._cfg = d.configuration
+            self._choice = 1
+            return d
+        t0 = time.perf_counter()
+        ev = self.evaluator.evaluate(self._cfg, float(ci_g_per_kwh))
+        return self._decision(hour, ci_g_per_kwh, ev, t0)
+
+    def pick(self, evals, ci):
+        e = [ev.energy_j_per_request if (ev.sla_met and ev.feasible) else math.inf
+             for ev in evals]
+        i = int(np.argmin(e))
+        return i if math.isfinite(e[i]) else -1
+
+
+REPLICATED = {"clover": ReplicatedClover, "blover": ReplicatedBlover,
+              "oracle": ReplicatedOracle, "co2opt": ReplicatedCo2Opt}
