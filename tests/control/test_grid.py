@@ -57,8 +57,8 @@ def test_adding_the_paper_protocol_is_a_config_change():
 
 
 def test_test_config_grid():
-    t = grid_table(config(".test/config/config.yaml"))
-    assert len(t) == 6 + 8 + 6 and t["job"].nunique() == 1 + 4 + 2
+    t = grid_table(config(".test/config/config.yaml"))  # CI runs both protocols' main grid
+    assert len(t) == 6 * 2 + 8 + 6 and t["job"].nunique() == 2 + 4 + 2
 
 
 def test_label_log_appends_labels():

@@ -75,12 +75,13 @@ def test_every_output_is_there(pipeline):
 
 def test_run_logs_follow_the_contract(pipeline):
     logs = sorted((pipeline / "results" / "runs").rglob("*.csv"))
-    # 6 schemes + 2 schemes x 2 lambdas x (no floor, floor) + 2 seasons x 3 schemes
-    assert len(logs) == 6 + 8 + 6
+    # 6 schemes x 2 protocols + 2 schemes x 2 lambdas x (no floor, floor) + 2 seasons x 3 schemes
+    assert len(logs) == 6 * 2 + 8 + 6
     for p in logs:
         df = pd.read_csv(p)
         assert list(df.columns) == list(log_columns())
-        assert (df["protocol"] == "extended").all() and df["grid"].nunique() == 1
+        assert df["protocol"].nunique() == 1 and df["grid"].nunique() == 1
+        assert df["protocol"].iloc[0] == p.relative_to(pipeline / "results" / "runs").parts[0]
         assert len(df) == 4 and (df["source"] == "modeled").all()
         assert (df["hour_s"] >= 3600).all() and (df["reconfig_s"] >= 0).all()
     base = pd.read_csv(pipeline / "results/runs/extended/main/efficientnet/CISO-March/base_lam0.5_floornone.csv")
