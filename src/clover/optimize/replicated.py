@@ -35,7 +35,8 @@ from clover.errors import CloverError
 from clover.models.catalog import largest_variant
 from clover.models.configuration import Configuration, GpuAssignment
 from clover.optimize.objective import score
-from clover.optimize.space import artifact_partitions, distinct_graphs, replicate
+from clover.optimize.space import (distinct_graphs, replicate, restricted_fitting,
+                                   restricted_partitions)
 from clover.optimize.schemes import Scheme
 from clover.sim.evaluator import Evaluation, SimEvaluator, objective_batch
 
@@ -48,16 +49,24 @@ class _ReplicatedSearch(Scheme):
 
     anneal = True
 
-    def __init__(self, problem, evaluator=None, **params):
+    def __init__(self, problem, evaluator=None, partitions=None, variants=None, **params):
         super().__init__(problem, evaluator, **params)
         seed = self.params["seed"]
         self.rng = np.random.default_rng(problem.seed if seed is None else seed)
-        self.partitions = artifact_partitions(problem.gpu)
-        self.fit = {s: problem.fitting_variants(s) for p in self.partitions for s in p.profiles}
+        #: the search space, optionally restricted to partition codes / variant names
+        self.partitions = restricted_partitions(problem.gpu, partitions)
+        fitting = restricted_fitting(problem.fitting_variants, variants)
+        self.fit = {s: fitting(s) for p in self.partitions for s in p.profiles}
         self.partitions = tuple(p for p in self.partitions if all(self.fit[s] for s in p.profiles))
-        full = next(p for p in self.partitions if len(p.profiles) == 1)
-        #: deployed (partition code, variants): BASE on N GPUs, as the artifact starts
-        self.current = (full.code, (largest_variant(problem.app).name,))
+        if not self.partitions:
+            raise CloverError(f"{self.name}: the restricted space has no partition whose every "
+                              "slot fits a variant")
+        #: deployed (partition code, variants): BASE on N GPUs, as the artifact starts; in a
+        #: space without it, the first draw
+        big = largest_variant(problem.app).name
+        full = next((p for p in self.partitions if len(p.profiles) == 1), None)
+        self.current = ((full.code, (big,)) if full is not None and big in self.fit[
+            full.profiles[0]] else self.draw())
         self.history: dict = {}
         self.last_search_ci: float | None = None
         self.total_evaluations = 0
@@ -198,10 +207,14 @@ class ReplicatedBlover(_ReplicatedSearch):
 class _Exhaustive(Scheme):
     """Every distinct fitting graph of the replicated space, evaluated once."""
 
-    def __init__(self, problem, evaluator=None, **params):
+    def __init__(self, problem, evaluator=None, partitions=None, variants=None, **params):
         super().__init__(problem, evaluator, **params)
         self._evals: list[Evaluation] | None = None
         self._choice: int | None = None
+        #: search-space restriction: partition codes / variant names (None: the whole space)
+        self.space_partitions = partitions
+        self.space_variants = variants
+        restricted_partitions(problem.gpu, partitions)  # validates the codes
 
     def analytic(self) -> bool:
         """The analytic optimal-routing evaluator: its objective is vectorised
@@ -210,17 +223,18 @@ class _Exhaustive(Scheme):
         return (type(ev) is SimEvaluator and not ev.simulate
                 and self.problem.accuracy_floor is None)
 
+    def assignments(self):
+        p = self.problem
+        return distinct_graphs(p.app, p.gpu, p.fitting_variants, self.space_partitions,
+                               self.space_variants)
+
     def graphs(self):
         p = self.problem
-        return [replicate(a, p.gpu, p.n_gpus) for a in
-                distinct_graphs(p.app, p.gpu, p.fitting_variants)]
+        return [replicate(a, p.gpu, p.n_gpus) for a in self.assignments()]
 
     def space_evaluations(self, ci: float) -> list[Evaluation]:
         if self._evals is None:
-            p = self.problem
-            graphs = distinct_graphs(p.app, p.gpu, p.fitting_variants)
-            self._evals = [self.evaluator.evaluate(replicate(a, p.gpu, p.n_gpus), ci)
-                           for a in graphs]
+            self._evals = [self.evaluator.evaluate(c, ci) for c in self.graphs()]
         return [self.rescore(e, ci) for e in self._evals]
 
     def pick(self, evals: list[Evaluation], ci: float) -> int:  # pragma: no cover
