@@ -204,3 +204,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="CSV log to write (atomically); default stdout")
     add_protocol_args(p)
     p.set_defaults(func=_run)
+    __import__("clover.control.decomposition", fromlist=["register"]).register(sub)
