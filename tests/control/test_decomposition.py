@@ -111,3 +111,16 @@ def test_deterministic_and_mean_table():
     assert m["hours"].iloc[0] == 6
     full = two[two["step"] == "full"]["carbon_saved_pct"].mean()
     assert m[m["step"] == "full"]["carbon_saved_pct"].iloc[0] == pytest.approx(full)
+
+
+def test_vectorised_fcfs_oracle_matches_scored_evaluations():
+    """ORACLE's per-hour vectorised objective under FCFS = score() of every evaluation."""
+    from clover.optimize.objective import score
+
+    su = _setup("yolo", 5, 2, "a100-40gb", 0.1, 0)
+    o = ReplicatedOracle(su.problem, su.evaluator)
+    for ci in (90.0, 410.0):
+        f = o.fcfs_objectives(ci)
+        ref = np.array([score(su.problem, o.rescore(e, ci), ci).objective for e in o._evals])
+        np.testing.assert_allclose(f, ref, rtol=1e-12)
+        assert o.decide(0, ci).objective == pytest.approx(ref.max(), rel=1e-12)
