@@ -116,7 +116,8 @@ def modeled_reference(app: str, configuration: str, arrival_s: float, n_gpus: in
             "mean_latency_ms": w.mean_latency_ms,
             "energy_j_per_request": w.energy_j_per_request,
             "carbon_per_request": w.energy_j_per_request / J_PER_KWH,
-            "accuracy": w.accuracy, "utilisation": rate / capacity if capacity > 0 else float("inf"),
+            "accuracy": w.accuracy,
+            "utilisation": rate / capacity if capacity > 0 else float("inf"),
             "source": profile_source(profiles)}
 
 
