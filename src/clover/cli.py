@@ -37,8 +37,8 @@ COMMAND_PACKAGES = (
 COMMAND_INDEX = {
     "data": "clover.data_cli", "mig": "clover.mig", "models": "clover.models",
     "carbon": "clover.carbon", "workload": "clover.workload", "profile": "clover.profiles",
-    "optimize": "clover.optimize", "space": "clover.optimize",
-    "run": "clover.control", "run-grid": "clover.control",
+    "optimize": "clover.optimize", "space": "clover.optimize", "run": "clover.control",
+    "run-grid": "clover.control", "decomposition": "clover.control",
     "aggregate": "clover.analysis", "figures": "clover.analysis", "gpu-count": "clover.analysis",
     "live": "clover.serve", "serve": "clover.serve",
 }

@@ -211,7 +211,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="what is deployed before hour 0 (default: BASE)")
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
-    add_protocol_args(p)  # --protocol and its knobs (clover.sim.protocol)
+    add_protocol_args(p)
     p.add_argument("--grid", default="main",
                    help="pipeline grid the run belongs to, written in the log (default main)")
 
@@ -232,3 +232,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out", nargs="+", required=True,
                    help="one CSV log per scheme, in --schemes order (each written atomically)")
     g.set_defaults(func=_run_grid)
+    _register_decomposition(sub)
+
+
+def _decomposition(args: argparse.Namespace) -> int:
+    from clover.control.decomposition import _cli
+
+    return _cli(args)
+
+
+def _register_decomposition(sub) -> None:
+    """``clover decomposition``: the savings decomposition to a CSV (atomically)."""
+    p = sub.add_parser("decomposition", help="where the savings come from: BASE, then one "
+                                             "knob at a time (paper protocol, modeled)")
+    p.add_argument("--app", action="append", choices=sorted(APPS), help="repeatable (default: all 3)")
+    p.add_argument("--trace", action="append",
+                   help="carbon trace, repeatable (default: CISO-March, CISO-Sep, ESO-March)")
+    p.add_argument("--scheme", action="append", choices=("oracle", "clover", "blover"),
+                   help="repeatable (default: oracle and clover)")
+    p.add_argument("--n-gpus", type=int, default=2, help="N, the schemes' GPUs (default 2)")
+    p.add_argument("--k", type=int, default=5, help="BASE's GPU factor (default 5)")
+    p.add_argument("--gpu", default="a100-40gb")
+    p.add_argument("--lam", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hours", type=int, help="only the first HOURS hours of each trace")
+    p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data)")
+    p.add_argument("--out", default="results/decomposition.csv")
+    p.set_defaults(func=_decomposition)

@@ -35,9 +35,12 @@ from clover.errors import CloverError
 from clover.models.catalog import largest_variant
 from clover.models.configuration import Configuration, GpuAssignment
 from clover.optimize.objective import score
-from clover.optimize.space import artifact_partitions, distinct_graphs, replicate
+from clover.optimize.space import (distinct_graphs, replicate, restricted_fitting,
+                                   restricted_partitions)
 from clover.optimize.schemes import Scheme
 from clover.sim.evaluator import Evaluation, SimEvaluator, objective_batch
+from clover.sim.fcfs import FcfsEvaluator
+from clover.sim.problem import carbon_g
 
 #: the artifact's initial centre score (fractional -1000), in percent points
 _INIT_CENTRE = -1000.0 * 100.0
@@ -48,16 +51,24 @@ class _ReplicatedSearch(Scheme):
 
     anneal = True
 
-    def __init__(self, problem, evaluator=None, **params):
+    def __init__(self, problem, evaluator=None, partitions=None, variants=None, **params):
         super().__init__(problem, evaluator, **params)
         seed = self.params["seed"]
         self.rng = np.random.default_rng(problem.seed if seed is None else seed)
-        self.partitions = artifact_partitions(problem.gpu)
-        self.fit = {s: problem.fitting_variants(s) for p in self.partitions for s in p.profiles}
+        #: the search space, optionally restricted to partition codes / variant names
+        self.partitions = restricted_partitions(problem.gpu, partitions)
+        fitting = restricted_fitting(problem.fitting_variants, variants)
+        self.fit = {s: fitting(s) for p in self.partitions for s in p.profiles}
         self.partitions = tuple(p for p in self.partitions if all(self.fit[s] for s in p.profiles))
-        full = next(p for p in self.partitions if len(p.profiles) == 1)
-        #: deployed (partition code, variants): BASE on N GPUs, as the artifact starts
-        self.current = (full.code, (largest_variant(problem.app).name,))
+        if not self.partitions:
+            raise CloverError(f"{self.name}: the restricted space has no partition whose every "
+                              "slot fits a variant")
+        #: deployed (partition code, variants): BASE on N GPUs, as the artifact starts; in a
+        #: space without it, the first draw
+        big = largest_variant(problem.app).name
+        full = next((p for p in self.partitions if len(p.profiles) == 1), None)
+        self.current = ((full.code, (big,)) if full is not None and big in self.fit[
+            full.profiles[0]] else self.draw())
         self.history: dict = {}
         self.last_search_ci: float | None = None
         self.total_evaluations = 0
@@ -72,7 +83,16 @@ class _ReplicatedSearch(Scheme):
         return replicate(self.assignment(cand), self.problem.gpu, self.problem.n_gpus)
 
     def counts(self, cand) -> np.ndarray:
-        return self.problem.counts(Configuration(self.problem.gpu, (self.assignment(cand),)))
+        """Single-GPU edge-weight vector of ``cand`` (memoised: the search asks for the same
+        few thousand encodings over and over)."""
+        memo = self.__dict__.setdefault("_counts_memo", {})
+        key = (cand[0], tuple(cand[1]))
+        c = memo.get(key)
+        if c is None:
+            c = self.problem.counts(Configuration(self.problem.gpu, (self.assignment(cand),)))
+            c.setflags(write=False)
+            memo[key] = c
+        return c
 
     def key(self, cand):  # pragma: no cover
         raise NotImplementedError
@@ -83,9 +103,22 @@ class _ReplicatedSearch(Scheme):
         vs = tuple(self.fit[s][int(self.rng.integers(len(self.fit[s])))] for s in part.profiles)
         return (part.code, vs)
 
+    def space_size(self) -> int:  # pragma: no cover
+        """Distinct history keys of the (possibly restricted) space."""
+        raise NotImplementedError
+
+    def all_seen(self, seen: set) -> bool:
+        """Every key of the space was evaluated this hour (a small restricted space): no
+        unseen draw exists, so redrawing cannot help."""
+        if not hasattr(self, "_space_size"):
+            self._space_size = int(self.space_size())
+        return len(seen) >= self._space_size
+
     def draw_unseen(self, seen: set):
         """:meth:`draw`, redrawn while its key was evaluated this hour (as the artifact)."""
         cand = self.draw()
+        if self.all_seen(seen):
+            return cand
         for _ in range(10_000):
             if self.key(cand) not in seen:
                 return cand
@@ -176,7 +209,14 @@ class ReplicatedClover(_ReplicatedSearch):
         d = int(np.abs(self.counts(centre) - self.counts(cand)).sum())
         return d <= int(self.params["max_distance"])
 
+    def space_size(self):
+        return len(distinct_graphs(self.problem.app, self.problem.gpu,
+                                   lambda s: self.fit.get(s, ()),
+                                   tuple(p.code for p in self.partitions)))
+
     def propose(self, centre, seen):
+        if self.all_seen(seen):  # nothing unseen is left: the neighbourhood is exhausted
+            return self.draw(), True
         cand = None
         for _ in range(int(self.params["neighbour_tries"])):
             cand = self.draw_unseen(seen)
@@ -194,14 +234,21 @@ class ReplicatedBlover(_ReplicatedSearch):
     def key(self, cand):
         return (cand[0], tuple(cand[1]))
 
+    def space_size(self):
+        return sum(int(np.prod([len(self.fit[s]) for s in p.profiles])) for p in self.partitions)
+
 
 class _Exhaustive(Scheme):
     """Every distinct fitting graph of the replicated space, evaluated once."""
 
-    def __init__(self, problem, evaluator=None, **params):
+    def __init__(self, problem, evaluator=None, partitions=None, variants=None, **params):
         super().__init__(problem, evaluator, **params)
         self._evals: list[Evaluation] | None = None
         self._choice: int | None = None
+        #: search-space restriction: partition codes / variant names (None: the whole space)
+        self.space_partitions = partitions
+        self.space_variants = variants
+        restricted_partitions(problem.gpu, partitions)  # validates the codes
 
     def analytic(self) -> bool:
         """The analytic optimal-routing evaluator: its objective is vectorised
@@ -210,17 +257,18 @@ class _Exhaustive(Scheme):
         return (type(ev) is SimEvaluator and not ev.simulate
                 and self.problem.accuracy_floor is None)
 
+    def assignments(self):
+        p = self.problem
+        return distinct_graphs(p.app, p.gpu, p.fitting_variants, self.space_partitions,
+                               self.space_variants)
+
     def graphs(self):
         p = self.problem
-        return [replicate(a, p.gpu, p.n_gpus) for a in
-                distinct_graphs(p.app, p.gpu, p.fitting_variants)]
+        return [replicate(a, p.gpu, p.n_gpus) for a in self.assignments()]
 
     def space_evaluations(self, ci: float) -> list[Evaluation]:
         if self._evals is None:
-            p = self.problem
-            graphs = distinct_graphs(p.app, p.gpu, p.fitting_variants)
-            self._evals = [self.evaluator.evaluate(replicate(a, p.gpu, p.n_gpus), ci)
-                           for a in graphs]
+            self._evals = [self.evaluator.evaluate(c, ci) for c in self.graphs()]
         return [self.rescore(e, ci) for e in self._evals]
 
     def pick(self, evals: list[Evaluation], ci: float) -> int:  # pragma: no cover
@@ -244,7 +292,37 @@ class ReplicatedOracle(_Exhaustive):
 
     name = "oracle"
 
+    def fcfs_objectives(self, ci: float) -> np.ndarray:
+        """Every graph's objective at ``ci`` under FCFS, vectorised: a window does not depend
+        on ci (accuracy, p95 and energy are fixed per graph, only carbon scales), so the
+        hourly argmax is :func:`clover.optimize.objective.score` on arrays."""
+        p = self.problem
+        if self._evals is None:
+            self._evals = [self.evaluator.evaluate(c, ci) for c in self.graphs()]
+            e = np.array([ev.energy_j_per_request for ev in self._evals], dtype=float)
+            a = np.array([ev.accuracy for ev in self._evals], dtype=float)
+            ok = np.array([bool(ev.feasible and ev.sla_met) for ev in self._evals])
+            if p.accuracy_floor is not None:
+                ok &= a >= p.accuracy_floor * (1 - 1e-9)
+            self._fcfs = (e, a, ok)
+        e, a, ok = self._fcfs
+        c = carbon_g(e, ci, p.pue)
+        d_c = (p.base_carbon_g - c) / p.base_carbon_g * 100.0
+        d_a = (a - p.base_accuracy) / p.base_accuracy * 100.0
+        f = p.lam * d_c + (1.0 - p.lam) * d_a
+        return np.where(ok, f, -np.inf)
+
     def decide(self, hour, ci_g_per_kwh):
+        if type(self.evaluator) is FcfsEvaluator:
+            t0 = time.perf_counter()
+            ci = float(ci_g_per_kwh)
+            f = self.fcfs_objectives(ci)
+            i = int(np.argmax(f))
+            if not math.isfinite(f[i]):
+                raise CloverError(f"oracle: no configuration of the replicated space meets the "
+                                  f"SLA {self.problem.sla_ms:.2f} ms at "
+                                  f"{self.problem.rate_rps:.2f} req/s")
+            return self._decision(hour, ci, self.rescore(self._evals[i], ci), t0, searched=True)
         if not self.analytic():
             return super().decide(hour, ci_g_per_kwh)
         t0 = time.perf_counter()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.models.catalog import variants_for_app
 from clover.models.configuration import Configuration, GpuAssignment
@@ -73,16 +74,45 @@ def _mix_assignments(mix: tuple[str, ...], options) -> list[GpuAssignment]:
     return out
 
 
-def distinct_graphs(app: str, gpu: str, fitting=None) -> list[GpuAssignment]:
+def restricted_fitting(fitting, variants=None):
+    """``fitting`` (slice -> variants) keeping only the variants named in ``variants``
+    (None: all). A search-space restriction (the decomposition's "no variants" steps)."""
+    if variants is None:
+        return fitting
+    keep = frozenset(variants)
+    return lambda s: tuple(v for v in fitting(s) if v in keep)
+
+
+def restricted_partitions(gpu: str, codes=None) -> tuple[Partition, ...]:
+    """:func:`artifact_partitions` limited to the partition ``codes`` (None: all 15); an
+    unknown or dropped code is a one-line error."""
+    parts = artifact_partitions(gpu)
+    if codes is None:
+        return parts
+    known = {p.code for p in parts}
+    bad = [str(c) for c in codes if str(c) not in known]
+    if bad:
+        raise CloverError(f"unknown partition code(s) {', '.join(bad)} "
+                          f"(known: {', '.join(sorted(known, key=int))})")
+    want = {str(c) for c in codes}
+    return tuple(p for p in parts if p.code in want)
+
+
+def distinct_graphs(app: str, gpu: str, fitting=None, partitions=None,
+                    variants=None) -> list[GpuAssignment]:
     """One single-GPU assignment per distinct graph of the replicated space.
 
     ``fitting(slice_profile) -> variants`` restricts the slot choices (e.g.
     ``Problem.fitting_variants``); default: every variant of the app on every slot (the
-    artifact's count)."""
+    artifact's count). ``partitions`` (codes) and ``variants`` (names) restrict the space
+    further (None: no restriction)."""
     names = tuple(v.name for v in variants_for_app(app))
     options = fitting if fitting is not None else (lambda s: names)
+    options = restricted_fitting(options, variants)
+    mixes = (slice_mixes(gpu) if partitions is None else
+             tuple(dict.fromkeys(p.mix for p in restricted_partitions(gpu, partitions))))
     out = []
-    for mix in slice_mixes(gpu):
+    for mix in mixes:
         if all(options(s) for s in mix):
             out += _mix_assignments(mix, options)
     return out
