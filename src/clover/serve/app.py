@@ -36,7 +36,8 @@ from typing import Any
 
 from ray import serve
 
-from clover.serve.safety import IngressLimits, RequestCounters, check_request_id
+from clover.serve.safety import (IngressLimits, RequestCounters, bind_serve_grpc_to_loopback,
+                                 check_request_id)
 
 log = logging.getLogger("clover.serve")
 
@@ -52,6 +53,7 @@ class SliceReplica:
 
     def __init__(self, spec: dict, builders_module: str = "clover.models.builders",
                  seed: int = 0) -> None:
+        bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
         self.spec = dict(spec)
         device = self.spec["device"]
         if device != "cpu":
@@ -191,6 +193,7 @@ class Ingress:
     """HTTP entry and router of the service (one replica; it holds the routing state)."""
 
     def __init__(self, limits: dict | None = None) -> None:
+        bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
         self.limits = IngressLimits(**(limits or {})).validate()
         self.handles: dict[str, Any] = {}
         self.meta: dict[str, dict] = {}
@@ -334,8 +337,8 @@ class Ingress:
             out["server_ms"] = (time.perf_counter() - t0) * 1000.0
             return "answered", "", out
 
-    async def _read_json(self, http_request) -> dict:
-        """The body as a JSON object, read up to the cap (413 beyond, without reading on)."""
+    def _check_length(self, http_request) -> None:
+        """413 from the declared Content-Length alone (the body is not read)."""
         cap = self.limits.max_body_bytes
         declared = http_request.headers.get("content-length")
         if declared is not None:
@@ -343,6 +346,10 @@ class Ingress:
                 raise _Reject(400, "bad Content-Length")
             if int(declared) > cap:
                 raise _Reject(413, f"body of {int(declared)} bytes exceeds {cap} bytes")
+
+    async def _read_json(self, http_request) -> dict:
+        """The body as a JSON object, read up to the cap (413 beyond, without reading on)."""
+        cap = self.limits.max_body_bytes
         buf, size = [], 0
         async for chunk in http_request.stream():
             size += len(chunk)
@@ -370,6 +377,11 @@ class Ingress:
         reply: dict = {"error": reason}
         headers: dict = {}
         try:
+            try:
+                self._check_length(http_request)
+            except _Reject as rej:
+                outcome, reason, status, reply = "rejected", rej.reason, rej.status, {"error": rej.reason}
+                return JSONResponse(reply, status_code=status)
             if self.pending >= self.limits.max_pending:
                 outcome, reason, status = "shed", f"{self.pending} requests pending", 503
                 reply, headers = {"error": f"overloaded: {reason}, retry later"}, {"Retry-After": "1"}
@@ -379,7 +391,8 @@ class Ingress:
                     body = await self._read_json(http_request)
                     rid = body.get("id")
                     outcome, reason, reply = await self.infer(body)
-                    status = {"answered": 200}.get(outcome, 422 if reason.startswith("replica-error") else 503)
+                    status = (200 if outcome == "answered"
+                              else 422 if reason.startswith("replica-error") else 503)
                 except _Reject as rej:
                     outcome, reason, status, reply = "rejected", rej.reason, rej.status, {"error": rej.reason}
                 finally:

@@ -99,6 +99,37 @@ def loopback_ray_env() -> Iterator[None]:
             os.environ[RAY_LOCAL_ONLY_ENV] = old_env
 
 
+def bind_serve_grpc_to_loopback() -> bool:
+    """In a Serve replica on a loopback node: bind its inter-deployment gRPC server to 127.0.0.1.
+
+    Ray Serve 2.60 binds that server to ``[::]:0`` unconditionally
+    (``ray/serve/_private/replica.py``, ``_on_initialized``), i.e. every interface even when the
+    node IP is 127.0.0.1. The replica calls this from its ``__init__``, which Serve runs before
+    ``_on_initialized``; it wraps the module's ``add_port_to_grpc_server`` so that ``[::]:port``
+    becomes ``<node ip>:port``. A no-op on a node with a routable IP (clusters). Returns
+    whether it applied.
+    """
+    try:
+        import ray
+        from ray.serve._private import replica as rep
+
+        ip = ray.util.get_node_ip_address()
+        orig = rep.add_port_to_grpc_server
+    except Exception:  # not in a Ray worker, or Serve's internals moved: nothing to do
+        return False
+    if not is_loopback(ip) or getattr(orig, "_clover_loopback", False):
+        return getattr(orig, "_clover_loopback", False)
+
+    def add_port(server, address: str):
+        if address.startswith("[::]:"):
+            address = f"{ip}:{address[5:]}"
+        return orig(server, address)
+
+    add_port._clover_loopback = True
+    rep.add_port_to_grpc_server = add_port
+    return True
+
+
 def listening_sockets(root_pid: int | None = None) -> list[dict]:
     """TCP/UDP sockets in LISTEN state (TCP) or bound (UDP) of ``root_pid`` and its descendants."""
     import psutil

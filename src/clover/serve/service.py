@@ -409,8 +409,11 @@ class LiveService:
         """Bring back the replicas of ``old`` after a failed deploy; returns what happened."""
         kept_ids = set(kept)
         try:
-            gone = [i for i in started if i.instance_id not in {o.instance_id for o in old}]
-            self._delete(gone)
+            from ray import serve
+
+            apps = serve.status().applications
+            self._delete([i for i in started if i.app_name in apps
+                          and i.instance_id not in {o.instance_id for o in old}])
             back = [i for i in old if i.instance_id not in kept_ids]
             if back and self.cluster.backend == "cuda":
                 _, uuids = self._apply_mig(old, {i.slot for i in back})
