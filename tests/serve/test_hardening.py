@@ -194,7 +194,7 @@ def test_failed_start_rolls_back_to_the_previous_replicas(live_service, http, mo
 
 
 def test_load_drill_every_request_accounted_for_on_loopback(live_service):
-    """300 concurrent requests, 1 s client timeout, large bodies (some over the cap), a small
+    """300 concurrent requests, 2 s client timeout, large bodies (some over the cap), a small
     admission bound: every request ends answered, rejected, cancelled or shed, on both sides."""
     deployed(live_service, ONE)
     n, cap = 300, 256 * 1024
@@ -202,22 +202,31 @@ def test_load_drill_every_request_accounted_for_on_loopback(live_service):
     before = idle_stats(live_service)
     t = time.monotonic()
     with limits(live_service, max_body_bytes=cap, max_pending=100):
-        records = run_load(live_service.url, np.zeros(n), timeout_s=1.0, payload_bytes=big,
+        records = run_load(live_service.url, np.zeros(n), timeout_s=2.0, payload_bytes=big,
                            extra={k: {"fault": "sleep:0.05"} for k in range(n)})
         after = idle_stats(live_service)
     assert time.monotonic() - t < 60
     assert len(records) == n and [r.id for r in records] == list(range(n))
     d = delta(after, before)
     assert after["identity_holds"] and d["in_flight"] == 0
-    assert d["received"] == n and d["failed"] == 0
+    assert d["received"] == n and d["failed"] == 0, d
     assert d == {**d, "received": d["answered"] + d["rejected"] + d["cancelled"] + d["shed"]}
     by = {s: sum(r.status == s for r in records) for s in (0, 200, 413, 503)}
     assert sum(by.values()) == n
-    assert by[413] == d["rejected"] == n // 10  # every oversized body, none other
-    assert by[503] == d["shed"] > 0
+    oversized = {k for k in range(n) if k % 10 == 0}
+    assert {r.id for r in records if r.status == 413} <= oversized
+    assert d["rejected"] == len(oversized)  # the server refused every oversized body, none other
+    # an early 413 or 503 (answered before the body is read) may not reach a client that is
+    # still uploading (the connection closes under it): a client-side error then, never a
+    # reply of another kind
+    assert all(r.status in (0, 413) for r in records if r.id in oversized)
+    assert 0 < by[503] <= d["shed"]
     assert by[200] <= d["answered"]  # a reply racing the client's timeout counts as answered
-    assert by[0] == d["cancelled"] + d["answered"] - by[200] > 0
-    assert {r.error_type for r in records if r.status == 0} <= {"ReadTimeout", "WriteTimeout",
-                                                                "PoolTimeout", "ConnectTimeout"}
+    assert by[0] == (d["cancelled"] + d["answered"] - by[200] + d["rejected"] - by[413]
+                     + d["shed"] - by[503]), (d, by)
+    assert d["cancelled"] > 0
+    kinds = {r.error_type for r in records if r.status == 0}
+    assert kinds <= {"ReadTimeout", "WriteTimeout", "PoolTimeout", "ConnectTimeout",
+                     "WriteError", "ReadError", "RemoteProtocolError"}, kinds
     assert non_loopback_listeners(os.getpid()) == []
     time.sleep(1.0)
