@@ -368,11 +368,14 @@ class LiveService:
         if diff.stop:
             keep_ids = {i.instance_id for i in diff.keep}
             remaining = [i for i in self.instances if i.instance_id in keep_ids]
-            self._set_routes(remaining, self.weights)
             t_d = time.monotonic()
             ids = [i.instance_id for i in diff.stop]
-            res = self._control(self.ingress.drain.remote(ids, drain_timeout_s),
-                                drain_timeout_s + CONTROL_TIMEOUT_S)
+            try:
+                self._set_routes(remaining, self.weights)
+                res = self._control(self.ingress.drain.remote(ids, drain_timeout_s),
+                                    drain_timeout_s + CONTROL_TIMEOUT_S)
+            except Exception as exc:  # control call failed or timed out: nothing stopped yet
+                res = {"drained": False, "inflight": f"unknown ({type(exc).__name__}: {exc})"}
             report.drain_s = time.monotonic() - t_d
             if not res["drained"]:
                 self._set_routes(old_instances, old_weights)  # nothing was stopped yet
