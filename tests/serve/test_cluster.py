@@ -52,6 +52,15 @@ def test_cluster_file_is_read_and_ordered(tmp_path):
     ("nodes: [{address: x, gpus: [0], mig: {0: {'3g@0': 'x'}}}]", "nodes[0].mig.0"),
     ("gpu: v100\nnodes: [{address: x, gpus: [0]}]", "gpu"),
     ("colour: red\nnodes: [{address: x, gpus: [0]}]", "colour"),
+    # safety fields (clover.serve.safety): the expose opt-in, the HTTP host, ingress limits
+    ("expose: yes-please\nnodes: [{address: x, gpus: [0]}]", "expose"),
+    ("http: {host: 'a b'}\nnodes: [{address: x, gpus: [0]}]", "http.host"),
+    ("limits: [1]\nnodes: [{address: x, gpus: [0]}]", "limits"),
+    ("limits: {max_body_bytes: 0}\nnodes: [{address: x, gpus: [0]}]", "limits.max_body_bytes"),
+    ("limits: {max_pending: -1}\nnodes: [{address: x, gpus: [0]}]", "limits.max_pending"),
+    ("limits: {replica_timeout_s: .nan}\nnodes: [{address: x, gpus: [0]}]",
+     "limits.replica_timeout_s"),
+    ("limits: {max_queue: 5}\nnodes: [{address: x, gpus: [0]}]", "limits.max_queue"),
 ])
 def test_bad_cluster_files_name_the_field(tmp_path, text, field):
     p = tmp_path / "c.yaml"

@@ -74,11 +74,18 @@ class NodeMigAgent:
 MigAgent = ray.remote(num_cpus=0, max_restarts=3)(NodeMigAgent)
 
 
-def call(agent: Any, method: str, *args: Any) -> Any:
-    """Call an agent method on a Ray actor handle or on a local :class:`NodeMigAgent`."""
+#: bound of one agent call (s): a MIG change waits up to 60 s for processes, then applies
+AGENT_TIMEOUT_S = 300.0
+
+
+def call(agent: Any, method: str, *args: Any, timeout_s: float = AGENT_TIMEOUT_S) -> Any:
+    """Call an agent method on a Ray actor handle or on a local :class:`NodeMigAgent`.
+
+    A remote call that does not return within ``timeout_s`` raises ``ray.exceptions.GetTimeoutError``.
+    """
     fn = getattr(agent, method)
     if hasattr(fn, "remote"):
-        return ray.get(fn.remote(*args))
+        return ray.get(fn.remote(*args), timeout=timeout_s)
     return fn(*args)
 
 

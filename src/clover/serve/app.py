@@ -8,12 +8,16 @@
   re-partition) or, on CPU, ``torch.set_num_threads`` and the CPU affinity of its core share.
   One request at a time (batch 1, as the simulator assumes); further requests queue in the
   ingress' handle.
-* :class:`Ingress` is the HTTP entry (``POST /infer``, ``GET /routes``, ``GET /healthz``). It
-  spreads requests over instances with the shares the simulator's router assigns (smooth
-  weighted round robin: deterministic and exact in the long run), holds requests while no
-  instance is routable (reconfiguration), and retries a request whose replica died or was
-  removed (crash, redeploy) on the restarted or another instance. Every such event is logged
-  and kept for :meth:`Ingress.events`.
+* :class:`Ingress` is the HTTP entry (exact paths: ``POST /infer``, ``GET /routes``,
+  ``GET /healthz``, ``GET /stats``; 404 otherwise). It spreads requests over instances with the
+  shares the simulator's router assigns (smooth weighted round robin: deterministic and exact in
+  the long run), holds requests while no instance is routable (reconfiguration), and retries a
+  request whose replica died or became unavailable on another instance (or on the replacement
+  of a dead replica); a request the model rejected, or a call that timed out, is not retried.
+  It is bounded (:class:`clover.serve.safety.IngressLimits`: body cap, admission bound with
+  503 shedding, replica timeout, id length) and accounts for every request it received
+  (:class:`clover.serve.safety.RequestCounters`). Every event is logged and kept for
+  :meth:`Ingress.events`.
 
 The model code comes from ``clover.models.builders`` (``build_model``, ``example_inputs``,
 ``run_inference``), imported inside the replica so that the environment is set first.
@@ -22,6 +26,7 @@ The model code comes from ``clover.models.builders`` (``build_model``, ``example
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -31,10 +36,13 @@ from typing import Any
 
 from ray import serve
 
+from clover.serve.safety import (IngressLimits, RequestCounters, bind_serve_grpc_to_loopback,
+                                 check_request_id)
+
 log = logging.getLogger("clover.serve")
 
-#: retry budget of one request (s): covers a replica restart (model load) or a redeploy
-RETRY_DEADLINE_S = 120.0
+#: the paths the ingress serves (exact match) and their method
+PATHS = {"/infer": "POST", "/routes": "GET", "/healthz": "GET", "/stats": "GET"}
 
 
 @serve.deployment(num_replicas=1, max_ongoing_requests=1, health_check_period_s=2.0,
@@ -45,6 +53,7 @@ class SliceReplica:
 
     def __init__(self, spec: dict, builders_module: str = "clover.models.builders",
                  seed: int = 0) -> None:
+        bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
         self.spec = dict(spec)
         device = self.spec["device"]
         if device != "cpu":
@@ -104,6 +113,11 @@ class SliceReplica:
             # fault drill: die in the middle of serving this request (its caller must retry)
             log.warning("replica %s: crash drill on request %s", self.spec["instance_id"], request.get("id"))
             os._exit(17)
+        fault = str(request.get("fault") or "")
+        if fault.startswith("sleep:") and self.spec.get("allow_faults"):
+            time.sleep(min(float(fault[6:]), 30.0))  # slow-request drill (timeouts, drains)
+        if fault == "reject" and self.spec.get("allow_faults"):
+            raise ValueError("request rejected by the model (drill)")
         t0 = time.perf_counter()
         with self.torch.inference_mode():
             self._forward()
@@ -145,12 +159,42 @@ class _SmoothWRR:
         return best
 
 
-@serve.deployment(num_replicas=1, max_ongoing_requests=100_000, health_check_period_s=2.0,
-                  ray_actor_options={"num_cpus": 0})
+def is_retryable(exc: BaseException) -> bool:
+    """A replica call failed in a way another replica can fix: it died or is unavailable.
+
+    Not retryable: the replica's own code raised (``RayTaskError``: the model rejected the
+    request), a timeout, a cancellation, anything unknown.
+    """
+    from ray import exceptions as rx
+    from ray.serve import exceptions as sx
+
+    if isinstance(exc, (rx.RayTaskError, rx.TaskCancelledError)):
+        return False
+    return isinstance(exc, (rx.RayActorError, sx.ReplicaUnavailableError,
+                            sx.DeploymentUnavailableError, sx.BackPressureError))
+
+
+class _Reject(Exception):
+    """A request refused before routing (HTTP status and reason)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+@serve.deployment(num_replicas=1, max_ongoing_requests=1088, max_queued_requests=1024,
+                  health_check_period_s=2.0, ray_actor_options={"num_cpus": 0})
 class Ingress:
     """HTTP entry and router of the service (one replica; it holds the routing state)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: dict | None = None) -> None:
+        bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
+        self.limits = IngressLimits(**(limits or {})).validate()
         self.handles: dict[str, Any] = {}
         self.meta: dict[str, dict] = {}
         self.wrr = _SmoothWRR({})
@@ -158,9 +202,9 @@ class Ingress:
         self.inflight: dict[str, int] = {}
         self.events_log: deque = deque(maxlen=10_000)
         self.generation = 0
-        self.received = 0
-        self.answered = 0
-        self.failed = 0
+        self.counters = RequestCounters()
+        self.pending = 0  # admitted /infer requests (body read, waiting, or at a replica)
+        self.retried = 0
 
     def _event(self, kind: str, **fields: Any) -> None:
         ev = {"t": time.time(), "event": kind, **fields}
@@ -191,6 +235,12 @@ class Ingress:
                     weights={k: round(v, 6) for k, v in self.wrr.weights.items()})
         return self.generation
 
+    def set_limits(self, limits: dict) -> dict:
+        """Change the bounds at run time (max_pending only up to the deployment's bound)."""
+        self.limits = IngressLimits(**limits).validate()
+        self._event("limits", **self.limits.as_dict())
+        return self.limits.as_dict()
+
     async def drain(self, instance_ids: list[str], timeout_s: float = 120.0) -> dict:
         """Wait until no request is in flight to these instances (they must be unrouted first)."""
         t0 = time.monotonic()
@@ -201,10 +251,20 @@ class Ingress:
             await asyncio.sleep(0.02)
         return {"drained": True, "waited_s": time.monotonic() - t0}
 
+    def stats(self) -> dict:
+        """Request accounting: received = answered + rejected + failed + cancelled + shed + in_flight."""
+        return {**self.counters.snapshot(), "pending": self.pending, "retried": self.retried,
+                "limits": self.limits.as_dict()}
+
+    def unanswered(self, since: float = 0.0) -> list[dict]:
+        """Every request not answered (bounded log), with its outcome and reason."""
+        return [r for r in self.counters.unanswered if r["t"] >= since]
+
     def status(self) -> dict:
-        return {"generation": self.generation, "received": self.received, "answered": self.answered,
-                "failed": self.failed, "inflight": dict(self.inflight),
-                "routes": list(self.meta.values())}
+        st = self.counters.snapshot()
+        return {"generation": self.generation, "received": st["received"],
+                "answered": st["answered"], "failed": st["failed"], "inflight": dict(self.inflight),
+                "routes": list(self.meta.values()), "requests": st}
 
     def events(self, since: float = 0.0) -> list[dict]:
         return [e for e in self.events_log if e["t"] >= since]
@@ -222,63 +282,149 @@ class Ingress:
         return True
 
     # -- data plane
-    async def infer(self, request: dict) -> dict:
-        """Serve one request: route, retry on replica loss, report where and how long."""
+    async def infer(self, request: dict) -> tuple[str, str, dict]:
+        """Serve one request: route, retry on replica loss; returns (outcome, reason, reply)."""
         t0 = time.perf_counter()
-        self.received += 1
-        attempts, last_err = 0, ""
-        deadline = time.monotonic() + RETRY_DEADLINE_S
+        rid = request.get("id")
+        lim = self.limits
+        attempts, last_err, tried = 0, "", set()
+        deadline = time.monotonic() + lim.retry_deadline_s
+
+        def failed(reason: str) -> tuple[str, str, dict]:
+            return "failed", reason, {"id": rid, "error": reason, "attempts": attempts,
+                                      "server_ms": (time.perf_counter() - t0) * 1000}
+
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.failed += 1
-                self._event("gave-up", id=request.get("id"), attempts=attempts, error=last_err)
-                return {"id": request.get("id"), "error": f"no instance answered: {last_err}",
-                        "attempts": attempts, "server_ms": (time.perf_counter() - t0) * 1000}
+                return failed(f"no instance answered within {lim.retry_deadline_s:g} s"
+                              + (f": {last_err}" if last_err else ""))
             if not self.routable.is_set():
                 try:
                     await asyncio.wait_for(self.routable.wait(), timeout=remaining)
                 except asyncio.TimeoutError:
                     continue
             gen = self.generation
-            iid = self.wrr.pick()
+            # a retry goes to an instance not tried yet; when every routable instance was
+            # tried, to the replacement of the (dead) replica that Serve starts
+            iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
             if iid is None:
                 self.routable.clear()
                 continue
             handle = self.handles[iid]
             attempts += 1
+            tried.add(iid)
             self.inflight[iid] = self.inflight.get(iid, 0) + 1
             try:
-                out = await handle.remote(request)
-            except Exception as exc:  # replica died / app deleted / unavailable: retry
-                last_err = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                self._event("retry", id=request.get("id"), instance=iid, attempt=attempts,
-                            generation=gen, error=last_err[:300])
+                out = await asyncio.wait_for(handle.remote(request),
+                                             timeout=min(lim.replica_timeout_s, remaining))
+            except asyncio.TimeoutError:
+                return failed(f"replica-timeout: {iid} did not answer within "
+                              f"{min(lim.replica_timeout_s, remaining):.3g} s")
+            except Exception as exc:
+                last_err = _one_line(exc)
+                if not is_retryable(exc):
+                    return failed(f"replica-error: {iid}: {last_err}")
+                self.retried += 1
+                self._event("retry", id=rid, instance=iid, attempt=attempts,
+                            generation=gen, error=last_err)
                 request = {k: v for k, v in request.items() if k != "fault"}  # drills are one-shot
                 await asyncio.sleep(min(0.05 * attempts, 1.0))
                 continue
             finally:
                 self.inflight[iid] -= 1
-            self.answered += 1
             out["attempts"] = attempts
             out["server_ms"] = (time.perf_counter() - t0) * 1000.0
-            return out
+            return "answered", "", out
+
+    def _check_length(self, http_request) -> None:
+        """413 from the declared Content-Length alone (the body is not read)."""
+        cap = self.limits.max_body_bytes
+        declared = http_request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise _Reject(400, "bad Content-Length")
+            if int(declared) > cap:
+                raise _Reject(413, f"body of {int(declared)} bytes exceeds {cap} bytes")
+
+    async def _read_json(self, http_request) -> dict:
+        """The body as a JSON object, read up to the cap (413 beyond, without reading on)."""
+        cap = self.limits.max_body_bytes
+        buf, size = [], 0
+        async for chunk in http_request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise _Reject(413, f"body exceeds {cap} bytes")
+            buf.append(chunk)
+        try:
+            body = json.loads(b"".join(buf))
+        except (ValueError, UnicodeDecodeError):
+            raise _Reject(400, "body must be JSON") from None
+        if not isinstance(body, dict):
+            raise _Reject(400, "body must be a JSON object")
+        try:
+            body["id"] = check_request_id(body.get("id"), self.limits.max_id_chars)
+        except ValueError as exc:
+            raise _Reject(400, f"bad id: {exc}") from None
+        return body
+
+    async def _infer_http(self, http_request) -> Any:
+        """POST /infer with accounting: exactly one outcome per received request."""
+        from starlette.responses import JSONResponse
+
+        self.counters.open()
+        outcome, reason, rid, status = "failed", "internal error", None, 500
+        reply: dict = {"error": reason}
+        headers: dict = {}
+        try:
+            try:
+                self._check_length(http_request)
+            except _Reject as rej:
+                outcome, reason, status, reply = "rejected", rej.reason, rej.status, {"error": rej.reason}
+                return JSONResponse(reply, status_code=status)
+            if self.pending >= self.limits.max_pending:
+                outcome, reason, status = "shed", f"{self.pending} requests pending", 503
+                reply, headers = {"error": f"overloaded: {reason}, retry later"}, {"Retry-After": "1"}
+            else:
+                self.pending += 1
+                try:
+                    body = await self._read_json(http_request)
+                    rid = body.get("id")
+                    outcome, reason, reply = await self.infer(body)
+                    status = (200 if outcome == "answered"
+                              else 422 if reason.startswith("replica-error") else 503)
+                except _Reject as rej:
+                    outcome, reason, status, reply = "rejected", rej.reason, rej.status, {"error": rej.reason}
+                finally:
+                    self.pending -= 1
+            return JSONResponse(reply, status_code=status, headers=headers)
+        except asyncio.CancelledError:
+            outcome, reason = "cancelled", "client disconnected or timed out"
+            raise
+        except Exception as exc:
+            outcome, reason = "failed", f"internal error: {_one_line(exc)}"
+            return JSONResponse({"error": reason}, status_code=500)
+        finally:
+            rec = self.counters.close(outcome, reason, rid, status=status)
+            if rec is not None:
+                log.warning("clover request not answered: %s", rec)
 
     async def __call__(self, http_request) -> Any:
         from starlette.responses import JSONResponse
 
-        path = http_request.url.path.rstrip("/")
-        if path.endswith("/healthz"):
-            return JSONResponse({"ok": True, "routable": self.routable.is_set()})
-        if path.endswith("/routes"):
-            return JSONResponse(self.status())
-        if not path.endswith("/infer") or http_request.method != "POST":
-            return JSONResponse({"error": "POST /infer with a JSON object"}, status_code=404)
-        try:
-            body = await http_request.json()
-        except Exception:
-            return JSONResponse({"error": "body must be JSON"}, status_code=400)
-        if not isinstance(body, dict):
-            return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
-        out = await self.infer(body)
-        return JSONResponse(out, status_code=503 if "error" in out else 200)
+        path = http_request.url.path
+        method = PATHS.get(path)
+        if method is None:
+            return JSONResponse({"error": f"no such path; the service has {', '.join(PATHS)}"},
+                                status_code=404)
+        if http_request.method != method:
+            return JSONResponse({"error": f"{path} takes {method}"}, status_code=405,
+                                headers={"Allow": method})
+        if path == "/infer":
+            return await self._infer_http(http_request)
+        if path == "/healthz":
+            return JSONResponse({"ok": True, "routable": self.routable.is_set(),
+                                 "requests": self.counters.snapshot()})
+        if path == "/stats":
+            return JSONResponse(self.stats())
+        return JSONResponse(self.status())

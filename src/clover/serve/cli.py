@@ -13,6 +13,25 @@ from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
 
 
+def _on_sigterm_like_ctrl_c(fn):
+    """Run ``fn`` with SIGTERM taking the Ctrl-C path (service stopped, Ray shut down), then
+    exit 143 (128 + SIGTERM) after a SIGTERM."""
+    import functools
+
+    from clover.serve.safety import EXIT_SIGTERM, Terminated, install_sigterm
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        install_sigterm()
+        try:
+            return fn(args)
+        except Terminated:
+            print("clover: terminated (SIGTERM); service stopped", file=sys.stderr)
+            return EXIT_SIGTERM
+
+    return run
+
+
 def _live(args: argparse.Namespace) -> int:
     import os
 
@@ -42,6 +61,7 @@ def _serve_up(args: argparse.Namespace) -> int:
 
     from clover.models.configuration import Configuration
     from clover.serve.cluster import load_cluster, local_cluster
+    from clover.serve.safety import Terminated
     from clover.serve.service import LiveService
 
     path = Path(args.configuration)
@@ -59,8 +79,10 @@ def _serve_up(args: argparse.Namespace) -> int:
         try:
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            print("stopping", file=sys.stderr, flush=True)
+            if isinstance(exc, Terminated):
+                raise  # after the service stopped (with-block): exit 143
     return 0
 
 
@@ -105,7 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance")
     p.add_argument("--out-dir", default="results/live", help="where logs go (default results/live)")
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
-    p.set_defaults(func=_live)
+    p.set_defaults(func=_on_sigterm_like_ctrl_c(_live))
 
     sp = sub.add_parser("serve", help="the live inference service for any HTTP client")
     ss = sp.add_subparsers(dest="serve_command", metavar="ACTION")
@@ -118,4 +140,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--cores-per-gpu", type=int, default=0)
     up.add_argument("--num-cpus", type=int, default=None)
     up.add_argument("--port", type=int, default=8000)
-    up.set_defaults(func=_serve_up)
+    up.set_defaults(func=_on_sigterm_like_ctrl_c(_serve_up))

@@ -5,7 +5,9 @@ One YAML file is all a cluster user writes (see ``docs/live.md``)::
     backend: cuda              # cuda (MIG slices) or cpu (core shares)
     gpu: a100-40gb             # clover.mig.geometry key of every GPU
     ray_address: auto          # join the cluster started with `ray start`; null: local Ray
-    http: {host: 127.0.0.1, port: 8000}
+    http: {host: 127.0.0.1, port: 8000}   # a non-loopback host needs expose: true
+    expose: false              # true: bind HTTP (and a local Ray) beyond loopback
+    limits: {max_body_bytes: 8388608, max_pending: 1024}   # clover.serve.safety.IngressLimits
     mig_apply: false           # true: the per-node agents may create/destroy MIG instances
     nodes:
       - name: node1
@@ -32,6 +34,7 @@ from clover.mig.geometry import get_gpu
 from clover.mig.manager import MigInstance, layout_for_profiles
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
+from clover.serve.safety import FieldError, IngressLimits, check_http_host
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -59,6 +62,8 @@ class ClusterSpec:
     mig_apply: bool = False
     cores_per_gpu: int = 0  # cpu backend: cores emulating one GPU (0: all cores / GPUs)
     source: str = "<built-in>"
+    expose: bool = False  # opt-in: HTTP and a local Ray may listen beyond loopback
+    limits: IngressLimits = field(default_factory=IngressLimits)
 
     @property
     def gpu_slots(self) -> list[tuple[NodeSpec, int]]:
@@ -107,7 +112,8 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     def bad(field_: str, why: str) -> CloverError:
         return CloverError(f"cluster file {path}: field '{field_}' {why}")
 
-    known = {"backend", "gpu", "ray_address", "http", "mig_apply", "nodes", "cores_per_gpu"}
+    known = {"backend", "gpu", "ray_address", "http", "mig_apply", "nodes", "cores_per_gpu",
+             "expose", "limits"}
     extra = set(data) - known
     if extra:
         raise bad(sorted(extra)[0], f"is not a known field (known: {', '.join(sorted(known))})")
@@ -121,7 +127,14 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     http = data.get("http") or {}
     if not isinstance(http, dict):
         raise bad("http", "must be a mapping with host and port")
-    host = str(http.get("host", "127.0.0.1"))
+    expose = data.get("expose", False)
+    if not isinstance(expose, bool):
+        raise bad("expose", f"must be true or false, not {expose!r}")
+    try:
+        host = check_http_host(http.get("host", "127.0.0.1"), expose, "http.host")
+        limits = IngressLimits.from_mapping(data.get("limits"), "limits")
+    except FieldError as exc:
+        raise bad(exc.field, exc.why) from None
     port = http.get("port", 8000)
     if not isinstance(port, int) or not 0 < port < 65536:
         raise bad("http.port", f"must be a TCP port number, not {port!r}")
@@ -155,7 +168,8 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
         raise bad("cores_per_gpu", "must be a non-negative integer")
     ray_address = data.get("ray_address")
     return ClusterSpec(backend, gpu, tuple(nodes), None if ray_address in (None, "") else str(ray_address),
-                       host, port, bool(data.get("mig_apply", False)), cores, str(path))
+                       host, port, bool(data.get("mig_apply", False)), cores, str(path), expose,
+                       limits)
 
 
 # ------------------------------------------------------------------- instances

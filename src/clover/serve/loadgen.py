@@ -40,6 +40,7 @@ class RequestRecord:
     server_ms: float = math.nan
     attempts: int = 0
     error: str = ""
+    error_type: str = ""  # exception class for status 0 (ReadTimeout, ConnectError, ...)
 
     @property
     def ok(self) -> bool:
@@ -56,10 +57,15 @@ def check_loopback(url: str) -> str:
 async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: float = 120.0,
                         max_requests: int = MAX_REQUESTS, duration_s: float | None = None,
                         first_id: int = 0, max_connections: int = 512,
-                        extra: dict[int, dict] | None = None) -> list[RequestRecord]:
+                        extra: dict[int, dict] | None = None,
+                        payload_bytes: int | Mapping[int, int] = 0) -> list[RequestRecord]:
     """Send one POST /infer per arrival time; returns one record per request, in id order.
 
-    ``extra`` adds fields to the JSON body of some requests (by index), e.g. a fault drill.
+    Every request gets a record, whatever happened to it: any exception (not only
+    ``httpx.HTTPError``) is recorded with its type in ``error_type`` and status 0, and a request
+    whose task did not finish is recorded as such. ``extra`` adds fields to the JSON body of
+    some requests (by index), e.g. a fault drill; ``payload_bytes`` pads every body (int) or
+    some (by index) with a ``pad`` string of that many bytes (large-body drills).
     """
     import httpx
 
@@ -82,26 +88,39 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
             rid = first_id + k
             try:
                 body_out = {"id": rid, **((extra or {}).get(k, {}))}
+                pad = (payload_bytes.get(k, 0) if isinstance(payload_bytes, Mapping)
+                       else payload_bytes)
+                if pad:
+                    body_out["pad"] = "x" * int(pad)
                 resp = await client.post(f"{base}/infer", json=body_out)
                 lat = (time.perf_counter() - t0 - sent) * 1000.0
                 try:
                     body = resp.json()
                 except ValueError:
                     body = {"error": resp.text[:200]}
+                if not isinstance(body, dict):
+                    body = {"error": f"reply is not a JSON object: {resp.text[:200]}"}
                 records[k] = RequestRecord(
                     rid, float(at), sent, lat, resp.status_code, str(body.get("instance", "")),
                     str(body.get("variant", "")), str(body.get("slice", "")),
                     float(body.get("service_ms", math.nan)), float(body.get("server_ms", math.nan)),
                     int(body.get("attempts", 0)), str(body.get("error", "")))
-            except httpx.HTTPError as exc:
+            except (Exception, asyncio.CancelledError) as exc:  # every failure is a record
                 lat = (time.perf_counter() - t0 - sent) * 1000.0
                 records[k] = RequestRecord(rid, float(at), sent, lat, 0,
-                                           error=f"{type(exc).__name__}: {exc}"[:300])
+                                           error=f"{type(exc).__name__}: {exc}"[:300],
+                                           error_type=type(exc).__name__)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
 
         tasks = [asyncio.create_task(one(k, float(a))) for k, a in enumerate(arr)]
         if tasks:
-            await asyncio.gather(*tasks)
-    return [r for r in records if r is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return [r if r is not None else
+            RequestRecord(first_id + k, float(arr[k]), math.nan, math.nan, 0,
+                          error="not completed: the client task ended without a reply",
+                          error_type="NotCompleted")
+            for k, r in enumerate(records)]
 
 
 def run_load(url: str, arrivals_s: Sequence[float], **kwargs) -> list[RequestRecord]:

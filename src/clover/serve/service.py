@@ -17,9 +17,12 @@ routable and are retried if their replica goes away. The time of steps 2-5 is ``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +33,16 @@ from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
 from clover.serve.cluster import (ClusterSpec, Diff, InstanceSpec, diff_instances, plan_instances,
                                   with_devices)
+from clover.serve.safety import IngressLimits, check_http_host, loopback_ray_env
 
 log = logging.getLogger("clover.serve")
 
 INGRESS_APP = "clover"
+
+#: bound of one control call from the driver to the ingress or an agent (s)
+CONTROL_TIMEOUT_S = 60.0
+#: bound of starting new replicas (model load, warm-up) before a deploy rolls back (s)
+START_TIMEOUT_S = 600.0
 
 
 def route_weights(instances: Sequence[InstanceSpec],
@@ -94,14 +103,17 @@ class LiveService:
         input_scale: fraction of each variant's native input size (laptops; 1.0 = paper).
         builders_module: module providing build_model / example_inputs / run_inference.
         num_cpus: CPUs of a local Ray instance (None: all).
-        allow_faults: let requests carry ``"fault": "crash"`` (a replica dies mid-request; drills
-            and tests of crash recovery). Off by default.
+        allow_faults: let requests carry ``"fault": "crash"`` (a replica dies mid-request) or
+            ``"fault": "sleep:<s>"`` (a slow request); drills and tests. Off by default.
+        limits: the ingress' bounds (default: the cluster file's ``limits``).
     """
 
     def __init__(self, cluster: ClusterSpec, *, input_scale: float = 1.0,
                  builders_module: str = "clover.models.builders", num_cpus: int | None = None,
-                 seed: int = 0, allow_faults: bool = False) -> None:
+                 seed: int = 0, allow_faults: bool = False,
+                 limits: IngressLimits | None = None) -> None:
         self.cluster = cluster
+        self.limits = (limits or cluster.limits).validate()
         self.input_scale = input_scale
         self.builders_module = builders_module
         self.num_cpus = num_cpus
@@ -123,17 +135,33 @@ class LiveService:
         from clover.serve.app import Ingress
 
         if not ray.is_initialized():
+            # ray.init installs its own SIGTERM handler (sys.exit); keep the caller's
+            # (clover.serve.safety.install_sigterm: same shutdown path as Ctrl-C)
+            on_term = signal.getsignal(signal.SIGTERM)
             if self.cluster.ray_address:
                 ray.init(address=self.cluster.ray_address, log_to_driver=False)
             else:
                 os.environ["PYTHONPATH"] = _abs_pythonpath()
-                ray.init(num_cpus=self.num_cpus or os.cpu_count(), include_dashboard=False,
-                         log_to_driver=False, configure_logging=True, logging_level=logging.WARNING)
+                with contextlib.ExitStack() as stack:
+                    if not self.cluster.expose:  # GCS, raylet, agents on 127.0.0.1 only
+                        stack.enter_context(loopback_ray_env())
+                    ray.init(num_cpus=self.num_cpus or os.cpu_count(), include_dashboard=False,
+                             log_to_driver=False, configure_logging=True,
+                             logging_level=logging.WARNING)
                 self._started_ray = True
+            if (threading.current_thread() is threading.main_thread()
+                    and on_term not in (None, signal.SIG_DFL)):
+                signal.signal(signal.SIGTERM, on_term)
         self.node_cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+        check_http_host(self.cluster.http_host, self.cluster.expose)
         serve.start(http_options={"host": self.cluster.http_host, "port": self.cluster.http_port},
                     logging_config={"log_level": "WARNING"})
-        self.ingress = serve.run(Ingress.bind(), name=INGRESS_APP, route_prefix="/")
+        lim = self.limits
+        # the ingress admits max_pending and sheds the rest itself (503, counted); Serve's own
+        # bounds sit above that as a backstop so that nothing queues without bound in the proxy
+        ingress = Ingress.options(max_ongoing_requests=lim.max_pending + 64,
+                                  max_queued_requests=lim.max_pending)
+        self.ingress = serve.run(ingress.bind(lim.as_dict()), name=INGRESS_APP, route_prefix="/")
         return self
 
     def stop(self) -> None:
@@ -284,51 +312,131 @@ class LiveService:
                              self.input_scale, self.node_cpus)
         return new, diff_instances(self.instances, new), uuids
 
-    def deploy(self, configuration: Configuration,
-               shares: Mapping[tuple[str, str], float] | None = None) -> ReconfigReport:
-        """Move the live service to ``configuration`` and route with ``shares``."""
+    def _control(self, response, timeout_s: float = CONTROL_TIMEOUT_S):
+        """The result of a control call to the ingress, bounded in time."""
+        return response.result(timeout_s=timeout_s)
+
+    def _set_routes(self, instances: Sequence[InstanceSpec], weights: Mapping[str, float]) -> int:
+        return self._control(self.ingress.set_routes.remote(self._routes(instances, weights)))
+
+    def _start_instances(self, instances: Sequence[InstanceSpec],
+                         timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start one Serve application per instance; raise unless all run within ``timeout_s``."""
         from ray import serve
 
+        serve.run_many(self._targets(instances), wait_for_applications_running=False)
+        names = {i.app_name for i in instances}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            apps = serve.status().applications
+            states = {n: str(getattr(apps.get(n), "status", "NOT_STARTED")) for n in names}
+            failed = {n: st for n, st in states.items() if "FAIL" in st or "UNHEALTHY" in st}
+            if failed:
+                msgs = {n: getattr(apps[n], "message", "")[:300] for n in failed}
+                raise CloverError(f"replicas failed to start: {msgs}")
+            if all(st.endswith("RUNNING") for st in states.values()):
+                return
+            if time.monotonic() > deadline:
+                raise CloverError(f"replicas not running after {timeout_s:.0f} s: {states}")
+            time.sleep(0.1)
+
+    def _delete(self, instances: Sequence[InstanceSpec]) -> None:
+        from ray import serve
+
+        for inst in instances:
+            serve.delete(inst.app_name, _blocking=False)
+        for inst in instances:
+            serve.delete(inst.app_name, _blocking=True)
+
+    def deploy(self, configuration: Configuration,
+               shares: Mapping[tuple[str, str], float] | None = None,
+               drain_timeout_s: float = 120.0) -> ReconfigReport:
+        """Move the live service to ``configuration`` and route with ``shares``.
+
+        On failure (replicas do not drain within ``drain_timeout_s``, a MIG change or a
+        replica start fails or times out) the previous replicas are restored and routed with
+        their previous weights, and a :class:`CloverError` says what failed (and whether the
+        rollback succeeded).
+        """
         if self.ingress is None:
             raise CloverError("LiveService.start() first")
         t0 = time.monotonic()
         new, diff, uuids = self.plan(configuration)
         report = ReconfigReport(0.0, [i.instance_id for i in diff.keep],
                                 [i.instance_id for i in diff.stop], [])
+        old_instances, old_weights = list(self.instances), dict(self.weights)
         if diff.stop:
             keep_ids = {i.instance_id for i in diff.keep}
             remaining = [i for i in self.instances if i.instance_id in keep_ids]
-            self.ingress.set_routes.remote(self._routes(remaining, self.weights)).result()
             t_d = time.monotonic()
-            res = self.ingress.drain.remote([i.instance_id for i in diff.stop]).result()
+            ids = [i.instance_id for i in diff.stop]
+            try:
+                self._set_routes(remaining, self.weights)
+                res = self._control(self.ingress.drain.remote(ids, drain_timeout_s),
+                                    drain_timeout_s + CONTROL_TIMEOUT_S)
+            except Exception as exc:  # control call failed or timed out: nothing stopped yet
+                res = {"drained": False, "inflight": f"unknown ({type(exc).__name__}: {exc})"}
             report.drain_s = time.monotonic() - t_d
             if not res["drained"]:
-                raise CloverError(f"replicas did not drain: {res}")
-            for inst in diff.stop:
-                serve.delete(inst.app_name, _blocking=False)
-            for inst in diff.stop:
-                serve.delete(inst.app_name, _blocking=True)
-        if self.cluster.backend == "cuda":
-            changed = diff.slots_changed
-            if changed:
-                report.mig_ops, new_uuids = self._apply_mig(new, changed)
-                uuids = {**uuids, **new_uuids}
-            new = with_devices(new, uuids)
-            diff = diff_instances([i for i in self.instances if i.instance_id in set(report.kept)], new)
-        if diff.start:
-            serve.run_many(self._targets(diff.start), wait_for_applications_running=True)
-            report.started = [i.instance_id for i in diff.start]
-        weights, source = route_weights(new, shares)
-        self.ingress.set_routes.remote(self._routes(new, weights)).result()
+                self._set_routes(old_instances, old_weights)  # nothing was stopped yet
+                raise CloverError(f"replicas did not drain within {drain_timeout_s:g} s "
+                                  f"({res['inflight']} in flight); kept the previous replicas")
+        started: list[InstanceSpec] = []
+        try:
+            if diff.stop:
+                self._delete(diff.stop)
+            if self.cluster.backend == "cuda":
+                changed = diff.slots_changed
+                if changed:
+                    report.mig_ops, new_uuids = self._apply_mig(new, changed)
+                    uuids = {**uuids, **new_uuids}
+                new = with_devices(new, uuids)
+                diff = diff_instances([i for i in self.instances if i.instance_id in set(report.kept)], new)
+            if diff.start:
+                started = list(diff.start)
+                self._start_instances(diff.start)
+                report.started = [i.instance_id for i in diff.start]
+            weights, source = route_weights(new, shares)
+            self._set_routes(new, weights)
+        except Exception as exc:
+            why = exc.message if isinstance(exc, CloverError) else f"{type(exc).__name__}: {exc}"
+            raise CloverError(f"reconfiguration failed ({why}); "
+                              + self._rollback(old_instances, old_weights, report.kept, started)) from None
         self.instances, self.weights, self.configuration = list(new), weights, configuration
         report.weights_source = source
         report.reconfig_s = time.monotonic() - t0
         return report
 
+    def _rollback(self, old: Sequence[InstanceSpec], weights: Mapping[str, float],
+                  kept: Sequence[str], started: Sequence[InstanceSpec]) -> str:
+        """Bring back the replicas of ``old`` after a failed deploy; returns what happened."""
+        kept_ids = set(kept)
+        try:
+            from ray import serve
+
+            apps = serve.status().applications
+            self._delete([i for i in started if i.app_name in apps
+                          and i.instance_id not in {o.instance_id for o in old}])
+            back = [i for i in old if i.instance_id not in kept_ids]
+            if back and self.cluster.backend == "cuda":
+                _, uuids = self._apply_mig(old, {i.slot for i in back})
+                back = with_devices(back, uuids)
+                old = [i for i in old if i.instance_id in kept_ids] + back
+            if back:
+                self._start_instances(back)
+            self._set_routes(old, weights)
+        except Exception as exc:  # the service holds requests (no routes) until the next deploy
+            self.instances = [i for i in old if i.instance_id in kept_ids]
+            log.error("rollback failed: %s", exc)
+            return f"rollback to the previous replicas failed too: {type(exc).__name__}: {exc}"
+        self.instances = list(old)
+        log.warning("deploy failed; rolled back to the previous %d replicas", len(old))
+        return f"rolled back to the previous {len(old)} replicas"
+
     def set_shares(self, shares: Mapping[tuple[str, str], float] | None) -> str:
         """Re-weight the current instances without redeploying."""
         weights, source = route_weights(self.instances, shares)
-        self.ingress.set_routes.remote(self._routes(self.instances, weights)).result()
+        self._set_routes(self.instances, weights)
         self.weights = weights
         return source
 
@@ -344,10 +452,18 @@ class LiveService:
 
     # ------------------------------------------------------------------ observation
     def events(self, since: float = 0.0) -> list[dict]:
-        return self.ingress.events.remote(since).result()
+        return self._control(self.ingress.events.remote(since))
 
     def status(self) -> dict:
-        return self.ingress.status.remote().result()
+        return self._control(self.ingress.status.remote())
+
+    def stats(self) -> dict:
+        """The ingress' request accounting (:class:`clover.serve.safety.RequestCounters`)."""
+        return self._control(self.ingress.stats.remote())
+
+    def set_limits(self, limits: IngressLimits) -> None:
+        """Change the ingress' bounds at run time (tests, drills)."""
+        self._control(self.ingress.set_limits.remote(limits.validate().as_dict()))
 
     def replica_stats(self) -> dict[str, dict]:
         """served requests and busy seconds per instance (since each replica started)."""
@@ -364,7 +480,7 @@ class LiveService:
 
     def crash(self, instance_id: str) -> bool:
         """Fault injection: kill one replica's process (Serve restarts it)."""
-        return self.ingress.crash_instance.remote(instance_id).result()
+        return self._control(self.ingress.crash_instance.remote(instance_id))
 
 
 def python_executable() -> str:  # pragma: no cover - informational
