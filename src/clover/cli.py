@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # argparse ``type=`` checks (clover.cliutil) raise CloverError naming the option
+        args = parser.parse_args(argv)
         result = args.func(args)
     except CloverError as exc:
         print(f"clover: error: {exc.message}", file=sys.stderr)

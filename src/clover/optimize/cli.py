@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from clover.cliutil import CI_MAX_G_PER_KWH, ci_value, number, pue_value, seed_value
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -13,27 +13,24 @@ from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE
 
 
 def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str = "model"):
-    """The profile table: a CSV/parquet file in the profile schema, or
+    """The profile table: a CSV/parquet file in the profile schema, checked by the same
+    table check as ``clover run`` (``clover.profiles.schema.validate_table``), or
     ``clover.profiles.load_profiles(app, gpu, backend)``."""
-    import pandas as pd
-
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise CloverError(f"profile table {p} not found")
-        try:
-            return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
-        except Exception as exc:  # noqa: BLE001 - report any parse failure as bad input
-            raise CloverError(f"cannot read profile table {p}: {exc}") from None
     try:
         from clover.profiles import load_profiles
     except ImportError:
         raise CloverError("clover.profiles is not available in this checkout: pass "
                           "--profiles PATH (a table in the profile schema)") from None
+    if path:
+        from clover.profiles.schema import read_table
+
+        return read_table(path)  # may hold other apps' rows: Problem.build selects
     return load_profiles(app, gpu, backend=backend)
 
 
-def _params(pairs: list[str] | None) -> dict:
+def _params(pairs: list[str] | None, scheme: str | None = None) -> dict:
+    """``--param NAME=VALUE`` pairs (values JSON-decoded), checked against the scheme's
+    DEFAULTS types and signs when ``scheme`` is given."""
     out = {}
     for item in pairs or []:
         if "=" not in item:
@@ -43,6 +40,10 @@ def _params(pairs: list[str] | None) -> dict:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
             out[k] = v
+    if scheme is not None:
+        from clover.optimize.schemes import check_scheme_params
+
+        out = check_scheme_params(scheme, out, "--param")
     return out
 
 
@@ -50,17 +51,14 @@ def _run(args: argparse.Namespace) -> int:
     from clover.optimize.schemes import make_scheme
     from clover.sim import Problem, SimEvaluator
 
-    if args.gpus < 1:
-        raise CloverError("--gpus must be >= 1")
-    if args.ci < 0:
-        raise CloverError("--ci must be >= 0 g/kWh")
+    params = _params(args.param, args.scheme)
     profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend)
     problem = Problem.build(args.app, args.gpu, args.gpus, profiles, lam=args.lam,
                             load_fraction=args.load_fraction, sla_factor=args.sla_factor,
                             ci_ref=args.ci_ref, pue=args.pue, accuracy_floor=args.accuracy_floor,
                             seed=args.seed)
     evaluator = SimEvaluator(problem, simulate=args.simulate)
-    scheme = make_scheme(args.scheme, problem, evaluator, **_params(args.param))
+    scheme = make_scheme(args.scheme, problem, evaluator, **params)
     if args.scheme == "jung" and args.ci_range:
         scheme.set_period(args.ci_range)
     d = scheme.decide(0, args.ci)
@@ -100,21 +98,31 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
     parser.add_argument("--app", required=True, choices=sorted(APPS))
-    parser.add_argument("--gpus", type=int, default=10, help="number of GPUs (default 10)")
-    parser.add_argument("--ci", type=float, required=True, help="carbon intensity, g/kWh")
+    parser.add_argument("--gpus", type=number("--gpus", lo=1, integer=True), default=10,
+                        help="number of GPUs (default 10)")
+    parser.add_argument("--ci", type=ci_value("--ci"), required=True,
+                        help="carbon intensity, g/kWh (0 to 3,000)")
     parser.add_argument("--scheme", default="clover",
                         choices=["base", "co2opt", "clover", "blover", "oracle", "jung"])
-    parser.add_argument("--lam", type=float, default=0.5, help="lambda of the objective")
+    parser.add_argument("--lam", type=number("--lam", lo=0.0, hi=1.0), default=0.5,
+                        help="lambda of the objective")
     parser.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
-    parser.add_argument("--load-fraction", type=float, default=LOAD_FRACTION,
+    parser.add_argument("--load-fraction",
+                        type=number("--load-fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
+                        default=LOAD_FRACTION,
                         help=f"offered load / BASE capacity (default {LOAD_FRACTION})")
-    parser.add_argument("--sla-factor", type=float, default=1.0,
+    parser.add_argument("--sla-factor", type=number("--sla-factor", lo=0.0, lo_open=True),
+                        default=1.0,
                         help="L_tail = factor x BASE p95 at the offered load (default 1)")
-    parser.add_argument("--accuracy-floor", type=float, default=None, help="minimum accuracy, %%")
-    parser.add_argument("--ci-ref", type=float, default=CI_REF_G_PER_KWH,
+    parser.add_argument("--accuracy-floor", type=number("--accuracy-floor", lo=0.0, hi=100.0),
+                        default=None, help="minimum accuracy, %%")
+    parser.add_argument("--ci-ref",
+                        type=number("--ci-ref", lo=0.0, hi=CI_MAX_G_PER_KWH, lo_open=True),
+                        default=CI_REF_G_PER_KWH,
                         help="ci of C_base, g/kWh (default 250)")
-    parser.add_argument("--pue", type=float, default=PUE, help="PUE (default 1.5)")
-    parser.add_argument("--ci-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+    parser.add_argument("--pue", type=pue_value("--pue"), default=PUE, help="PUE (default 1.5)")
+    parser.add_argument("--ci-range", type=ci_value("--ci-range"), nargs=2,
+                        metavar=("LOW", "HIGH"),
                         help="JUNG: the period's min and max ci")
     parser.add_argument("--param", action="append", metavar="NAME=VALUE",
                         help="scheme parameter (repeatable), e.g. max_evaluations=20")
@@ -122,6 +130,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", default="model", help="clover.profiles backend (model)")
     parser.add_argument("--simulate", action="store_true",
                         help="p95 from the event simulation instead of the closed form")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value(), default=0)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=_run)
