@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,7 +110,7 @@ def check_input_file(path: str | os.PathLike[str], what: str) -> Path:
     (missing, a directory, unreadable, name too long)."""
     path = Path(path)
     try:
-        if path.is_dir():
+        if stat.S_ISDIR(os.stat(path).st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         with open(path, "rb") as fh:
             fh.read(0)
@@ -141,6 +142,30 @@ def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
 def output_error(path: str | os.PathLike[str], exc: OSError) -> CloverError:
     """The one-line error for an output ``path`` that cannot be written."""
     return CloverError(f"cannot write output {path}: {_os_reason(exc)}")
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it can be an output file: not a directory, not too long, no file in the way
+    of its parent; else one clear CloverError. Check before long computations."""
+    path = Path(path)
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            raise CloverError(f"cannot write output {path}: is a directory")
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    for parent in path.parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise output_error(path, exc) from None
+        if not stat.S_ISDIR(mode):
+            raise CloverError(f"cannot write output {path}: parent {parent} is not a directory")
+        break
+    return path
 
 
 #: temporary files of :func:`atomic_write`: ``.<name>.<pid>.<random>.tmp`` beside the target
@@ -197,9 +222,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator:
     that cannot be created or written is one clear :class:`CloverError`. Missing parent
     directories are created.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise CloverError(f"cannot write output {path}: is a directory")
+    path = check_output_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

@@ -61,7 +61,7 @@ import pandas as pd
 
 from clover.cliutil import CI_MAX_G_PER_KWH, HOURS_MAX, PUE_MAX, YEAR_MAX, YEAR_MIN
 from clover.errors import CloverError
-from clover.paths import resolve_data_dir
+from clover.paths import input_error, resolve_data_dir
 from clover.tables import parse_timestamps, read_checked_csv
 
 # --------------------------------------------------------------------------- constants
@@ -305,6 +305,8 @@ def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> 
         stat = path.stat()
     except FileNotFoundError:
         raise CloverError(f"carbon trace file {path} not found") from None
+    except OSError as exc:
+        raise input_error(path, "carbon trace file", exc) from None
     if not path.is_file():
         raise CloverError(f"carbon trace file {path} is not a file")
     return _read_carbon_csv_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size,
