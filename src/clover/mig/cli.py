@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
