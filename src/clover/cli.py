@@ -74,8 +74,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv[0] if argv else None)
-    args = parser.parse_args(argv)
     try:
+        # argparse ``type=`` checks (clover.cliutil) raise CloverError naming the option
+        args = parser.parse_args(argv)
         result = args.func(args)
     except CloverError as exc:
         print(f"clover: error: {exc.message}", file=sys.stderr)

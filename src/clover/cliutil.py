@@ -1,10 +1,131 @@
-"""Small argument helpers shared by the ``clover`` sub-commands."""
+"""Argument and value checks shared by the ``clover`` sub-commands.
+
+Bounds are checked where a value enters (docs/reliability.md): the argparse ``type=`` helpers
+below raise :class:`~clover.errors.CloverError` naming the option, which ``clover.cli.main``
+turns into one ``clover: error: ...`` line and exit code 2.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+from typing import Any, Callable, Mapping
 
 from clover.errors import CloverError
+
+#: plausibility bound on a carbon intensity, g CO2eq/kWh. The dirtiest hourly grid values in
+#: Electricity Maps / WattTime data are ~1,000-1,300 g/kWh (lignite / oil-shale grids); no
+#: generation source exceeds ~1,200 g/kWh life-cycle (IPCC AR5 WG3 Annex III, coal
+#: 740-910, median 820). 3,000 leaves room for PUE-multiplied values and oddities, and refuses
+#: unit mistakes (kg vs g, lb/MWh) and overflow values such as 1e308 (docs/traces.md).
+CI_MAX_G_PER_KWH = 3000.0
+#: facility PUE: >= 1 by definition (The Green Grid, WP#49); 10 bounds unit mistakes
+PUE_MAX = 10.0
+#: calendar years a carbon trace spec may name (data sets start 2015-2021; 2100 is generous)
+YEAR_MIN, YEAR_MAX = 1990, 2100
+#: the longest trace window, hours (~114 years); larger values overflow timestamps
+HOURS_MAX = 1_000_000
+#: ``clover workload sample``: the most arrivals one sample may hold (8 B each: 80 MB)
+MAX_SAMPLE_REQUESTS = 10_000_000
+#: the largest accepted seed (numpy's SeedSequence takes any non-negative int; 2**63-1 keeps
+#: it within int64 for the CSV logs)
+SEED_MAX = 2**63 - 1
+
+
+def check_number(value: Any, name: str, *, lo: float | None = None, hi: float | None = None,
+                 lo_open: bool = False, hi_open: bool = False, integer: bool = False
+                 ) -> float | int:
+    """``value`` as a finite float (or int) within the bounds; a CloverError naming ``name``.
+
+    Strings are parsed; booleans are refused (``true`` is not a number of evaluations).
+    """
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool):
+        raise CloverError(f"{name} must be {kind} (got {value!r})")
+    try:
+        if integer:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError
+                num: float | int = int(value)
+            else:
+                num = int(str(value).strip()) if isinstance(value, str) else int(value)
+        else:
+            num = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CloverError(f"{name} must be {kind} (got {value!r})") from None
+    if not integer and not math.isfinite(num):
+        raise CloverError(f"{name} must be a finite number (got {value!r})")
+    low_bad = lo is not None and (num <= lo if lo_open else num < lo)
+    high_bad = hi is not None and (num >= hi if hi_open else num > hi)
+    if low_bad or high_bad:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open or hi is None else "]"
+        fmt = (lambda x: str(int(x))) if integer else (lambda x: f"{x:g}")
+        lo_s = "-inf" if lo is None else fmt(lo)
+        hi_s = "inf" if hi is None else fmt(hi)
+        raise CloverError(f"{name} must be within {left}{lo_s}, {hi_s}{right} (got {value!r})")
+    return num
+
+
+def number(name: str, **bounds) -> Callable[[str], float | int]:
+    """An argparse ``type=`` for option ``name`` checked by :func:`check_number`."""
+
+    def parse(text: str):
+        return check_number(text, name, **bounds)
+
+    parse.__name__ = "integer" if bounds.get("integer") else "number"
+    return parse
+
+
+def ci_value(name: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for a carbon intensity in [0, CI_MAX_G_PER_KWH] g/kWh."""
+    return number(name, lo=0.0, hi=CI_MAX_G_PER_KWH)
+
+
+def pue_value(name: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for a PUE in [1, PUE_MAX]."""
+    return number(name, lo=1.0, hi=PUE_MAX)
+
+
+def seed_value(name: str = "--seed") -> Callable[[str], int]:
+    """An argparse ``type=`` for a non-negative integer seed."""
+    return number(name, lo=0, hi=SEED_MAX, integer=True)
+
+
+def check_params(params: Mapping[str, Any], defaults: Mapping[str, Any], where: str,
+                 positive: Mapping[str, bool] | None = None) -> dict:
+    """``params`` checked against ``defaults``: known keys only, each of its default's type.
+
+    A default of ``int`` takes integers, of ``float`` any finite number (ints too); numbers
+    must be >= 0 (``> 0`` where ``positive[key]``). A default of ``None`` takes ``None`` or a
+    number (seeds, thresholds). ``where`` names the source (``--param``, ``config ...``).
+    """
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise CloverError(f"{where}: unknown parameter(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(defaults) or 'none'})")
+    out = {}
+    for key, value in params.items():
+        default = defaults[key]
+        name = f"{where} {key}"
+        strict = bool(positive and positive.get(key))
+        if value is None and default is None:
+            out[key] = None
+        elif key == "seed":
+            out[key] = check_number(value, name, lo=0, hi=SEED_MAX, integer=True)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise CloverError(f"{name} must be true or false (got {value!r})")
+            out[key] = value
+        elif isinstance(default, int):
+            out[key] = check_number(value, name, lo=0, lo_open=strict, integer=True)
+        else:  # float or None (a number when given)
+            if isinstance(value, str):
+                raise CloverError(f"{name} must be a number (got {value!r})")
+            out[key] = check_number(value, name, lo=0.0, lo_open=strict)
+    return out
 
 
 def parse_json_arg(text: str | None, flag: str) -> dict:
@@ -20,17 +141,27 @@ def parse_json_arg(text: str | None, flag: str) -> dict:
     return value
 
 
+def read_json_object(path: str | os.PathLike[str], what: str) -> dict:
+    """A JSON file that must hold an object (configuration, cluster file); one clear error for
+    a missing, unreadable, malformed or non-object file."""
+    from clover.paths import read_text
+
+    text = read_text(path, what)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CloverError(f"{what} {path}: not valid JSON (line {exc.lineno}: {exc.msg})"
+                          ) from None
+    if not isinstance(value, dict):
+        raise CloverError(f"{what} {path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def parse_max_loss(text: str | None) -> float | None:
     """``none`` or a percentage in [0, 100]: the largest accuracy loss allowed vs BASE."""
     if text is None or str(text).lower() in ("", "none"):
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise CloverError(f"--max-accuracy-loss must be 'none' or a percentage (got {text!r})") from None
-    if not 0.0 <= value <= 100.0:
-        raise CloverError(f"--max-accuracy-loss must be within [0, 100] % (got {value})")
-    return value
+    return float(check_number(text, "--max-accuracy-loss", lo=0.0, hi=100.0))
 
 
 def add_protocol_args(parser) -> None:

@@ -34,22 +34,46 @@ def _where(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    table = verify(args.data_dir, args.manifest)
+    table = verify(args.data_dir, args.manifest, only=args.only)
     counts = table["status"].value_counts()
-    bad = table[table["status"] == "mismatch"]
-    missing = table[table["status"] == "missing"]
+    by = {k: table[table["status"] == k] for k in ("mismatch", "missing", "absent", "unreadable")}
     print(f"data directory: {table.attrs['data_dir']}")
     print(f"manifest: {table.attrs['manifest']}")
-    for row in bad.itertuples(index=False):
+    for row in by["mismatch"].itertuples(index=False):
         print(f"MISMATCH {row.path}: sha256 {row.actual_sha256}, expected {row.expected_sha256}")
+    for row in by["missing"].itertuples(index=False):
+        print(f"MISSING  {row.path}")
+    for row in by["unreadable"].itertuples(index=False):
+        print(f"UNREADABLE {row.path}: {row.actual_sha256}")
+    for path in table.attrs["disagree"]:
+        print(f"DISAGREE {path}: manifest row differs from data/download_manifest.tsv")
     if args.verbose:
-        for row in missing.itertuples(index=False):
-            print(f"missing  {row.path}")
+        for row in by["absent"].itertuples(index=False):
+            print(f"absent   {row.path}")
+    absent = f", {counts.get('absent', 0)} not downloaded" if counts.get("absent", 0) else ""
     print(f"{counts.get('ok', 0)} ok, {counts.get('mismatch', 0)} mismatched, "
-          f"{counts.get('missing', 0)} missing (of {len(table)} in the manifest)")
-    if len(bad):
-        raise CloverError(f"{len(bad)} file(s) differ from the manifest: "
-                          f"{', '.join(bad['path'].head(5))}{' ...' if len(bad) > 5 else ''}")
+          f"{counts.get('missing', 0)} missing{absent} (of {len(table)} in the manifest)")
+
+    def _few(paths) -> str:
+        paths = list(paths)
+        return f"{', '.join(paths[:5])}{' ...' if len(paths) > 5 else ''}"
+
+    problems = []
+    if len(by["mismatch"]):
+        problems.append(f"{len(by['mismatch'])} file(s) differ from the manifest: "
+                        f"{_few(by['mismatch']['path'])}")
+    if len(by["missing"]):
+        problems.append(f"{len(by['missing'])} listed file(s) missing: "
+                        f"{_few(by['missing']['path'])}")
+    if len(by["unreadable"]):
+        first = by["unreadable"].iloc[0]
+        problems.append(f"{len(by['unreadable'])} file(s) unreadable: {first['path']} "
+                        f"({first['actual_sha256']})")
+    if table.attrs["disagree"]:
+        problems.append(f"{len(table.attrs['disagree'])} manifest row(s) disagree with "
+                        f"data/download_manifest.tsv: {_few(table.attrs['disagree'])}")
+    if problems:
+        raise CloverError("; ".join(problems))
     return 0
 
 
@@ -97,7 +121,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ver.add_argument("--manifest", default=None,
                      help="manifest TSV (default: the data directory's MANIFEST.tsv, else "
                           "data/download_manifest.tsv)")
-    ver.add_argument("-v", "--verbose", action="store_true", help="also list missing files")
+    ver.add_argument("--only", default=None, metavar="PATTERN",
+                     help="with a partial download (data/external): files under PATTERN "
+                          "(glob or path prefix) must be present; others may be absent")
+    ver.add_argument("-v", "--verbose", action="store_true",
+                     help="also list files not downloaded")
     ver.set_defaults(func=_verify)
 
     down = dsub.add_parser("download", help="fetch the public originals and check sha256")

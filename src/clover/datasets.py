@@ -40,7 +40,7 @@ from typing import Callable, Iterable, Literal
 import pandas as pd
 
 from clover.errors import CloverError
-from clover.paths import atomic_write, catalog_dir, repo_root, resolve_data_dir
+from clover.paths import atomic_write, catalog_dir, check_input_file, repo_root, resolve_data_dir
 
 MANIFEST_NAME = "MANIFEST.tsv"
 MANIFEST_COLUMNS = ("path", "bytes", "sha256", "source_repo", "source_path", "source_commit",
@@ -106,8 +106,9 @@ def default_manifest() -> Path:
 def read_manifest(path: str | os.PathLike[str] | None = None) -> list[ManifestEntry]:
     """Parse a ``MANIFEST.tsv`` (default :func:`default_manifest`)."""
     path = Path(path) if path else default_manifest()
-    if not path.is_file():
+    if not path.exists():
         raise CloverError(f"manifest {path} not found")
+    check_input_file(path, "manifest")
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -148,27 +149,79 @@ def manifest_for(data_dir: Path, manifest: str | os.PathLike[str] | None = None)
     return own if own.is_file() else default_manifest()
 
 
+def _matches(path: str, only: str | None) -> bool:
+    if not only:
+        return False
+    return fnmatch.fnmatchcase(path, only) or path.startswith(only)
+
+
+def cross_check(entries: list[ManifestEntry], mpath: Path,
+                reference: str | os.PathLike[str] | None = None) -> list[str]:
+    """Rows of ``entries`` whose ``bytes``/``sha256`` disagree with the project's own
+    ``data/download_manifest.tsv`` (``reference``), compared by path for the paths present
+    in both; a path only one manifest lists is not a disagreement (docs/reliability.md)."""
+    ref_path = Path(reference) if reference else default_manifest()
+    if not ref_path.is_file() or ref_path.resolve() == Path(mpath).resolve():
+        return []
+    ref = {e.path: e for e in read_manifest(ref_path)}
+    out = []
+    for e in entries:
+        r = ref.get(e.path)
+        if r is not None and (r.sha256 != e.sha256 or r.bytes != e.bytes):
+            out.append(e.path)
+    return out
+
+
 def verify(data_dir: str | os.PathLike[str] | None = None,
-           manifest: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """sha256 of every manifest file present in the data directory.
+           manifest: str | os.PathLike[str] | None = None, only: str | None = None,
+           reference: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """sha256 of every manifest file in the data directory.
 
     Columns ``path, status, expected_sha256, actual_sha256`` with status ``ok``,
-    ``mismatch`` or ``missing``; ``attrs["data_dir"]``, ``attrs["manifest"]``.
+    ``mismatch``, ``missing`` (listed, required, not there), ``absent`` (listed, not
+    downloaded: only when checking a partial download against the shipped manifest, for
+    paths outside ``only``) or ``unreadable``. A curated data directory (its own
+    ``MANIFEST.tsv``) or an explicit ``manifest`` requires every listed file.
+    ``attrs``: ``data_dir``, ``manifest``, ``disagree`` (paths whose curated row differs
+    from ``data/download_manifest.tsv``, see :func:`cross_check`).
     """
     root = resolve_data_dir(data_dir)
     mpath = manifest_for(root, manifest)
+    partial = manifest is None and mpath == default_manifest()
+    entries = read_manifest(mpath)
     rows = []
-    for entry in read_manifest(mpath):
+    for entry in entries:
         target = root / entry.path
         if not target.is_file():
-            rows.append((entry.path, "missing", entry.sha256, ""))
+            status = "absent" if partial and not _matches(entry.path, only) else "missing"
+            rows.append((entry.path, status, entry.sha256, ""))
             continue
-        actual = sha256_file(target)
+        try:
+            actual = sha256_file(target)
+        except OSError as exc:
+            rows.append((entry.path, "unreadable", entry.sha256,
+                         exc.strerror or type(exc).__name__))
+            continue
         rows.append((entry.path, "ok" if actual == entry.sha256 else "mismatch", entry.sha256,
                      actual))
     table = pd.DataFrame(rows, columns=["path", "status", "expected_sha256", "actual_sha256"])
-    table.attrs.update(data_dir=str(root), manifest=str(mpath))
+    table.attrs.update(data_dir=str(root), manifest=str(mpath),
+                       disagree=cross_check(entries, mpath, reference))
     return table
+
+
+def data_files(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The manifest(s) and every listed file present in the data directory (absolute paths):
+    the inputs of the pipeline's data rule, so a changed file triggers re-verification."""
+    try:
+        root = resolve_data_dir(data_dir)
+        mpath = manifest_for(root)
+        entries = read_manifest(mpath)
+    except CloverError:
+        return []
+    files = {str(mpath.resolve()), str(default_manifest().resolve())}
+    files.update(str(root / e.path) for e in entries if (root / e.path).is_file())
+    return sorted(files)
 
 
 # --------------------------------------------------------------------------- fetching

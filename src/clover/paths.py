@@ -10,7 +10,10 @@ Data directory resolution order (DEVELOPERS.md, "Data"):
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,20 +81,181 @@ def data_file(relative: str, data_dir: str | os.PathLike[str] | None = None) -> 
     return path
 
 
+def _os_reason(exc: OSError) -> str:
+    """A short, user-facing reason for an OS error (no errno numbers, no traceback)."""
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    if isinstance(exc, NotADirectoryError):
+        return "a parent is not a directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "not found"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    return exc.strerror or type(exc).__name__
+
+
+def input_error(path: str | os.PathLike[str], what: str, exc: OSError) -> CloverError:
+    """The one-line error for an input ``path`` that cannot be read."""
+    return CloverError(f"cannot read {what} {path}: {_os_reason(exc)}")
+
+
+def check_input_file(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` if it is a readable regular file; else one clear CloverError naming it
+    (missing, a directory, unreadable, name too long)."""
+    path = Path(path)
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        with open(path, "rb") as fh:
+            fh.read(0)
+    except OSError as exc:
+        raise input_error(path, what, exc) from None
+    return path
+
+
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """The UTF-8 text of input ``path``; one clear CloverError when it cannot be read."""
+    path = check_input_file(path, what)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise input_error(path, what, exc) from None
+    except UnicodeDecodeError:
+        raise CloverError(f"cannot read {what} {path}: not UTF-8 text") from None
+
+
+def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    """The bytes of input ``path``; one clear CloverError when it cannot be read."""
+    path = check_input_file(path, what)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise input_error(path, what, exc) from None
+
+
+def output_error(path: str | os.PathLike[str], exc: OSError) -> CloverError:
+    """The one-line error for an output ``path`` that cannot be written."""
+    return CloverError(f"cannot write output {path}: {_os_reason(exc)}")
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it can be an output file: not a directory, not too long, no file in the way
+    of its parent; else one clear CloverError. Check before long computations."""
+    path = Path(path)
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            raise CloverError(f"cannot write output {path}: is a directory")
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    for parent in path.parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise output_error(path, exc) from None
+        if not stat.S_ISDIR(mode):
+            raise CloverError(f"cannot write output {path}: parent {parent} is not a directory")
+        break
+    return path
+
+
+#: temporary files of :func:`atomic_write`: ``.<name>.<pid>.<random>.tmp`` beside the target
+_TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def clean_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files that a killed :func:`atomic_write` of ``path`` left behind
+    (those whose writing process no longer runs); returns what was removed."""
+    path = Path(path)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TMP_RE.match(entry.name)
+        if not m or m.group("name") != path.name or _pid_alive(int(m.group("pid"))):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator:
     """Write to a temporary file beside ``path`` and rename it into place on success.
 
-    A crash or exception leaves no partial file under the final name.
+    A crash or exception leaves no partial file under the final name; the data is fsynced
+    before the rename (and the directory after it); the file gets the mode a plain ``open``
+    would give (0666 minus the umask, so 0644 under the usual 022). Temporary files of a
+    killed earlier write are removed. A path that is a directory, too long, or in a directory
+    that cannot be created or written is one clear :class:`CloverError`. Missing parent
+    directories are created.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    path = check_output_path(path)
     try:
-        with open(tmp, mode) as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CloverError(f"cannot write output {path}: parent {path.parent} is not a "
+                          "directory") from None
+    except OSError as exc:
+        raise CloverError(f"cannot write output {path}: cannot create directory "
+                          f"{path.parent} ({_os_reason(exc)})") from None
+    clean_stale_temps(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                   suffix=".tmp")
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, mode) as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, CloverError):
+            raise output_error(path, exc) from None
         raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)

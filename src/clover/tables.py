@@ -13,8 +13,13 @@ from clover.errors import CloverError
 def read_checked_csv(path: str, what: str, required: Sequence[str], **read_csv_kw) -> pd.DataFrame:
     """``pd.read_csv(path)`` that raises :class:`CloverError` naming ``what`` and the file when
     it is empty, unreadable or lacks a ``required`` column."""
+    from clover.paths import check_input_file, input_error
+
+    check_input_file(path, f"{what} file")
     try:
         raw = pd.read_csv(path, **read_csv_kw)
+    except OSError as exc:
+        raise input_error(path, f"{what} file", exc) from None
     except pd.errors.EmptyDataError:
         raise CloverError(f"{what} file {path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -110,4 +110,4 @@ def test_resample_averages_within_the_hour_and_interpolate_fills(data_dir, tmp_p
 def test_pue_below_one_is_rejected(shared_data, run_cli):
     code, _, err = run_cli("carbon", "show", "CISO-March", "--pue", "0.5",
                            "--data-dir", str(shared_data))
-    assert code == 2 and "pue must be a number >= 1.0" in err
+    assert code == 2 and "--pue must be within [1, 10]" in err

@@ -158,5 +158,4 @@ def test_cli_sample_summary(run_cli, tmp_path, shared_data):
     written = np.loadtxt(target, skiprows=1)
     np.testing.assert_allclose(written, azure_arrivals("code", 50, 60, 0), atol=1e-6)
     code, _, err = run_cli("workload", "sample", "--rate", "-5")
-    assert code == 2 and err == "clover: error: rate_rps must be a positive number of " \
-                                "requests/s (got -5.0)\n"
+    assert code == 2 and err == "clover: error: --rate must be within (0, inf) (got '-5')\n"

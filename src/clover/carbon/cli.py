@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from clover.cliutil import pue_value
 from clover.carbon.traces import (
     CLOVER_PUE,
     PRESETS,
@@ -91,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = csub.add_parser("show", help="print a trace's hourly values",
                            description=f"Print a trace. SPEC: {_SPEC_HELP}.")
     show.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
-    show.add_argument("--pue", type=float, default=None,
+    show.add_argument("--pue", type=pue_value("--pue"), default=None,
                       help="facility PUE multiplying the grid intensity (default 1.0; "
                            f"the original Clover reference uses {CLOVER_PUE})")
     show.add_argument("--fill", choices=["interpolate"], default=None,

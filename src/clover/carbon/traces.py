@@ -59,8 +59,9 @@ from typing import Iterable, Literal
 import numpy as np
 import pandas as pd
 
+from clover.cliutil import CI_MAX_G_PER_KWH, HOURS_MAX, PUE_MAX, YEAR_MAX, YEAR_MIN
 from clover.errors import CloverError
-from clover.paths import resolve_data_dir
+from clover.paths import input_error, resolve_data_dir
 from clover.tables import parse_timestamps, read_checked_csv
 
 # --------------------------------------------------------------------------- constants
@@ -186,13 +187,15 @@ class CarbonTrace:
             raise CloverError(f"carbon trace {self.name}: timestamps_utc are not consecutive hours")
         if (ts.minute != 0).any() or (ts.second != 0).any():
             raise CloverError(f"carbon trace {self.name}: timestamps_utc are not on the hour")
-        bad = ~np.isfinite(ci) | (ci < 0)
+        if not (math.isfinite(self.pue) and 1.0 <= self.pue <= PUE_MAX):
+            raise CloverError(f"pue must be a number within [1, {PUE_MAX:g}] (got {self.pue})")
+        # the bound applies to the grid intensity (before the facility PUE multiplies it)
+        bad = ~np.isfinite(ci) | (ci < 0) | (ci > CI_MAX_G_PER_KWH * self.pue)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise CloverError(f"carbon trace {self.name}: ci_g_per_kwh[{i}] = {ci[i]} is not a "
-                              "finite non-negative intensity")
-        if not (math.isfinite(self.pue) and self.pue >= 1.0):
-            raise CloverError(f"pue must be a number >= 1.0 (got {self.pue})")
+                              "finite non-negative, plausible intensity "
+                              f"(0 to {CI_MAX_G_PER_KWH:g} g/kWh)")
         ci.setflags(write=False)
         object.__setattr__(self, "timestamps_utc", ts)
         object.__setattr__(self, "ci_g_per_kwh", ci)
@@ -271,8 +274,8 @@ def _check_pue(pue: float) -> float:
         value = float(pue)
     except (TypeError, ValueError):
         raise CloverError(f"pue must be a number >= 1.0 (got {pue!r})") from None
-    if not (math.isfinite(value) and value >= 1.0):
-        raise CloverError(f"pue must be a number >= 1.0 (got {pue!r})")
+    if not (math.isfinite(value) and 1.0 <= value <= PUE_MAX):
+        raise CloverError(f"pue must be a number within [1, {PUE_MAX:g}] (got {pue!r})")
     return value
 
 
@@ -302,6 +305,8 @@ def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> 
         stat = path.stat()
     except FileNotFoundError:
         raise CloverError(f"carbon trace file {path} not found") from None
+    except OSError as exc:
+        raise input_error(path, "carbon trace file", exc) from None
     if not path.is_file():
         raise CloverError(f"carbon trace file {path} is not a file")
     return _read_carbon_csv_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size,
@@ -328,11 +333,13 @@ def _read_carbon_csv_cached(path: str, _mtime_ns: int, _size: int,
         raise CloverError(f"carbon trace file {path} line {line[i]}: {CI_COL} is {what}; "
                           f"{int(bad.sum())} row(s) lack a numeric intensity")
     values = ci.to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values < 0)
+    bad = ~np.isfinite(values) | (values < 0) | (values > CI_MAX_G_PER_KWH)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        why = "is negative" if values[i] < 0 else "is infinite" if not np.isfinite(values[i]) \
+            else "is above the plausibility bound"
         raise CloverError(f"carbon trace file {path} line {line[i]}: {CI_COL} = {values[i]} "
-                          "is negative or infinite (gCO2eq/kWh must be >= 0)")
+                          f"{why} (gCO2eq/kWh must be within 0 to {CI_MAX_G_PER_KWH:g})")
     zone = raw[ZONE_COL]
     if zone.isna().any():
         i = int(np.flatnonzero(zone.isna().to_numpy())[0])
@@ -532,6 +539,8 @@ def _parse_start(start: str | pd.Timestamp) -> pd.Timestamp:
 def _check_hours(hours: int) -> int:
     if isinstance(hours, bool) or not isinstance(hours, (int, np.integer)) or hours < 1:
         raise CloverError(f"hours must be a positive integer (got {hours!r})")
+    if hours > HOURS_MAX:
+        raise CloverError(f"hours must be at most {HOURS_MAX} (got {hours})")
     return int(hours)
 
 
@@ -593,6 +602,8 @@ def season_start(zone: str, season: str, year: int,
         year = int(year)
     except (TypeError, ValueError):
         raise CloverError(f"season year must be an integer (got {year!r})") from None
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise CloverError(f"season year {year} is outside {YEAR_MIN}-{YEAR_MAX}")
     return pd.Timestamp(year=year, month=month, day=day, tz="UTC")
 
 
@@ -707,7 +718,15 @@ def parse_trace_spec(spec: str) -> TraceSpec:
         if not value.isdigit() or int(value) < 1:
             raise CloverError(f"carbon trace spec {text!r}: hours {value!r} is not a positive "
                               "integer")
+        if int(value) > HOURS_MAX:
+            raise CloverError(f"carbon trace spec {text!r}: hours {value} exceeds {HOURS_MAX}")
         return int(value)
+
+    def _year(value: int) -> int:
+        if not YEAR_MIN <= value <= YEAR_MAX:
+            raise CloverError(f"carbon trace spec {text!r}: year {value} is outside "
+                              f"{YEAR_MIN}-{YEAR_MAX}")
+        return value
 
     second = parts[1]
     if second.lower() in SEASON_STARTS or second.lower() in _SEASON_ALIASES:
@@ -715,11 +734,12 @@ def parse_trace_spec(spec: str) -> TraceSpec:
             raise CloverError(f"carbon trace spec {text!r}: use ZONE:SEASON:YEAR[:HOURS]")
         hours = _hours(parts[3]) if len(parts) == 4 else CLOVER_TRACE_HOURS
         season = _SEASON_ALIASES.get(second.lower(), second.lower())
-        return TraceSpec("season", text, zone, dataset, season=season, year=int(parts[2]),
+        return TraceSpec("season", text, zone, dataset, season=season, year=_year(int(parts[2])),
                          hours=hours)
     if _START_RE.match(second):
         if len(parts) != 3:
             raise CloverError(f"carbon trace spec {text!r}: use ZONE:YYYY-MM-DDTHH:HOURS")
+        _year(int(second[:4]))
         start = _parse_start(second + (":00" if "T" in second else ""))
         return TraceSpec("window", text, zone, dataset, start=start, hours=_hours(parts[2]))
     raise CloverError(f"carbon trace spec {text!r}: {second!r} is neither a season "

@@ -7,7 +7,8 @@ import argparse
 import sys
 from typing import Any
 
-from clover.cliutil import add_protocol_args, parse_json_arg, parse_max_loss
+from clover.cliutil import (HOURS_MAX, add_protocol_args, number, parse_json_arg,
+                             parse_max_loss, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -47,10 +48,19 @@ def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float | None,
                   settings=None):
     """``clover.sim.Problem`` for a run under the protocol ``settings`` (default extended);
     the accuracy floor is BASE accuracy minus the loss."""
+    import inspect
+
     from clover.models.catalog import largest_variant
+    from clover.sim import Problem
     from clover.sim.protocol import build_problem as build, protocol_settings
 
     settings = settings or protocol_settings("extended")
+    known = set(inspect.signature(Problem.build).parameters) - {
+        "cls", "app", "gpu", "n_gpus", "profiles", "lam", "accuracy_floor", "seed"}
+    unknown = sorted(set(problem_kwargs) - known)
+    if unknown:
+        raise CloverError(f"--problem-json: unknown key(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
     floor = None
     if max_accuracy_loss_pct is not None:
         floor = largest_variant(app).accuracy * (1.0 - max_accuracy_loss_pct / 100.0)
@@ -59,6 +69,24 @@ def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float | None,
                      seed=seed, **problem_kwargs)
     except TypeError as exc:
         raise CloverError(f"config problem: {exc}") from None
+    except CloverError as exc:
+        if exc.message.split(" ", 1)[0] in known:  # a value of --problem-json
+            raise CloverError(f"--problem-json: {exc.message}") from None
+        raise
+
+
+def check_scheme_params_json(scheme_params: dict) -> None:
+    """``--scheme-params-json``: scheme name -> object of that scheme's parameters."""
+    from clover.optimize.schemes import DEFAULTS, check_scheme_params
+
+    for name, params in scheme_params.items():
+        if name not in DEFAULTS:
+            raise CloverError(f"--scheme-params-json: unknown scheme {name!r} "
+                              f"(known: {', '.join(DEFAULTS)})")
+        if not isinstance(params, dict):
+            raise CloverError(f"--scheme-params-json {name}: expected a JSON object, got "
+                              f"{type(params).__name__}")
+        check_scheme_params(name, params, f"--scheme-params-json {name}")
 
 
 def build_scheme(name: str, problem, evaluator, scheme_params: dict, seed: int):
@@ -111,11 +139,15 @@ def run_once(args: argparse.Namespace):
     max_loss = parse_max_loss(args.max_accuracy_loss)
     problem_kwargs = parse_json_arg(args.problem_json, "--problem-json")
     scheme_params = parse_json_arg(args.scheme_params_json, "--scheme-params-json")
+    check_scheme_params_json(scheme_params)
 
     trace = load_trace(args.trace, args.data_dir)
     ci = [float(x) for x in trace.ci_g_per_kwh]
     stamps = [iso_utc(t) for t in trace.timestamps_utc]
     if args.hours is not None:
+        if args.hours > len(ci):
+            raise CloverError(f"--hours {args.hours} is longer than trace {args.trace} "
+                              f"({len(ci)} h); give --hours <= {len(ci)} or a longer trace")
         ci, stamps = ci[: args.hours], stamps[: args.hours]
 
     profiles = profile_table(args.app, args.gpu, args.profiles,
@@ -180,7 +212,7 @@ def add_problem_args(p: argparse.ArgumentParser) -> None:
                                       "(default: the modeled table, built in memory)")
     p.add_argument("--problem-json", help="JSON object of Problem.build keyword arguments")
     p.add_argument("--scheme-params-json", help="JSON object: scheme name -> make_scheme params")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value(), default=0)
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -190,22 +222,28 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="carbon trace: a preset (CISO-March, CISO-Sep, ESO-March), "
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
     p.add_argument("--trace-name", help="name written in the log (default: the spec)")
-    p.add_argument("--lam", type=float, default=None,
+    p.add_argument("--lam", type=number("--lam", lo=0.0, hi=1.0), default=None,
                    help="λ of the objective (default: the protocol's; extended 0.5, paper 0.1)")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
-    p.add_argument("--n-gpus", type=int, default=None,
+    p.add_argument("--n-gpus", type=number("--n-gpus", lo=1, integer=True), default=None,
                    help="GPUs serving the app (default: extended 10, paper 2)")
     p.add_argument("--backend", default="model", choices=["model", "live"],
                    help="model: the serving simulator; live: the real service (clover.serve)")
-    p.add_argument("--hours", type=int, help="only the first HOURS hours of the trace")
-    p.add_argument("--eval-window-s", type=float, default=30.0,
+    p.add_argument("--hours", type=number("--hours", lo=1, hi=HOURS_MAX, integer=True),
+                    help="only the first HOURS hours of the trace")
+    p.add_argument("--eval-window-s", type=number("--eval-window-s", lo=0.0, lo_open=True),
+                    default=30.0,
                    help="seconds each online evaluation serves the traffic (default 30)")
-    p.add_argument("--mig-repartition-s", type=float, default=5.0,
+    p.add_argument("--mig-repartition-s", type=number("--mig-repartition-s", lo=0.0),
+                    default=5.0,
                    help="seconds per GPU whose MIG layout changes (default 5)")
-    p.add_argument("--model-load-base-s", type=float, default=3.0,
+    p.add_argument("--model-load-base-s", type=number("--model-load-base-s", lo=0.0),
+                    default=3.0,
                    help="fixed seconds per model load (default 3)")
-    p.add_argument("--model-load-mb-per-s", type=float, default=500.0,
+    p.add_argument("--model-load-mb-per-s",
+                   type=number("--model-load-mb-per-s", lo=0.0, lo_open=True),
+                    default=500.0,
                    help="weight loading bandwidth, MB/s (default 500)")
     p.add_argument("--initial", default="base", choices=["base", "none"],
                    help="what is deployed before hour 0 (default: BASE)")

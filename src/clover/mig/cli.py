@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
@@ -43,11 +42,12 @@ def _targets(args: argparse.Namespace):
     from clover.models.configuration import Configuration
 
     if args.configuration:
-        path = Path(args.configuration)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CloverError(f"configuration file {path}: {exc}") from None
+        from clover.cliutil import read_json_object
+
+        data = read_json_object(args.configuration, "configuration file")
+        if "configuration" in data and not isinstance(data["configuration"], dict):
+            raise CloverError(f"configuration file {args.configuration}: 'configuration' must "
+                              "be a JSON object")
         return Configuration.from_dict(data.get("configuration", data)).validate()
     if not args.layout:
         raise CloverError("give --layout NAME (once per GPU) or --configuration FILE")

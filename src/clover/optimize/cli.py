@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from clover.cliutil import add_protocol_args
+from clover.cliutil import (CI_MAX_G_PER_KWH, add_protocol_args, ci_value, number,
+                             pue_value, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -15,27 +15,24 @@ from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE
 
 def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str = "model",
                        batch_sizes: tuple[int, ...] = (1,)):
-    """The profile table: a CSV/parquet file in the profile schema, or
+    """The profile table: a CSV/parquet file in the profile schema, checked by the same
+    table check as ``clover run`` (``clover.profiles.schema.validate_table``), or
     ``clover.profiles.load_profiles(app, gpu, backend)``."""
-    import pandas as pd
-
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise CloverError(f"profile table {p} not found")
-        try:
-            return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
-        except Exception as exc:  # noqa: BLE001 - report any parse failure as bad input
-            raise CloverError(f"cannot read profile table {p}: {exc}") from None
     try:
         from clover.profiles import load_profiles
     except ImportError:
         raise CloverError("clover.profiles is not available in this checkout: pass "
                           "--profiles PATH (a table in the profile schema)") from None
+    if path:
+        from clover.profiles.schema import read_table
+
+        return read_table(path)  # may hold other apps' rows: Problem.build selects
     return load_profiles(app, gpu, backend=backend, batch_sizes=batch_sizes)
 
 
-def _params(pairs: list[str] | None) -> dict:
+def _params(pairs: list[str] | None, scheme: str | None = None) -> dict:
+    """``--param NAME=VALUE`` pairs (values JSON-decoded), checked against the scheme's
+    DEFAULTS types and signs when ``scheme`` is given."""
     out = {}
     for item in pairs or []:
         if "=" not in item:
@@ -45,6 +42,10 @@ def _params(pairs: list[str] | None) -> dict:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
             out[k] = v
+    if scheme is not None:
+        from clover.optimize.schemes import check_scheme_params
+
+        out = check_scheme_params(scheme, out, "--param")
     return out
 
 
@@ -54,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     from clover.sim import SimEvaluator
     from clover.sim.protocol import build_problem
 
+    params = _params(args.param, args.scheme)
     settings = protocol_from_args(args)
     if args.gpus is None:
         args.gpus = settings.default_gpus
@@ -71,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         evaluator = default_evaluator(problem)
     else:
         evaluator = SimEvaluator(problem, simulate=args.simulate)
-    scheme = make_scheme(args.scheme, problem, evaluator, **_params(args.param))
+    scheme = make_scheme(args.scheme, problem, evaluator, **params)
     if args.scheme == "jung" and args.ci_range:
         scheme.set_period(args.ci_range)
     d = scheme.decide(0, args.ci)
@@ -163,24 +165,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
     parser.add_argument("--app", required=True, choices=sorted(APPS))
-    parser.add_argument("--gpus", type=int, default=None,
+    parser.add_argument("--gpus", type=number("--gpus", lo=1, integer=True), default=None,
                         help="number of GPUs (default: extended 10, paper 2)")
-    parser.add_argument("--ci", type=float, required=True, help="carbon intensity, g/kWh")
+    parser.add_argument("--ci", type=ci_value("--ci"), required=True,
+                        help="carbon intensity, g/kWh (0 to 3,000)")
     parser.add_argument("--scheme", default="clover",
                         choices=["base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw"])
-    parser.add_argument("--lam", type=float, default=None,
+    parser.add_argument("--lam", type=number("--lam", lo=0.0, hi=1.0), default=None,
                         help="lambda of the objective (default: the protocol's, paper 0.1, "
                              "extended 0.5)")
     parser.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
-    parser.add_argument("--load-fraction", type=float, default=LOAD_FRACTION,
+    parser.add_argument("--load-fraction",
+                        type=number("--load-fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
+                        default=LOAD_FRACTION,
                         help=f"offered load / BASE capacity (default {LOAD_FRACTION})")
-    parser.add_argument("--sla-factor", type=float, default=1.0,
+    parser.add_argument("--sla-factor", type=number("--sla-factor", lo=0.0, lo_open=True),
+                        default=1.0,
                         help="L_tail = factor x BASE p95 at the offered load (default 1)")
-    parser.add_argument("--accuracy-floor", type=float, default=None, help="minimum accuracy, %%")
-    parser.add_argument("--ci-ref", type=float, default=CI_REF_G_PER_KWH,
+    parser.add_argument("--accuracy-floor", type=number("--accuracy-floor", lo=0.0, hi=100.0),
+                        default=None, help="minimum accuracy, %%")
+    parser.add_argument("--ci-ref",
+                        type=number("--ci-ref", lo=0.0, hi=CI_MAX_G_PER_KWH, lo_open=True),
+                        default=CI_REF_G_PER_KWH,
                         help="ci of C_base, g/kWh (default 250)")
-    parser.add_argument("--pue", type=float, default=PUE, help="PUE (default 1.5)")
-    parser.add_argument("--ci-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+    parser.add_argument("--pue", type=pue_value("--pue"), default=PUE, help="PUE (default 1.5)")
+    parser.add_argument("--ci-range", type=ci_value("--ci-range"), nargs=2,
+                        metavar=("LOW", "HIGH"),
                         help="JUNG: the period's min and max ci")
     parser.add_argument("--param", action="append", metavar="NAME=VALUE",
                         help="scheme parameter (repeatable), e.g. max_evaluations=20")
@@ -188,7 +198,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", default="model", help="clover.profiles backend (model)")
     parser.add_argument("--simulate", action="store_true",
                         help="p95 from the event simulation instead of the closed form")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value(), default=0)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_protocol_args(parser)
     parser.set_defaults(func=_run)

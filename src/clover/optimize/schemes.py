@@ -40,6 +40,21 @@ DEFAULTS: dict[str, dict] = {
 #: today's annealer on the raw per-GPU encoding, kept under its own name (issue 10)
 DEFAULTS["sa-raw"] = dict(DEFAULTS["blover"])
 
+#: scheme parameters that must be > 0 (the others >= 0)
+POSITIVE_PARAMS = {"time_limit_s", "t0", "t_step", "t_floor", "k", "max_distance",
+                   "max_evaluations", "neighbour_tries", "max_proposals"}
+
+
+def check_scheme_params(name: str, params: Mapping, where: str) -> dict:
+    """``params`` of scheme ``name`` checked against :data:`DEFAULTS` (known keys, each of
+    its default's type, non-negative; :data:`POSITIVE_PARAMS` positive); ``where`` names
+    the source in the error (``--param``, ``scheme clover``)."""
+    from clover.cliutil import check_params
+
+    defaults = DEFAULTS.get(str(name).lower(), {})
+    return check_params(params, defaults, where,
+                        positive={k: True for k in POSITIVE_PARAMS & set(defaults)})
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -92,11 +107,7 @@ class Scheme:
         self.problem = problem
         self.evaluator = evaluator if evaluator is not None else default_evaluator(problem)
         defaults = DEFAULTS[self.name]
-        unknown = set(params) - set(defaults)
-        if unknown:
-            raise CloverError(f"scheme {self.name}: unknown parameter(s) {', '.join(sorted(unknown))}"
-                              f" (known: {', '.join(defaults) or 'none'})")
-        self.params = {**defaults, **params}
+        self.params = {**defaults, **check_scheme_params(self.name, params, f"scheme {self.name}")}
 
     def set_period(self, ci_g_per_kwh) -> None:
         """The period's carbon-intensity trace (used by JUNG; ignored by the others)."""

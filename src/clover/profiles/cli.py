@@ -7,6 +7,7 @@ from pathlib import Path
 
 from clover.errors import CloverError
 from clover.models.catalog import APPS, get_app, get_variant
+from clover.paths import check_output_path
 from clover.profiles import BACKENDS, check_backend, default_path
 
 
@@ -36,6 +37,7 @@ def _profile(args: argparse.Namespace) -> int:
         if get_variant(name).app != app:
             raise CloverError(f"--variant {name} is not a variant of app {app!r}")
     out = Path(args.out) if args.out else default_path(app, spec.key, backend)
+    check_output_path(out)  # before the (possibly long) measurement
     slices = tuple(args.slice) if args.slice else tuple(p.name for p in spec.profiles)
     for name in slices:
         spec.profile(name)

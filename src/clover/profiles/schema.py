@@ -115,6 +115,9 @@ def validate_table(df: pd.DataFrame, where: str = "profile table") -> pd.DataFra
     vals = fit[list(TIMING_COLUMNS)].to_numpy(float)
     if not np.all(np.isfinite(vals) & (vals > 0)):
         raise CloverError(f"{where}: rows that fit need positive, finite timings and power")
+    idle = df["power_w_idle"].to_numpy(float)
+    if not np.all(np.isnan(idle) | ((idle >= 0) & np.isfinite(idle))):
+        raise CloverError(f"{where}: power_w_idle must be finite and >= 0 W")
     if (fit["service_ms_p50"] > fit["service_ms_p95"] * (1 + 1e-9)).any():
         raise CloverError(f"{where}: service_ms_p50 exceeds service_ms_p95")
     energy = fit["power_w_busy"] / fit["max_throughput_rps"]
@@ -144,11 +147,22 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read and validate a profile CSV written by ``clover profile``."""
+    from clover.paths import check_input_file, input_error
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CloverError(f"profile table {path} not found")
+    check_input_file(path, "profile table")
     try:
-        df = pd.read_csv(path, keep_default_na=True)
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, keep_default_na=True)
+    except OSError as exc:
+        raise input_error(path, "profile table", exc) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CloverError(f"profile table {path} is not a readable CSV ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a parquet reader's failure is bad input too
+        raise CloverError(f"profile table {path} is not readable "
+                          f"({str(exc).strip().splitlines()[0] if str(exc) else exc!r})") from None
     return validate_table(df, f"profile table {path}")

@@ -200,15 +200,24 @@ class Problem:
 
         ``rate_rps`` / ``sla_ms`` override the derived load / SLA when given.
         """
+        from clover.cliutil import CI_MAX_G_PER_KWH, PUE_MAX, SEED_MAX, check_number as num
+
+        # bounds where the values enter (docs/reliability.md): finite, typed, in range
+        n_gpus = num(n_gpus, "n_gpus", lo=1, integer=True)
+        lam = num(lam, "lam", lo=0.0, hi=1.0)
+        load_fraction = num(load_fraction, "load_fraction", lo=0.0, hi=1.0, lo_open=True,
+                            hi_open=True)
+        sla_factor = num(sla_factor, "sla_factor", lo=0.0, lo_open=True)
+        if sla_ms is not None:
+            sla_ms = num(sla_ms, "sla_ms", lo=0.0, lo_open=True)
+        if rate_rps is not None:
+            rate_rps = num(rate_rps, "rate_rps", lo=0.0, lo_open=True)
+        ci_ref = num(ci_ref, "ci_ref", lo=0.0, hi=CI_MAX_G_PER_KWH, lo_open=True)
+        pue = num(pue, "pue", lo=1.0, hi=PUE_MAX)
+        if accuracy_floor is not None:
+            accuracy_floor = num(accuracy_floor, "accuracy_floor", lo=0.0, hi=100.0)
+        seed = num(seed, "seed", lo=0, hi=SEED_MAX, integer=True)
         spec = get_gpu(gpu)
-        if int(n_gpus) < 1:
-            raise CloverError(f"n_gpus must be >= 1 (got {n_gpus})")
-        if not 0.0 <= float(lam) <= 1.0:
-            raise CloverError(f"lam must be in [0, 1] (got {lam})")
-        if not 0.0 < float(load_fraction) < 1.0:
-            raise CloverError(f"load_fraction must be in (0, 1) (got {load_fraction})")
-        if float(sla_factor) <= 0:
-            raise CloverError(f"sla_factor must be positive (got {sla_factor})")
         raw = build_types(profiles, app, spec.key, None, batch_size)
         big = largest_variant(app).name
         bi = raw.index(big, spec.full_profile.name)

@@ -7,11 +7,18 @@ import json
 
 import numpy as np
 
+from clover.cliutil import MAX_SAMPLE_REQUESTS, number, seed_value
+from clover.errors import CloverError
 from clover.paths import atomic_write
 from clover.workload.arrivals import KINDS, WorkloadSpec, arrival_stats
 
 
 def _sample(args: argparse.Namespace) -> int:
+    expected = args.rate * args.duration
+    if expected > MAX_SAMPLE_REQUESTS:
+        raise CloverError(f"--rate x --duration = {expected:.3g} expected requests exceeds the "
+                          f"bound of {MAX_SAMPLE_REQUESTS:,} per sample; lower --rate or "
+                          "--duration")
     spec = WorkloadSpec(args.kind, args.rate, args.duration, args.seed)
     times = spec.arrivals(args.data_dir)
     stats = {**spec.as_dict(), **arrival_stats(times, spec.duration_s)}
@@ -38,9 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     wsub.required = True
     sample = wsub.add_parser("sample", help="sample arrivals and print count, mean rate, CV")
     sample.add_argument("--kind", default="poisson", help=f"one of {', '.join(KINDS)}")
-    sample.add_argument("--rate", type=float, default=50.0, help="mean rate, requests/s")
-    sample.add_argument("--duration", type=float, default=60.0, help="seconds")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--rate", type=number("--rate", lo=0.0, lo_open=True),
+                        default=50.0, help="mean rate, requests/s")
+    sample.add_argument("--duration", type=number("--duration", lo=0.0, lo_open=True),
+                        default=60.0, help="seconds")
+    sample.add_argument("--seed", type=seed_value(), default=0)
     sample.add_argument("--out", default=None, help="also write the arrival times (CSV, s)")
     sample.add_argument("--json", action="store_true", help="machine-readable summary")
     sample.add_argument("--data-dir", default=None,

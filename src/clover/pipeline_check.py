@@ -1,0 +1,84 @@
+"""Parse-time checks of the pipeline configuration (called from ``workflow/Snakefile``).
+
+``snakemake -n`` must report a bad configuration by name before any job runs
+(docs/reliability.md): a YAML syntax error names the file and line; a bad carbon trace spec
+(unknown zone or season, a zone that is not a plain name such as ``../x``, a year out of
+range) names the trace. Raises :class:`ConfigCheckError`, which Snakemake prints as one
+message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from clover.errors import CloverError
+
+#: a zone as the carbon datasets name them (US-CAL-CISO, DE, GB, ...): no path characters
+ZONE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class ConfigCheckError(CloverError):
+    """A configuration problem found at parse time; the message names the file or field."""
+
+
+def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Each existing YAML file parses; else an error naming the file, line and column."""
+    import yaml
+
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            continue
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            raise ConfigCheckError(f"config file {path}{where}: YAML syntax error: "
+                                   f"{exc.problem or exc.context}") from None
+        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+            raise ConfigCheckError(f"config file {path}: not readable YAML ({exc})") from None
+
+
+def _known_zones(data_dir: str | None) -> set[str]:
+    """Zones in the data directory's carbon datasets (empty when there is no data yet, e.g.
+    a clean clone before ``clover data download``: then only the spelling is checked)."""
+    from clover.carbon.traces import DATASETS, _known_zones as known
+    from clover.paths import resolve_data_dir
+
+    try:
+        root = resolve_data_dir(data_dir)
+    except CloverError:
+        return set()
+    return set(known(root, DATASETS))
+
+
+def check_trace_specs(specs: Mapping[str, str], data_dir: str | None = None) -> None:
+    """Every trace spec of the pipeline (name -> clover.carbon spec) parses, names a plain
+    zone and, when the data directory holds carbon data, a zone that exists there."""
+    from clover.carbon.traces import parse_trace_spec
+
+    zones: set[str] | None = None
+    for name, spec in specs.items():
+        try:
+            parsed = parse_trace_spec(spec)
+        except CloverError as exc:
+            raise ConfigCheckError(f"config trace {name!r}: {exc.message}") from None
+        if parsed.kind == "file":
+            if not Path(parsed.text).is_file():
+                raise ConfigCheckError(f"config trace {name!r}: trace file {parsed.text} "
+                                       "not found")
+            continue
+        if parsed.kind == "preset":
+            continue
+        if not ZONE_RE.match(parsed.zone):
+            raise ConfigCheckError(f"config trace {name!r}: zone {parsed.zone!r} is not a "
+                                   "zone name (letters, digits, '-' and '_' only)")
+        if zones is None:
+            zones = _known_zones(data_dir)
+        if zones and parsed.zone not in zones:
+            raise ConfigCheckError(f"config trace {name!r}: unknown zone {parsed.zone!r} "
+                                   f"(not in the carbon data; e.g. {', '.join(sorted(zones)[:8])})")

@@ -1,0 +1,146 @@
+"""Issue 13 items 3 and 4: ``snakemake -n`` names a bad trace spec or YAML line at parse time;
+the data rule reruns when a data file changes; ``clover data verify`` refuses missing,
+unreadable files and manifest rows that disagree with data/download_manifest.tsv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clover.datasets import verify
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = ("carbon/clover/CISO_March.csv", "carbon/clover/CISO_Sep.csv",
+         "carbon/clover/ESO_March.csv")
+
+
+def dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+           str(work), "--cores", "1", "-n", *targets]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ}, timeout=300)
+    out.log = out.stdout + out.stderr  # Snakemake prints parse errors on either stream
+    return out
+
+
+def _work(tmp_path: Path, extra: str = "") -> Path:
+    work = tmp_path / "work"
+    shutil.copytree(REPO / ".test" / "config", work / "config")
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text() + extra)
+    return work
+
+
+@pytest.mark.parametrize("spec,needle", [
+    ("../x:winter:2023", "zone '../x' is not a zone name"),
+    ("XX-NOWHERE:winter:2023", "unknown zone 'XX-NOWHERE'"),
+    ("DE:monsoon:2023", "'monsoon' is neither a season"),
+    ("DE:winter:0", "year 0 is outside"),
+])
+def test_dry_run_names_a_bad_trace_spec(tmp_path, shared_data, spec, needle):
+    work = _work(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("  CISO-March: CISO-March",
+                                           f"  CISO-March: CISO-March\n  bad: '{spec}'"))
+    out = dry_run(work)
+    assert out.returncode != 0
+    assert "config trace 'bad': " in out.log and needle in out.log, out.log[-2000:]
+    assert "MissingInputException" not in out.log
+
+
+def test_dry_run_names_the_yaml_line(tmp_path):
+    work = _work(tmp_path, "broken: [unclosed\n")
+    out = dry_run(work)
+    assert out.returncode != 0
+    n = len((work / "config" / "config.yaml").read_text().splitlines())
+    assert f"config file config/config.yaml line {n + 1}" in out.log, out.log[-2000:]
+    assert "YAML syntax error" in out.log
+
+
+@pytest.fixture()
+def small_data(tmp_path, shared_data) -> Path:
+    """A curated data directory with three files and its own MANIFEST.tsv rows for them."""
+    root = tmp_path / "data"
+    rows = (shared_data / "MANIFEST.tsv").read_text().splitlines()
+    keep = [rows[0]] + [r for r in rows[1:] if r.split("\t")[0] in SMALL]
+    for rel in SMALL:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared_data / rel, root / rel)
+    (root / "MANIFEST.tsv").write_text("\n".join(keep) + "\n")
+    return root
+
+
+def test_data_rule_reruns_when_a_data_file_changes(tmp_path, small_data):
+    work = _work(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    text = cfg.read_text().replace("data_dir: null", f"data_dir: {small_data}")
+    cfg.write_text(text.split("\nregions:")[0] + "\n" + "regions:" +
+                   text.split("\nregions:")[1].replace("zones: [DE]", "zones: []"))
+    target = "results/data/verified.txt"
+    (work / "results" / "data").mkdir(parents=True)
+    out = dry_run(work, target)
+    assert out.returncode == 0, out.log[-2000:]
+    (work / target).write_text("verified\n")
+    os.utime(work / target, (2e9, 2e9))
+    out = dry_run(work, target)
+    assert "Nothing to be done" in out.log, out.log[-2000:]
+    changed = small_data / SMALL[0]
+    os.utime(changed, (2e9 + 10, 2e9 + 10))
+    out = dry_run(work, target)
+    assert "rule data:" in out.log and "Nothing to be done" not in out.log
+
+
+def test_verify_missing_unreadable_and_disagreeing_manifest(run_cli, small_data, monkeypatch):
+    code, out, err = run_cli("data", "verify", "--data-dir", str(small_data))
+    assert code == 0 and "3 ok, 0 mismatched, 0 missing" in out, err
+    # a listed file that is missing fails (curated data directory: every row required)
+    (small_data / SMALL[1]).unlink()
+    code, out, err = run_cli("data", "verify", "--data-dir", str(small_data))
+    assert code == 2 and f"MISSING  {SMALL[1]}" in out
+    assert err == f"clover: error: 1 listed file(s) missing: {SMALL[1]}\n"
+    # editing the curated manifest to match a changed file is caught against the project's
+    # own data/download_manifest.tsv (compared by path, for paths both list)
+    shutil.copyfile(small_data / SMALL[0], small_data / SMALL[1])
+    manifest = small_data / "MANIFEST.tsv"
+    lines = manifest.read_text().splitlines()
+    sha0 = next(r.split("\t")[2] for r in lines if r.startswith(SMALL[0]))
+    size0 = (small_data / SMALL[0]).stat().st_size
+    lines = [("\t".join([SMALL[1], str(size0), sha0, *r.split("\t")[3:]])
+              if r.startswith(SMALL[1]) else r) for r in lines]
+    manifest.write_text("\n".join(lines) + "\n")
+    table = verify(small_data)
+    assert (table["status"] == "ok").all() and table.attrs["disagree"] == [SMALL[1]]
+    code, out, err = run_cli("data", "verify", "--data-dir", str(small_data))
+    assert code == 2 and f"DISAGREE {SMALL[1]}" in out
+    assert err == ("clover: error: 1 manifest row(s) disagree with data/download_manifest.tsv: "
+                   f"{SMALL[1]}\n")
+
+
+def test_verify_unreadable_file_is_one_line(run_cli, small_data, monkeypatch):
+    real_open = open
+    locked = str(small_data / SMALL[2])
+
+    def guarded(file, *a, **k):
+        if str(file) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr("builtins.open", guarded)
+    code, out, err = run_cli("data", "verify", "--data-dir", str(small_data))
+    assert code == 2
+    assert err == f"clover: error: 1 file(s) unreadable: {SMALL[2]} (Permission denied)\n"
+
+
+def test_partial_download_requires_only_the_selected_files(run_cli, tmp_path, shared_data):
+    ext = tmp_path / "external"
+    for rel in SMALL:
+        (ext / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared_data / rel, ext / rel)
+    code, out, err = run_cli("data", "verify", "--data-dir", str(ext), "--only", "carbon/clover/")
+    assert code == 0 and "3 ok" in out and "not downloaded" in out, err
+    code, out, err = run_cli("data", "verify", "--data-dir", str(ext), "--only", "carbon/")
+    assert code == 2 and "listed file(s) missing" in err
