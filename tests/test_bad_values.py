@@ -136,3 +136,21 @@ def test_problem_build_bounds(profiles):
             Problem.build("efficientnet", "a100-40gb", 2, table, **kw)
     assert np.isfinite(Problem.build("efficientnet", "a100-40gb", 2, table).sla_ms)
     assert isinstance(table, pd.DataFrame)
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["run", "--app", "nope", "--trace", "CISO-March"], "--app"),
+    (["optimize", "--app", "albert"], "--ci"),
+    (["frobnicate"], "COMMAND"),
+    (["optimize", "--app", "albert", "--ci", "250", "--no-such-flag"], "--no-such-flag"),
+])
+def test_usage_errors_are_one_line(argv, names, capsys):
+    """argparse's own errors (invalid choice, missing or unknown option) follow the same
+    contract as every other bad input: one line naming the option, exit 2."""
+    from clover.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("clover: error: ") and names in err

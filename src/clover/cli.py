@@ -55,10 +55,19 @@ def _command_modules(packages: Sequence[str] = COMMAND_PACKAGES):
             raise
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the project's error contract: a usage error (unknown option, invalid
+    choice, missing required option) is one line ``clover: error: <prog>: <message>`` on stderr
+    and exit 2, like every other bad input; ``--help`` still prints the usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"clover: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``clover`` parser; with ``command`` (a key of :data:`COMMAND_INDEX`) only the
     package registering it is imported."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="clover",
         description="Carbon-aware ML inference on MIG GPUs (Clover, SC'23 reproduction)",
     )

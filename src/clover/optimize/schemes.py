@@ -41,7 +41,7 @@ DEFAULTS: dict[str, dict] = {
 DEFAULTS["sa-raw"] = dict(DEFAULTS["blover"])
 
 #: scheme parameters that must be > 0 (the others >= 0)
-POSITIVE_PARAMS = {"time_limit_s", "t0", "t_step", "t_floor", "k", "max_distance",
+POSITIVE_PARAMS = {"time_limit_s", "t0", "t_step", "t_floor", "k",
                    "max_evaluations", "neighbour_tries", "max_proposals"}
 
 
