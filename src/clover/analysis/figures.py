@@ -26,6 +26,7 @@ from clover.analysis.aggregate import (  # noqa: E402
     protocols,
     select,
 )
+from clover.analysis.figure_list import FIGURE_NAMES  # noqa: E402
 from clover.errors import CloverError  # noqa: E402
 from clover.paths import atomic_write  # noqa: E402
 
@@ -373,6 +374,102 @@ def fig_g_gpus_embodied(hourly, runs, gpus, lam: float, kg_per_gpu: float = 318.
     fig.tight_layout(rect=(0, 0.1, 1, 0.94))
     return fig
 
+#: short x labels of the decomposition steps (clover.control.decomposition.STEPS)
+STEP_SHORT = {"base": "BASE\n(k·N GPUs)", "consolidation": "1 consol.\n(N GPUs)",
+              "variants": "2 +variants\n(no MIG)", "full": "3 +MIG\n(full)",
+              "partitioning": "4 MIG,\nno variants", "equal_load": "equal load\n(k = 1)"}
+
+
+def fig_h_decomposition(hourly, runs, gpus, lam: float, decomposition=None, **_) -> plt.Figure:
+    """Where the savings come from: per app, carbon saved and accuracy lost after each step,
+    ORACLE and Clover (mean over the traces); a cross marks a step that breaks the SLA."""
+    if decomposition is None or decomposition.empty:
+        raise CloverError("figure h needs the decomposition table (results/decomposition.csv)")
+    d = decomposition[decomposition["trace"].astype(str) == "mean"]
+    if d.empty:
+        d = decomposition
+    apps = list(dict.fromkeys(d["app"]))
+    steps = [s for s in STEP_SHORT if s in set(d["step"])]
+    schemes = [s for s in ("oracle", "clover", "blover") if s in set(d["scheme"])]
+    fig, axes = plt.subplots(2, len(apps), figsize=(3.6 * len(apps), 5.4), sharey="row",
+                             squeeze=False)
+    x = np.arange(len(steps))
+    width = 0.8 / max(len(schemes), 1)
+    for j, app in enumerate(apps):
+        a = d[d["app"] == app]
+        for i, sch in enumerate(schemes):
+            t = a[a["scheme"] == sch].groupby("step").mean(numeric_only=True).reindex(steps)
+            off = x + (i - (len(schemes) - 1) / 2) * width
+            for r, col in enumerate(("carbon_saved_pct", "accuracy_lost_pts")):
+                ax = axes[r, j]
+                ax.bar(off, t[col], width, color=COLORS.get(sch),
+                       label=SCHEME_LABEL.get(sch, sch) if (r == 0 and j == 0) else None)
+                broken = t["sla_held_frac"].to_numpy(float) < 1.0
+                if r == 0 and broken.any():
+                    ax.plot(off[broken], t[col].to_numpy(float)[broken] + 4, "x", color="black",
+                            ms=5, label="SLA broken" if (i == 0 and j == 0) else None)
+        axes[0, j].set_title(app)
+        for r in range(2):
+            axes[r, j].grid(axis="y", alpha=0.3)
+            axes[r, j].axhline(0, color="black", lw=0.6)
+        axes[1, j].set_xticks(x, [STEP_SHORT[s] for s in steps], rotation=0, fontsize=6)
+        axes[0, j].set_xticks(x, [""] * len(steps))
+    axes[0, 0].set_ylabel("carbon saved vs BASE (%)")
+    axes[1, 0].set_ylabel("accuracy lost (points)")
+    axes[0, 0].set_ylim(top=max(100.0, float(np.nanmax(d["carbon_saved_pct"])) + 10))
+    fig.legend(loc="upper right", ncol=len(schemes) + 1, fontsize=7, bbox_to_anchor=(0.99, 0.99))
+    fig.suptitle("(h) Where the savings come from: BASE, then one knob at a time "
+                 f"(paper protocol, λ = {float(d['lam'].iloc[0]):g}, mean over traces)",
+                 fontsize=9, x=0.01, ha="left")
+    _footnote(fig, d.assign(backend="model"),
+              "Steps 1-3 are cumulative; 4 and 'equal load' are alternatives to 3.")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.93))
+    return fig
+
+
+def fig_i_reference_check(hourly, runs, gpus, lam: float, reference=None, **_) -> plt.Figure:
+    """The artifact's measured ratios (x) against the modeled ones (y), one point per log
+    entry: carbon per request and p95, each vs BASE at the lightest load."""
+    if reference is None or reference.empty:
+        raise CloverError("figure i needs the reference check (results/reference_check.csv)")
+    r = reference[~((reference["kind"] == "base") & (reference["load_index"] == 0))]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.0))
+    markers = {"base": "o", "clover": "^"}
+    app_colors = {"efficientnet": "#1f77b4", "yolo": "#2ca02c", "albert": "#d62728"}
+    for ax, (col, title) in zip(axes, (("carbon_ratio_vs_base_light",
+                                        "carbon per request / BASE's at its light load"),
+                                       ("p95_ratio_vs_base_light",
+                                        "p95 / BASE's at its light load"))):
+        meas = r[col].to_numpy(float)
+        mod = r[f"modeled_{col}"].to_numpy(float)
+        lo = float(np.nanmin([meas.min(), mod.min()])) / 1.5
+        hi = float(np.nanmax([meas.max(), mod.max()])) * 1.5
+        grid = np.array([lo, hi])
+        ax.fill_between(grid, grid / 1.25, grid * 1.25, color="#dddddd", label="±25 %")
+        ax.plot(grid, grid, color="black", lw=0.7, label="modeled = measured")
+        for (kind, app), g in r.groupby(["kind", "app"], sort=False):
+            ax.scatter(g[col], g[f"modeled_{col}"], marker=markers.get(kind, "s"),
+                       color=app_colors.get(app, "#555555"), s=18 + 14 * g["load_index"],
+                       label=f"{kind} {app}", zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured by the artifact (2 A100, run_sweep.py)")
+        ax.set_ylabel("modeled (this project's profiles + FCFS)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7,
+               bbox_to_anchor=(0.5, 0.05))
+    fig.suptitle("(i) Held-out check against the artifact's measured arrival sweep "
+                 "(marker size = load; BASE at its light load is 1 by definition, not shown)",
+                 fontsize=9)
+    _footnote(fig, r.assign(source=r.get("source", "modeled"), backend="model"),
+              "Profile constants are not tuned to this check.")
+    fig.tight_layout(rect=(0, 0.2, 1, 0.94))
+    return fig
+
 
 FIGURES: dict[str, Callable[..., plt.Figure]] = {
     "fig_a_carbon_accuracy": fig_a_carbon_accuracy,
@@ -382,7 +479,10 @@ FIGURES: dict[str, Callable[..., plt.Figure]] = {
     "fig_e_lambda_floor": fig_e_lambda_floor,
     "fig_f_regions_seasons": fig_f_regions_seasons,
     "fig_g_gpus_embodied": fig_g_gpus_embodied,
+    "fig_h_decomposition": fig_h_decomposition,
+    "fig_i_reference_check": fig_i_reference_check,
 }
+assert tuple(FIGURES) == FIGURE_NAMES, "clover.analysis.figure_list and FIGURES disagree"
 
 
 def save(fig: plt.Figure, paths: list[str | Path]) -> None:
