@@ -31,8 +31,13 @@ def _aggregate(args: argparse.Namespace) -> int:
     _write_csv(hourly, args.hourly)
     _write_csv(runs, args.summary)
     _write_csv(gpus, args.gpus)
+    extra = {}
+    for key in ("decomposition", "reference"):
+        path = getattr(args, key, None)
+        if path:
+            extra[key] = _read_csv(path, f"--{key}")
     md = render_markdown(runs, gpus, args.lam, args.embodied_kg_per_gpu, args.embodied_source,
-                         args.backend)
+                         args.backend, hourly=hourly, **extra)
     with atomic_write(args.markdown) as fh:
         fh.write(md)
     print(f"aggregated {len(runs)} runs ({len(hourly)} hours) -> {args.summary}, {args.markdown}")
@@ -49,6 +54,15 @@ def _read_table(path):
     return pd.read_csv(p, keep_default_na=True, dtype={"floor": str})
 
 
+def _read_csv(path, flag: str):
+    import pandas as pd
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise CloverError(f"table {path} not found ({flag})")
+    return pd.read_csv(path)
+
+
 def _figures(args: argparse.Namespace) -> int:
     from clover.analysis.figures import FIGURES, make_figure, save
 
@@ -61,12 +75,7 @@ def _figures(args: argparse.Namespace) -> int:
     for key in ("decomposition", "reference"):
         path = getattr(args, key, None)
         if path:
-            import pandas as pd
-            from pathlib import Path
-
-            if not Path(path).is_file():
-                raise CloverError(f"table {path} not found (--{key})")
-            extra[key] = pd.read_csv(path)
+            extra[key] = _read_csv(path, f"--{key}")
     which = list(FIGURES) if args.which == "all" else [args.which]
     if args.which == "all":
         if not args.outdir:
@@ -137,6 +146,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--gpu-count", nargs="*", default=[], help="`clover gpu-count` tables")
     a.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
     a.add_argument("--backend", default="model")
+    a.add_argument("--decomposition", help="results/decomposition.csv (claims table reading)")
+    a.add_argument("--reference", help="results/reference_check.csv (claims table verdict)")
     _embodied_args(a)
     a.add_argument("--hourly", required=True, help="output: every hour of every run (CSV)")
     a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
