@@ -225,6 +225,9 @@ def claim_gpus(gpus: pd.DataFrame) -> Result:
                      f"{int(r.gpus_needed) if pd.notna(r.gpus_needed) else 'n/a'} GPUs")
     saved = c["embodied_saved_kg"].sum()
     measured = f"BASE → Clover {'; '.join(parts)}; embodied carbon avoided {_fmt(saved, 0)} kgCO2e"
+    if c["gpus_needed"].isna().any():
+        measured += (" (n/a: no configuration within the accuracy target meets the SLA on up to "
+                     f"{int(c['max_gpus'].max()) if 'max_gpus' in c else 'max_gpus'} GPUs)")
     fewer = (c["gpus_saved"] > 0).sum()
     return Result(measured, ladder((fewer == len(c), "reproduced"), (fewer > 0, "partly")))
 
@@ -296,7 +299,8 @@ def build_claims(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu:
         verdicts = {p: r.verdict for p, r in res.items() if r.verdict != NOT_RUN}
         if len(verdicts) < 2:
             missing = [p for p in PROTOCOL_ORDER if p not in verdicts]
-            reason = f"{' and '.join(missing)} protocol not run" if missing else ""
+            reason = (f"{' and '.join(missing)} protocol not run (the config runs this study "
+                      f"under {' and '.join(verdicts) or 'no protocol'} only)") if missing else ""
         else:
             reason = "" if len(set(verdicts.values())) == 1 else why
         claims.append(Claim(key, paper, res, basis, reason))
