@@ -392,6 +392,8 @@ def fig_g_gpus_embodied(hourly, runs, gpus, lam: float, kg_per_gpu: float = 318.
     axes[1].set_ylabel("embodied carbon avoided (kgCO2e)")
     axes[1].set_title(f"vs BASE, at {kg_per_gpu:g} kgCO2e per GPU")
     _mark_missing(axes[0], e, "gpus_needed")
+    for ax in axes:  # every app's whole group in view, also where its bars are missing
+        ax.set_xlim(-0.5, e["app"].nunique() - 0.5)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.09),
                ncol=len(labels), fontsize=7, frameon=False)  # below the panels
