@@ -40,6 +40,7 @@ COMMAND_INDEX = {
     "optimize": "clover.optimize", "space": "clover.optimize", "run": "clover.control",
     "run-grid": "clover.control", "decomposition": "clover.control",
     "aggregate": "clover.analysis", "figures": "clover.analysis", "gpu-count": "clover.analysis",
+    "reference-check": "clover.analysis",
     "live": "clover.serve", "serve": "clover.serve",
 }
 

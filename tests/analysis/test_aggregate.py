@@ -66,7 +66,7 @@ def test_claims_and_markdown(grid):
     # no paper-protocol rows: the paper column says so, the verdict says whose it is
     assert all(c.result("paper").verdict == "not run" for c in claims.values())
     assert claims["carbon"].verdict == "reproduced (extended only)"
-    assert claims["carbon"].reason == "paper protocol not run"
+    assert claims["carbon"].reason.startswith("paper protocol not run")
     md = render_markdown(runs, gpus, 0.5, 318.0, "Chien et al.", "model")
     assert "| 1 |" in md and "modeled, not measured" in md and "**reproduced**" in md
     assert "| Paper's statement | Paper protocol | Extended protocol | Verdict |" in md

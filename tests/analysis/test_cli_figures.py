@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from clover.analysis.figure_list import FIGURE_NAMES
 from tests.analysis.synthetic import gpu_table, write_grid
+
 
 
 def test_aggregate_then_every_figure(tmp_path, run_cli):
@@ -15,13 +17,21 @@ def test_aggregate_then_every_figure(tmp_path, run_cli):
                            "--gpus", str(out / "gpu_count.csv"), "--markdown", str(out / "summary.md"))
     assert code == 0, err
     assert (out / "summary.md").read_text().startswith("# Clover reproduction")
+    # figures h and i read the decomposition and the reference check (small real ones)
+    dec, ref = tmp_path / "decomposition.csv", tmp_path / "reference_check.csv"
+    code, _, err = run_cli("decomposition", "--app", "efficientnet", "--trace", "CISO-March",
+                           "--scheme", "oracle", "--hours", "2", "--out", str(dec))
+    assert code == 0, err
+    code, _, err = run_cli("reference-check", "--out", str(ref))
+    assert code == 0, err
     figs = tmp_path / "figs"
     code, _, err = run_cli("figures", "--which", "all", "--hourly", str(out / "hourly.csv"),
                            "--summary", str(out / "summary.csv"), "--gpus", str(out / "gpu_count.csv"),
+                           "--decomposition", str(dec), "--reference", str(ref),
                            "--outdir", str(figs))
     assert code == 0, err
     pdfs = sorted(p.name for p in figs.glob("*.pdf"))
-    assert len(pdfs) == 7 and len(list(figs.glob("*.png"))) == 7
+    assert len(pdfs) == len(FIGURE_NAMES) == 9 and len(list(figs.glob("*.png"))) == 9
     first = (figs / "fig_a_carbon_accuracy.pdf").read_bytes()
     # same inputs, same bytes (no timestamps in the files)
     code, _, _ = run_cli("figures", "--which", "fig_a_carbon_accuracy", "--hourly",

@@ -24,19 +24,31 @@ def config(name="config/config.yaml"):
 
 
 def test_default_grid_counts_and_labels():
+    """Issue 11 defaults: main grid under paper and extended at λ 0.1; the rest under paper."""
     t = grid_table(config())
     assert list(t.columns) == list(GRID_COLUMNS)
-    assert set(t["protocol"]) == {"extended"}
-    n = t.groupby("grid").size()
-    # 3 apps x 3 traces x 6 schemes; 2 apps x 5 λ x (no floor, 2%) x 2 schemes; 16 windows x 6
-    assert n.to_dict() == {"main": 54, "lam_sweep": 40, "regions": 96}
+    n = t.groupby(["protocol", "grid"]).size()
+    # 3 apps x 3 traces x 6 schemes per protocol; 2 apps x 5 λ x (no floor, 4%) x 2 schemes;
+    # 16 windows x 6 schemes
+    assert n.to_dict() == {("extended", "main"): 54, ("paper", "main"): 54,
+                           ("paper", "lam_sweep"): 40, ("paper", "regions"): 96}
     jobs = t.groupby("grid")["job"].nunique()
-    assert jobs.to_dict() == {"main": 9, "lam_sweep": 20, "regions": 16}
+    assert jobs.to_dict() == {"main": 18, "lam_sweep": 20, "regions": 16}
     assert t["path"].is_unique
+    assert set(t[t.grid != "lam_sweep"]["lam"]) == {"0.1"}  # like for like across protocols
+    assert set(t[t.grid == "lam_sweep"]["floor"]) == {"none", "4"}
     r = t[(t.grid == "main") & (t.app == "albert") & (t.scheme == "clover")
-          & (t.trace == "ESO-March")].iloc[0]
-    assert r.path == "results/runs/extended/main/albert/ESO-March/clover_lam0.5_floornone.csv"
-    assert grid_schemes(t)[("extended", "lam_sweep")] == ["clover", "oracle"]
+          & (t.trace == "ESO-March") & (t.protocol == "extended")].iloc[0]
+    assert r.path == "results/runs/extended/main/albert/ESO-March/clover_lam0.1_floornone.csv"
+    assert grid_schemes(t)[("paper", "lam_sweep")] == ["clover", "oracle"]
+
+
+def test_null_lam_is_each_protocols_preset():
+    c = config()
+    c["lam"] = None
+    t = grid_table(c)
+    lam = t[t.grid == "main"].groupby("protocol")["lam"].unique().to_dict()
+    assert list(lam["paper"]) == ["0.1"] and list(lam["extended"]) == ["0.5"]
 
 
 def test_adding_the_paper_protocol_is_a_config_change():

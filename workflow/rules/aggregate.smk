@@ -6,6 +6,8 @@ rule aggregate:
     input:
         runs=all_runs(),
         gpu_count=expand("results/gpu_count/{app}.csv", app=config["gpu_count"]["apps"]),
+        decomposition="results/decomposition.csv",
+        reference="results/reference_check.csv",
     output:
         hourly="results/hourly.csv",
         summary="results/summary.csv",
@@ -20,5 +22,6 @@ rule aggregate:
         ENV
     shell:
         "{params.clover} aggregate --runs {input.runs} --gpu-count {input.gpu_count} "
+        "--decomposition {input.decomposition} --reference {input.reference} "
         "{params.common} --hourly {output.hourly} --summary {output.summary} "
         "--gpus {output.gpus} --markdown {output.md} 2> {log}"

@@ -23,15 +23,8 @@ def clover_command():
 
 CLOVER = clover_command()
 ENV = "../envs/clover.yaml"
-FIGURES = (
-    "fig_a_carbon_accuracy",
-    "fig_b_latency_sla",
-    "fig_c_hourly_objective",
-    "fig_d_overhead",
-    "fig_e_lambda_floor",
-    "fig_f_regions_seasons",
-    "fig_g_gpus_embodied",
-)
+# one list, shared with `clover figures` (clover.analysis.figure_list)
+from clover.analysis.figure_list import FIGURE_NAMES as FIGURES
 
 
 wildcard_constraints:
@@ -152,11 +145,26 @@ def mig_plans():
     return [f"results/mig/plan_{config['gpu']}.json"]
 
 
+def n_gpus():
+    """N, the schemes' GPUs: config n_gpus, else the default protocol's (paper 2, extended 10)."""
+    from clover.sim.protocol import protocol_settings
+
+    n = config.get("n_gpus")
+    return int(n) if n is not None else protocol_settings(config.get("protocol", "paper")).default_gpus
+
+
+def main_lam():
+    """λ of the main grid: config lam, else the default protocol's (paper 0.1)."""
+    from clover.control.grid import grid_lam
+
+    return grid_lam(config, config.get("protocol", "paper"))
+
+
 def initial_layout_flags(gpu):
     """`--layout` once per GPU: the initial deployment (BASE) uses every GPU whole."""
     from clover.mig.geometry import get_gpu
 
-    return " ".join(f"--layout {get_gpu(gpu).full_profile.name}" for _ in range(config["n_gpus"]))
+    return " ".join(f"--layout {get_gpu(gpu).full_profile.name}" for _ in range(n_gpus()))
 
 
 def mig_apply_command(wildcards):
@@ -188,7 +196,9 @@ def run_options():
     hours = config.get("hours")
     return " ".join(
         [
-            f"--gpu {config['gpu']} --n-gpus {config['n_gpus']} --backend {config['backend']}",
+            # n_gpus null: each run's protocol sets N (paper 2, extended 10)
+            f"--gpu {config['gpu']} --backend {config['backend']}",
+            f"--n-gpus {config['n_gpus']}" if config.get("n_gpus") is not None else "",
             f"--problem-json {_json(config.get('problem') or {})}",
             f"--scheme-params-json {_json(config.get('scheme_params') or {})}",
             f"--eval-window-s {c['eval_window_s']} --mig-repartition-s {c['mig_repartition_s']}",
@@ -208,7 +218,8 @@ def gpu_count_options():
             f"--gpu {config['gpu']} --schemes {' '.join(g['schemes'])}",
             f"--base-gpus {g['base_gpus']}",
             f"--max-accuracy-loss {g['max_accuracy_loss_pct']} --max-gpus {g['max_gpus']}",
-            f"--ci {g['ci_g_per_kwh']} --lam {fmt_num(config['lam'])}",
+            f"--ci {g['ci_g_per_kwh']} --protocol {g.get('protocol', 'paper')}",
+            f"--lam {fmt_num(config['lam'])}" if config.get("lam") is not None else "",
             f"--problem-json {_json(config.get('problem') or {})}",
             f"--scheme-params-json {_json(config.get('scheme_params') or {})}",
             f"--seed {config['seed']}",
@@ -220,7 +231,7 @@ def aggregate_options():
     e = config["embodied"]
     return " ".join(
         [
-            f"--lam {fmt_num(config['lam'])} --backend {config['backend']}",
+            f"--lam {main_lam()} --backend {config['backend']}",
             f"--embodied-kg-per-gpu {e['kg_co2e_per_gpu']}",
             f"--embodied-source {shlex.quote(e['source'])}",
         ]
@@ -231,7 +242,7 @@ def figure_options():
     e = config["embodied"]
     return " ".join(
         [
-            f"--lam {fmt_num(config['lam'])}",
+            f"--lam {main_lam()}",
             f"--embodied-kg-per-gpu {e['kg_co2e_per_gpu']}",
             f"--embodied-source {shlex.quote(e['source'])}",
         ]

@@ -6,6 +6,8 @@ rule figure:
         hourly="results/hourly.csv",
         summary="results/summary.csv",
         gpus="results/gpu_count.csv",
+        decomposition="results/decomposition.csv",
+        reference="results/reference_check.csv",
     output:
         pdf=report(
             "paper_figures/{figure}.pdf",
@@ -23,4 +25,5 @@ rule figure:
     shell:
         "{params.clover} figures --which {wildcards.figure} --hourly {input.hourly} "
         "--summary {input.summary} --gpus {input.gpus} {params.common} "
+        "--decomposition {input.decomposition} --reference {input.reference} "
         "--out {output.pdf} {output.png} 2> {log}"

@@ -31,8 +31,13 @@ def _aggregate(args: argparse.Namespace) -> int:
     _write_csv(hourly, args.hourly)
     _write_csv(runs, args.summary)
     _write_csv(gpus, args.gpus)
+    extra = {}
+    for key in ("decomposition", "reference"):
+        path = getattr(args, key, None)
+        if path:
+            extra[key] = _read_csv(path, f"--{key}")
     md = render_markdown(runs, gpus, args.lam, args.embodied_kg_per_gpu, args.embodied_source,
-                         args.backend)
+                         args.backend, hourly=hourly, **extra)
     with atomic_write(args.markdown) as fh:
         fh.write(md)
     print(f"aggregated {len(runs)} runs ({len(hourly)} hours) -> {args.summary}, {args.markdown}")
@@ -49,6 +54,15 @@ def _read_table(path):
     return pd.read_csv(p, keep_default_na=True, dtype={"floor": str})
 
 
+def _read_csv(path, flag: str):
+    import pandas as pd
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise CloverError(f"table {path} not found ({flag})")
+    return pd.read_csv(path)
+
+
 def _figures(args: argparse.Namespace) -> int:
     from clover.analysis.figures import FIGURES, make_figure, save
 
@@ -57,6 +71,11 @@ def _figures(args: argparse.Namespace) -> int:
     for t in (hourly, runs):
         t["floor"] = t["floor"].fillna("none").astype(str)
     gpus = _read_table(args.gpus) if args.gpus else None
+    extra = {}
+    for key in ("decomposition", "reference"):
+        path = getattr(args, key, None)
+        if path:
+            extra[key] = _read_csv(path, f"--{key}")
     which = list(FIGURES) if args.which == "all" else [args.which]
     if args.which == "all":
         if not args.outdir:
@@ -68,7 +87,7 @@ def _figures(args: argparse.Namespace) -> int:
         outs = {which[0]: args.out}
     for w in which:
         fig = make_figure(w, hourly, runs, gpus, lam=args.lam, kg_per_gpu=args.embodied_kg_per_gpu,
-                          embodied_source=args.embodied_source)
+                          embodied_source=args.embodied_source, **extra)
         save(fig, outs[w])
     return 0
 
@@ -78,17 +97,37 @@ def _gpu_count(args: argparse.Namespace) -> int:
     from clover.cliutil import parse_json_arg
     from clover.control.cli import profile_source, profile_table
 
-    profiles = profile_table(args.app, args.gpu, args.profiles)
+    from clover.sim.protocol import protocol_settings
+
+    protocol = protocol_settings(args.protocol)
+    profiles = profile_table(args.app, args.gpu, args.profiles,
+                             batch_sizes=(1, protocol.batch(args.app)))
+    lam = args.lam if args.lam is not None else (protocol.lam if protocol.lam is not None else 0.5)
     table = gpu_count_table(
         args.app, args.gpu, profiles, args.schemes, args.base_gpus, args.max_gpus,
-        args.max_accuracy_loss, args.ci, args.lam,
+        args.max_accuracy_loss, args.ci, lam,
         parse_json_arg(args.problem_json, "--problem-json"),
         parse_json_arg(args.scheme_params_json, "--scheme-params-json"), args.seed,
-        profile_source(profiles))
+        profile_source(profiles), protocol=args.protocol)
     if args.out:
         _write_csv(table, args.out)
     else:
         print(table.to_string(index=False))
+    return 0
+
+
+def _reference_check(args: argparse.Namespace) -> int:
+    """The artifact's measured arrival sweep beside the modeled one (held-out check)."""
+    from clover.analysis.reference import load_reference, reference_check
+    from clover.control.reference_model import modeled_reference_table
+    from clover.paths import resolve_data_dir
+
+    measured = load_reference(resolve_data_dir(args.data_dir))
+    table = reference_check(measured, lambda m: modeled_reference_table(m, seed=args.seed))
+    table.insert(0, "protocol", "paper")
+    table.insert(1, "grid", "reference")
+    _write_csv(table, args.out)
+    print(f"clover reference-check: {len(table)} rows (one per artifact log entry) -> {args.out}")
     return 0
 
 
@@ -107,6 +146,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--gpu-count", nargs="*", default=[], help="`clover gpu-count` tables")
     a.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
     a.add_argument("--backend", default="model")
+    a.add_argument("--decomposition", help="results/decomposition.csv (claims table reading)")
+    a.add_argument("--reference", help="results/reference_check.csv (claims table verdict)")
     _embodied_args(a)
     a.add_argument("--hourly", required=True, help="output: every hour of every run (CSV)")
     a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
@@ -120,6 +161,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--summary", default="results/summary.csv")
     f.add_argument("--gpus", default="results/gpu_count.csv")
     f.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
+    f.add_argument("--decomposition", help="results/decomposition.csv (figure h)")
+    f.add_argument("--reference", help="results/reference_check.csv (figure i)")
     _embodied_args(f)
     f.add_argument("--out", nargs="+", help="output files (.pdf/.png) for one figure")
     f.add_argument("--outdir", help="directory for --which all")
@@ -134,6 +177,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-accuracy-loss", type=float, default=5.0,
                    help="accuracy target: BASE accuracy minus this %% (default 5)")
     g.add_argument("--ci", type=float, default=250.0, help="carbon intensity, g/kWh (default 250)")
-    g.add_argument("--lam", type=float, default=0.5)
+    g.add_argument("--lam", type=float, default=None,
+                   help="λ (default: the protocol's; paper 0.1, extended 0.5)")
+    g.add_argument("--protocol", choices=("paper", "extended"), default="paper",
+                   help="the service target's protocol (default paper: BASE on k x N = "
+                        "--base-gpus GPUs, replicated space, FCFS)")
     g.add_argument("--out", help="CSV to write (atomically)")
     g.set_defaults(func=_gpu_count)
+
+    r = sub.add_parser("reference-check", help="the artifact's measured arrival sweep beside "
+                                               "the modeled profiles (held-out check)")
+    r.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", default="results/reference_check.csv")
+    r.set_defaults(func=_reference_check)

@@ -26,6 +26,7 @@ from clover.analysis.aggregate import (  # noqa: E402
     protocols,
     select,
 )
+from clover.analysis.figure_list import FIGURE_NAMES  # noqa: E402
 from clover.errors import CloverError  # noqa: E402
 from clover.paths import atomic_write  # noqa: E402
 
@@ -114,22 +115,22 @@ def fig_a_carbon_accuracy(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     main = _main(runs, lam)
     t = (main.groupby(["protocol", "app", "scheme"])
          .agg(saved=("carbon_saved_pct", "mean"), saved_lo=("carbon_saved_pct", "min"),
-              saved_hi=("carbon_saved_pct", "max"), acc=("accuracy_change_pct", "mean"),
-              acc_lo=("accuracy_change_pct", "min"), acc_hi=("accuracy_change_pct", "max"))
+              saved_hi=("carbon_saved_pct", "max"), acc=("accuracy_loss_points", "mean"),
+              acc_lo=("accuracy_loss_points", "min"), acc_hi=("accuracy_loss_points", "max"))
          .reset_index())
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
     _grouped_bars(axes[0], t, "saved", "saved_lo", "saved_hi")
     axes[0].set_ylabel("carbon saved vs BASE (%)")
     axes[0].set_title("Carbon per request saved\n(realised: search and reconfiguration included)")
     _grouped_bars(axes[1], t, "acc", "acc_lo", "acc_hi")
-    axes[1].set_ylabel("accuracy change vs BASE (%)")
-    axes[1].set_title("Accuracy change")
+    axes[1].set_ylabel("accuracy loss vs BASE (points)")
+    axes[1].set_title("Accuracy loss (BASE − scheme, as run.py)")
     handles, labels = axes[1].get_legend_handles_labels()
     proxies = _protocol_handles(t)
     handles, labels = handles + proxies, labels + [h.get_label() for h in proxies]
     fig.legend(handles, labels, ncol=min(len(labels), 8), loc="lower center",
                bbox_to_anchor=(0.5, 0.05), frameon=False)  # below the panels, off the data
-    fig.suptitle(f"(a) Carbon saved and accuracy change per scheme (λ = {lam:g}; bars: mean over "
+    fig.suptitle(f"(a) Carbon saved and accuracy loss per scheme (λ = {lam:g}; bars: mean over "
                  f"{', '.join(sorted(set(main['trace'])))}; whiskers: min–max)", fontsize=9)
     _footnote(fig, main, _protocol_note(main))
     fig.tight_layout(rect=(0, 0.15, 1, 0.95))
@@ -158,7 +159,8 @@ def fig_b_latency_sla(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
         ax.set_ylabel("hourly p95 latency / SLA (–)")
         ax.tick_params(axis="x", rotation=45)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(loc="lower left")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=7, frameon=False)  # off the data
     fig.suptitle("(b) p95 latency of each hour's configuration against the SLA", fontsize=9)
     _footnote(fig, h, _protocol_note(h))
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
@@ -203,12 +205,14 @@ def fig_c_hourly_objective(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
         ax.axhline(0, color="black", lw=0.6)
         ax.set_xlabel("hour of trace")
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best", fontsize=7)
     axes[0][0].set_ylabel("ci (gCO2/kWh)")
     th, tl = axes[0][0].get_legend_handles_labels()
     fig.legend(th, tl, loc="upper center", bbox_to_anchor=(0.5, 0.905), ncol=max(len(tl), 1),
                fontsize=7, frameon=False, title=None)  # traces, above the panels
+    sh, sl = axes[1][0].get_legend_handles_labels()
+    if sh:  # schemes x protocols, below the panels (never over the curves)
+        fig.legend(sh, sl, loc="lower center", bbox_to_anchor=(0.5, 0.03), ncol=len(sl),
+                   fontsize=7, frameon=False)
     axes[1][0].set_ylabel("gap to ORACLE (points of f)")
     for ax in axes[1]:
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -216,7 +220,7 @@ def fig_c_hourly_objective(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
                  "thin: hourly gap, mean over traces; thick: running mean. The paper: Clover "
                  "closes in on ORACLE through its history", fontsize=9)
     _footnote(fig, h, _protocol_note(h))
-    fig.tight_layout(rect=(0, 0.04, 1, 0.87))
+    fig.tight_layout(rect=(0, 0.08, 1, 0.88))
     return fig
 
 
@@ -308,10 +312,17 @@ def fig_e_lambda_floor(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
         for ax in row:
             ax.set_xlabel("λ (weight of carbon in f)")
             ax.grid(alpha=0.3)
-        row[1].legend(fontsize=7)
+    handles, labels = [], []
+    for ax in axes.ravel():  # one legend for every panel, below them (never over the data)
+        for h_, l_ in zip(*ax.get_legend_handles_labels()):
+            if l_ not in labels:
+                handles.append(h_)
+                labels.append(l_)
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.03),
+               ncol=min(len(labels), 4), fontsize=7, frameon=False)
     fig.suptitle("(e) λ sweep and an accuracy floor (realised hourly totals)", fontsize=9)
     _footnote(fig, runs, _protocol_note(sweep_runs))
-    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.04 + 0.22 / len(sweeps), 1, 0.96))
     return fig
 
 
@@ -354,6 +365,20 @@ def fig_f_regions_seasons(hourly, runs, gpus, lam: float, **_) -> plt.Figure:
     return fig
 
 
+def _mark_missing(ax, table: pd.DataFrame, value: str) -> None:
+    """Write "n/a" where a scheme has no value (in :func:`_grouped_bars` bar positions)."""
+    apps = list(dict.fromkeys(table["app"]))
+    schemes = _schemes(table)
+    n = max(len(schemes), 1)
+    width = 0.8 / n
+    for a_i, app in enumerate(apps):
+        for i, sch in enumerate(schemes):
+            v = table[(table["app"] == app) & (table["scheme"] == sch)][value]
+            if v.isna().all():
+                ax.text(a_i + (i - (n - 1) / 2) * width, 0.15, "n/a", rotation=90, ha="center",
+                        va="bottom", fontsize=6, color=COLORS.get(sch, "#333333"))
+
+
 def fig_g_gpus_embodied(hourly, runs, gpus, lam: float, kg_per_gpu: float = 318.0,
                         embodied_source: str = "", **_) -> plt.Figure:
     if gpus is None or gpus.empty:
@@ -364,13 +389,115 @@ def fig_g_gpus_embodied(hourly, runs, gpus, lam: float, kg_per_gpu: float = 318.
     axes[0].set_ylabel("GPUs needed for the service target (–)")
     axes[0].set_title("Fewest GPUs meeting rate, SLA and accuracy target")
     _grouped_bars(axes[1], e, "embodied_saved_kg")
-    axes[1].set_ylabel("embodied carbon avoided vs BASE (kgCO2e)")
-    axes[1].set_title(f"at {kg_per_gpu:g} kgCO2e per GPU")
-    axes[0].legend(fontsize=7)
+    axes[1].set_ylabel("embodied carbon avoided (kgCO2e)")
+    axes[1].set_title(f"vs BASE, at {kg_per_gpu:g} kgCO2e per GPU")
+    _mark_missing(axes[0], e, "gpus_needed")
+    for ax in axes:  # every app's whole group in view, also where its bars are missing
+        ax.set_xlim(-0.5, e["app"].nunique() - 0.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.09),
+               ncol=len(labels), fontsize=7, frameon=False)  # below the panels
     fig.suptitle("(g) GPUs needed per scheme and the embodied carbon that saves", fontsize=9)
     src = gpus if "source" in gpus else runs
-    _footnote(fig, src, f"Embodied: {embodied_source}.")
-    fig.tight_layout(rect=(0, 0.1, 1, 0.94))
+    _footnote(fig, src, f"Embodied: {embodied_source}. n/a: no configuration within the "
+              "accuracy target meets the SLA on up to max_gpus GPUs.")
+    fig.tight_layout(rect=(0, 0.17, 1, 0.94))
+    return fig
+
+#: short x labels of the decomposition steps (clover.control.decomposition.STEPS)
+STEP_SHORT = {"base": "BASE\n(k·N GPUs)", "consolidation": "1 consol.\n(N GPUs)",
+              "variants": "2 +variants\n(no MIG)", "full": "3 +MIG\n(full)",
+              "partitioning": "4 MIG,\nno variants", "equal_load": "equal load\n(k = 1)"}
+
+
+def fig_h_decomposition(hourly, runs, gpus, lam: float, decomposition=None, **_) -> plt.Figure:
+    """Where the savings come from: per app, carbon saved and accuracy lost after each step,
+    ORACLE and Clover (mean over the traces); a cross marks a step that breaks the SLA."""
+    if decomposition is None or decomposition.empty:
+        raise CloverError("figure h needs the decomposition table (results/decomposition.csv)")
+    d = decomposition[decomposition["trace"].astype(str) == "mean"]
+    if d.empty:
+        d = decomposition
+    apps = list(dict.fromkeys(d["app"]))
+    steps = [s for s in STEP_SHORT if s in set(d["step"])]
+    schemes = [s for s in ("oracle", "clover", "blover") if s in set(d["scheme"])]
+    fig, axes = plt.subplots(2, len(apps), figsize=(3.6 * len(apps), 5.4), sharey="row",
+                             squeeze=False)
+    x = np.arange(len(steps))
+    width = 0.8 / max(len(schemes), 1)
+    for j, app in enumerate(apps):
+        a = d[d["app"] == app]
+        for i, sch in enumerate(schemes):
+            t = a[a["scheme"] == sch].groupby("step").mean(numeric_only=True).reindex(steps)
+            off = x + (i - (len(schemes) - 1) / 2) * width
+            for r, col in enumerate(("carbon_saved_pct", "accuracy_lost_pts")):
+                ax = axes[r, j]
+                ax.bar(off, t[col], width, color=COLORS.get(sch),
+                       label=SCHEME_LABEL.get(sch, sch) if (r == 0 and j == 0) else None)
+                broken = t["sla_held_frac"].to_numpy(float) < 1.0
+                if r == 0 and broken.any():
+                    ax.plot(off[broken], t[col].to_numpy(float)[broken] + 4, "x", color="black",
+                            ms=5, label="SLA broken" if (i == 0 and j == 0) else None)
+        axes[0, j].set_title(app)
+        for r in range(2):
+            axes[r, j].grid(axis="y", alpha=0.3)
+            axes[r, j].axhline(0, color="black", lw=0.6)
+        axes[1, j].set_xticks(x, [STEP_SHORT[s] for s in steps], rotation=0, fontsize=6)
+        axes[0, j].set_xticks(x, [""] * len(steps))
+    axes[0, 0].set_ylabel("carbon saved vs BASE (%)")
+    axes[1, 0].set_ylabel("accuracy lost (points)")
+    axes[0, 0].set_ylim(top=max(100.0, float(np.nanmax(d["carbon_saved_pct"])) + 10))
+    fig.legend(loc="upper right", ncol=len(schemes) + 1, fontsize=7, bbox_to_anchor=(0.99, 0.99))
+    fig.suptitle("(h) Where the savings come from: BASE, then one knob at a time "
+                 f"(paper protocol, λ = {float(d['lam'].iloc[0]):g}, mean over traces)",
+                 fontsize=9, x=0.01, ha="left")
+    _footnote(fig, d.assign(backend="model"),
+              "Steps 1-3 are cumulative; 4 and 'equal load' are alternatives to 3.")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
+    return fig
+
+
+def fig_i_reference_check(hourly, runs, gpus, lam: float, reference=None, **_) -> plt.Figure:
+    """The artifact's measured ratios (x) against the modeled ones (y), one point per log
+    entry: carbon per request and p95, each vs BASE at the lightest load."""
+    if reference is None or reference.empty:
+        raise CloverError("figure i needs the reference check (results/reference_check.csv)")
+    r = reference[~((reference["kind"] == "base") & (reference["load_index"] == 0))]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.0))
+    markers = {"base": "o", "clover": "^"}
+    app_colors = {"efficientnet": "#1f77b4", "yolo": "#2ca02c", "albert": "#d62728"}
+    for ax, (col, title) in zip(axes, (("carbon_ratio_vs_base_light",
+                                        "carbon per request / BASE's at its light load"),
+                                       ("p95_ratio_vs_base_light",
+                                        "p95 / BASE's at its light load"))):
+        meas = r[col].to_numpy(float)
+        mod = r[f"modeled_{col}"].to_numpy(float)
+        lo = float(np.nanmin([meas.min(), mod.min()])) / 1.5
+        hi = float(np.nanmax([meas.max(), mod.max()])) * 1.5
+        grid = np.array([lo, hi])
+        ax.fill_between(grid, grid / 1.25, grid * 1.25, color="#dddddd", label="±25 %")
+        ax.plot(grid, grid, color="black", lw=0.7, label="modeled = measured")
+        for (kind, app), g in r.groupby(["kind", "app"], sort=False):
+            ax.scatter(g[col], g[f"modeled_{col}"], marker=markers.get(kind, "s"),
+                       color=app_colors.get(app, "#555555"), s=18 + 14 * g["load_index"],
+                       label=f"{kind} {app}", zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured by the artifact (2 A100, run_sweep.py)")
+        ax.set_ylabel("modeled (this project's profiles + FCFS)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7,
+               bbox_to_anchor=(0.5, 0.05))
+    fig.suptitle("(i) Held-out check against the artifact's measured arrival sweep "
+                 "(marker size = load; BASE at its light load is 1 by definition, not shown)",
+                 fontsize=9)
+    _footnote(fig, r.assign(source=r.get("source", "modeled"), backend="model"),
+              "Profile constants are not tuned to this check.")
+    fig.tight_layout(rect=(0, 0.2, 1, 0.94))
     return fig
 
 
@@ -382,7 +509,10 @@ FIGURES: dict[str, Callable[..., plt.Figure]] = {
     "fig_e_lambda_floor": fig_e_lambda_floor,
     "fig_f_regions_seasons": fig_f_regions_seasons,
     "fig_g_gpus_embodied": fig_g_gpus_embodied,
+    "fig_h_decomposition": fig_h_decomposition,
+    "fig_i_reference_check": fig_i_reference_check,
 }
+assert tuple(FIGURES) == FIGURE_NAMES, "clover.analysis.figure_list and FIGURES disagree"
 
 
 def save(fig: plt.Figure, paths: list[str | Path]) -> None:

@@ -120,7 +120,6 @@ def make_evaluator(backend: str, problem, args: argparse.Namespace | None = None
 def run_once(args: argparse.Namespace):
     """Build everything a run needs from the parsed arguments and step the controller."""
     from clover.carbon import load_trace
-    from clover.control.accounting import ReconfigCosts
     from clover.control.controller import ControlSettings, Controller, Reference
 
     from clover.cliutil import protocol_from_args
@@ -166,7 +165,7 @@ def run_once(args: argparse.Namespace):
 
     settings = ControlSettings(
         eval_window_s=args.eval_window_s,
-        costs=ReconfigCosts(args.mig_repartition_s, args.model_load_base_s, args.model_load_mb_per_s),
+        costs=reconfig_costs(protocol, args),
         initial=args.initial,
     )
     # simulator: the profiles' provenance; live: each evaluation's own (measured-cpu/-gpu)
@@ -181,6 +180,19 @@ def run_once(args: argparse.Namespace):
                             reference=Reference(problem.base_accuracy, problem.base_carbon_g),
                             initial=initial, meta=meta)
     return controller.run(ci, stamps, progress=args.progress)
+
+
+def reconfig_costs(protocol, args):
+    """What a reconfiguration costs under ``protocol.accounting``: ``artifact`` (the paper
+    protocol, sc23-clover ``system/run.py``) charges none — zero re-partition and load time
+    (infinite load bandwidth), whatever the control flags say; ``modeled`` the flags' costs."""
+    import math
+
+    from clover.control.accounting import ReconfigCosts
+
+    if protocol.accounting == "artifact":
+        return ReconfigCosts(0.0, 0.0, math.inf)
+    return ReconfigCosts(args.mig_repartition_s, args.model_load_base_s, args.model_load_mb_per_s)
 
 
 def _run(args: argparse.Namespace) -> int:

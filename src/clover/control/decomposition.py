@@ -65,7 +65,7 @@ COLUMNS = ("app", "scheme", "trace", "step", "step_label", "k", "n_gpus", "base_
            "accuracy_lost_pts", "accuracy_lost_rel_pct", "objective", "sla_held_frac",
            "p95_ms_mean", "energy_j_per_request_mean", "carbon_g_per_request_mean",
            "base_carbon_g_per_request_mean", "configurations", "note", "lam", "protocol",
-           "source")
+           "grid", "source")
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,8 @@ def decomposition(app: str, traces: Iterable[str] = ORIGINAL_TRACES,
                              "step_label": STEP_LABELS[step],
                              "k": 1 if step == "equal_load" else int(k),
                              **_summarise(su, hrs, ci), "note": note, "lam": float(lam),
-                             "protocol": "paper", "source": su.source})
+                             "protocol": "paper", "grid": "decomposition",
+                             "source": su.source})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -233,10 +234,10 @@ def mean_over_traces(table: pd.DataFrame) -> pd.DataFrame:
     saved and the objective as plain means over traces, SLA held over all hours)."""
     keys = ["app", "scheme", "step"]
     num = [c for c in COLUMNS if c not in keys and c not in (
-        "trace", "step_label", "note", "protocol", "source") and c in table.columns]
+        "trace", "step_label", "note", "protocol", "grid", "source") and c in table.columns]
     g = table.groupby(keys, sort=False)
     out = g[num].mean().reset_index()
-    first = g[["step_label", "note", "protocol", "source"]].first().reset_index(drop=True)
+    first = g[["step_label", "note", "protocol", "grid", "source"]].first().reset_index(drop=True)
     out = pd.concat([out, first], axis=1)
     out["trace"] = "mean"
     out["hours"] = g["hours"].sum().to_numpy()

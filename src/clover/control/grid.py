@@ -7,8 +7,9 @@ protocol × grid × app × trace × λ × floor runs every scheme of that grid i
 ``workflow/rules/common.smk`` builds its rules from this table.
 
 Protocols per grid come from config keys ``protocols`` (main grid), ``lam_sweep.protocols``
-and ``regions.protocols``; each defaults to ``[config["protocol"]]``, itself ``extended`` by
-default, so adding ``paper`` rows is a config change.
+and ``regions.protocols``; each defaults to ``[config["protocol"]]``, itself ``paper`` in the
+pipeline's schema (``extended`` when a config names none). λ of the main and regions grids is
+``config["lam"]``, or the protocol's preset when null (:func:`grid_lam`).
 
 Every log row carries its labels (:data:`LABEL_COLUMNS`): ``protocol`` and ``grid``, which the
 analysis filters on (:mod:`clover.analysis.aggregate`).
@@ -66,10 +67,21 @@ def _protocols(section: dict, config: dict, where: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def grid_lam(config: dict, protocol: str) -> str:
+    """λ of the main and regions grids under ``protocol``: the config's ``lam`` when set,
+    else the protocol's preset (paper 0.1, extended 0.5), formatted as in file names."""
+    from clover.sim.protocol import PRESETS
+
+    lam = config.get("lam")
+    if lam is None:
+        lam = PRESETS[protocol].lam if PRESETS[protocol].lam is not None else 0.5
+    return fmt_num(lam)
+
+
 def _entries(config: dict) -> Iterable[tuple]:
     """(protocol, grid, app, trace, scheme, lam, floor) of every run, config order."""
-    lam = fmt_num(config["lam"])
     for protocol in _protocols(config, config, "protocols"):
+        lam = grid_lam(config, protocol)
         for app in config["apps"]:
             for trace in config["traces"]:
                 for scheme in config["schemes"]:
@@ -86,6 +98,7 @@ def _entries(config: dict) -> Iterable[tuple]:
     reg = config.get("regions") or {}
     if reg.get("apps"):
         for protocol in _protocols(reg, config, "regions.protocols"):
+            lam = grid_lam(config, protocol)
             for app in reg["apps"]:
                 for zone in reg.get("zones", []):
                     for season in reg.get("seasons", []):
