@@ -195,6 +195,24 @@ def reconfig_costs(protocol, args):
     return ReconfigCosts(args.mig_repartition_s, args.model_load_base_s, args.model_load_mb_per_s)
 
 
+def _sigterm_like_ctrl_c_when_live(fn):
+    """With ``--backend live``, SIGTERM takes the Ctrl-C path (the live service is stopped and
+    Ray shut down, exit 143), as for ``clover live`` (``clover.serve.safety``); the simulator
+    needs no handler."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        if getattr(args, "backend", "model") != "live":
+            return fn(args)
+        from clover.serve.safety import call_with_sigterm_as_ctrl_c
+
+        return call_with_sigterm_as_ctrl_c(fn, args)
+
+    return run
+
+
+@_sigterm_like_ctrl_c_when_live
 def _run(args: argparse.Namespace) -> int:
     from clover.control.grid import check_protocol, label_log
     from clover.paths import atomic_write
@@ -209,6 +227,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+@_sigterm_like_ctrl_c_when_live
 def _run_grid(args: argparse.Namespace) -> int:
     from clover.control.grid import run_schemes
 

@@ -18,16 +18,11 @@ def _on_sigterm_like_ctrl_c(fn):
     exit 143 (128 + SIGTERM) after a SIGTERM."""
     import functools
 
-    from clover.serve.safety import EXIT_SIGTERM, Terminated, install_sigterm
-
     @functools.wraps(fn)
     def run(args: argparse.Namespace) -> int:
-        install_sigterm()
-        try:
-            return fn(args)
-        except Terminated:
-            print("clover: terminated (SIGTERM); service stopped", file=sys.stderr)
-            return EXIT_SIGTERM
+        from clover.serve.safety import call_with_sigterm_as_ctrl_c
+
+        return call_with_sigterm_as_ctrl_c(fn, args)
 
     return run
 

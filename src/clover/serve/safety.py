@@ -291,3 +291,18 @@ def install_sigterm() -> None:
     """Make SIGTERM raise :class:`Terminated` in the main thread (LiveService.start keeps it
     across ``ray.init``, which installs its own handler)."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def call_with_sigterm_as_ctrl_c(fn, *args, **kwargs) -> int:
+    """``fn(*args, **kwargs)`` with SIGTERM taking the Ctrl-C path (every ``finally`` and
+    ``with`` unwinds: service stopped, Ray shut down); returns :data:`EXIT_SIGTERM` (143) after
+    a SIGTERM, else ``fn``'s result. Used by ``clover live``, ``clover serve up`` and
+    ``clover run --backend live``."""
+    import sys
+
+    install_sigterm()
+    try:
+        return fn(*args, **kwargs)
+    except Terminated:
+        print("clover: terminated (SIGTERM); service stopped", file=sys.stderr)
+        return EXIT_SIGTERM
