@@ -50,7 +50,7 @@ def _params(pairs: list[str] | None, scheme: str | None = None) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clover.cliutil import protocol_from_args
+    from clover.sim.protocol import protocol_from_args
     from clover.optimize.schemes import default_evaluator, make_scheme
     from clover.sim import SimEvaluator
     from clover.sim.protocol import build_problem
