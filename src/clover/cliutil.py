@@ -180,3 +180,17 @@ def add_protocol_args(parser) -> None:
     parser.add_argument("--base-utilisation", type=float, default=None,
                         help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
 
+
+
+def add_command_group(sub, name: str, help: str):
+    """``clover NAME ACTION ...``: a sub-command ``name`` whose own sub-commands (dest
+    ``<name>_command``, shown as ``ACTION``) are required; returns their subparsers object."""
+    parser = sub.add_parser(name, help=help)
+    actions = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions
+
+
+def add_json_flag(parser, help: str | None = "machine-readable output") -> None:
+    """The ``--json`` switch of the listing commands (``help`` as each command words it)."""
+    parser.add_argument("--json", action="store_true", help=help)

@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import dataclass
 
+from clover.cliutil import add_command_group, add_json_flag
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
 
@@ -173,17 +174,15 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
                    help="layout name (profiles joined by '+', as `clover mig layouts` prints), "
                         "once per GPU: GPU 0, 1, ...")
     p.add_argument("--configuration", help="JSON file with a Configuration (as_dict form)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(p)
     p.add_argument("--out", help="also write the plan as JSON to this file")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("mig", help="MIG profiles and valid layouts")
-    msub = parser.add_subparsers(dest="mig_command", metavar="ACTION")
-    msub.required = True
+    msub = add_command_group(sub, "mig", "MIG profiles and valid layouts")
     lay = msub.add_parser("layouts", help="list the valid MIG layouts of a GPU")
     lay.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
-    lay.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(lay)
     lay.set_defaults(func=_layouts)
     prof = msub.add_parser("profiles", help="list the MIG profiles of a GPU")
     prof.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
@@ -202,5 +201,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     app.set_defaults(func=_apply)
     st = msub.add_parser("status", help="MIG mode, GPU/compute instances and MIG UUIDs via NVML")
     st.add_argument("--index", type=int, default=None, help="one GPU (default: all)")
-    st.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(st)
     st.set_defaults(func=_status)
