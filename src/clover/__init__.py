@@ -2,7 +2,8 @@
 
 Packages, in the one-way order data flows through them:
 ``mig`` -> ``models`` -> ``profiles`` -> ``carbon``, ``workload`` -> ``sim`` ->
-``optimize`` -> ``control`` -> ``analysis``; ``serve`` is the live backend.
+``optimize`` -> ``serve`` (the live backend) -> ``control`` -> ``analysis``
+(docs/ARCHITECTURE.md, checked by tests/test_import_direction.py).
 """
 
 __version__ = "0.1.0"

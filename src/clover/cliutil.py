@@ -165,7 +165,8 @@ def parse_max_loss(text: str | None) -> float | None:
 
 
 def add_protocol_args(parser) -> None:
-    """``--protocol`` and one flag per knob (None = the preset's); see clover.sim.protocol."""
+    """``--protocol`` and one flag per knob (None = the preset's); see clover.sim.protocol,
+    whose :func:`~clover.sim.protocol.protocol_from_args` reads them."""
     parser.add_argument("--protocol", default="extended",
                         help="paper (the original artifact's experiment) or extended "
                              "(default; this project's generalisation)")
@@ -180,17 +181,16 @@ def add_protocol_args(parser) -> None:
                         help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
 
 
-def protocol_from_args(args):
-    """:class:`clover.sim.protocol.ProtocolSettings` from :func:`add_protocol_args` flags."""
-    from clover.sim.protocol import protocol_settings
 
-    batch = args.request_batch
-    if isinstance(batch, str):
-        try:
-            batch = json.loads(batch)
-        except json.JSONDecodeError:
-            raise CloverError(f"--request-batch: expected an integer or a JSON object "
-                              f"(got {batch!r})") from None
-    return protocol_settings(args.protocol, base_gpu_factor=args.base_gpu_factor,
-                             space=args.space, dispatch=args.dispatch, request_batch=batch,
-                             base_utilisation=args.base_utilisation)
+def add_command_group(sub, name: str, help: str):
+    """``clover NAME ACTION ...``: a sub-command ``name`` whose own sub-commands (dest
+    ``<name>_command``, shown as ``ACTION``) are required; returns their subparsers object."""
+    parser = sub.add_parser(name, help=help)
+    actions = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions
+
+
+def add_json_flag(parser, help: str | None = "machine-readable output") -> None:
+    """The ``--json`` switch of the listing commands (``help`` as each command words it)."""
+    parser.add_argument("--json", action="store_true", help=help)

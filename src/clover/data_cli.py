@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from clover.cliutil import add_command_group
 from clover.datasets import DEFAULT_TIMEOUT_S, ENV_MIRROR, default_dest, download, verify
 from clover.errors import CloverError
 from clover.paths import ENV_DATA, atomic_write, candidate_data_dirs, resolve_data_dir
@@ -108,9 +109,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("data", help="data directory: where, verify (sha256), download")
-    dsub = parser.add_subparsers(dest="data_command", metavar="ACTION")
-    dsub.required = True
+    dsub = add_command_group(sub, "data", "data directory: where, verify (sha256), download")
 
     where = dsub.add_parser("where", help="print the data directory in use and why")
     where.add_argument("--data-dir", default=None, help="an explicit data directory")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from clover.cliutil import pue_value
+from clover.cliutil import add_command_group, add_json_flag, pue_value
 from clover.carbon.traces import (
     CLOVER_PUE,
     PRESETS,
@@ -74,7 +74,7 @@ def _presets(args: argparse.Namespace) -> int:
 
 def _add_output(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--json", action="store_true", help="machine-readable JSON")
+    add_json_flag(group, "machine-readable JSON")
     group.add_argument("--csv", action="store_true", help="CSV table")
 
 
@@ -85,9 +85,7 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("carbon", help="carbon-intensity traces: zones, presets, windows")
-    csub = parser.add_subparsers(dest="carbon_command", metavar="ACTION")
-    csub.required = True
+    csub = add_command_group(sub, "carbon", "carbon-intensity traces: zones, presets, windows")
 
     show = csub.add_parser("show", help="print a trace's hourly values",
                            description=f"Print a trace. SPEC: {_SPEC_HELP}.")

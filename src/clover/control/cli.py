@@ -122,7 +122,7 @@ def run_once(args: argparse.Namespace):
     from clover.carbon import load_trace
     from clover.control.controller import ControlSettings, Controller, Reference
 
-    from clover.cliutil import protocol_from_args
+    from clover.sim.protocol import protocol_from_args
 
     protocol = protocol_from_args(args)
     if args.n_gpus is None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 
+from clover.cliutil import add_command_group, add_json_flag
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
 
@@ -36,10 +38,50 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class GpuLayout:
+    """One GPU of a configuration file, as partitioning sees it: its slice profiles."""
+
+    layout: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConfigurationLayouts:
+    """The layouts of a Configuration file (``gpu`` key, one :class:`GpuLayout` per GPU): the
+    shape :func:`clover.mig.manager.layouts_of` reads from a Configuration, so that planning
+    keeps the most of each GPU's current instances exactly as for a Configuration."""
+
+    gpu: str
+    gpus: tuple[GpuLayout, ...]
+
+
+def configuration_layouts(data: dict) -> ConfigurationLayouts:
+    """The layouts of a Configuration in ``as_dict`` form
+    (``{"gpu": ..., "gpus": [{"layout": [...], "variants": [...]}, ...]}``), read as plain
+    layout data: ``mig`` comes first in the import order and does not import
+    ``clover.models.configuration``. Checks what partitioning needs, with the messages
+    ``Configuration.from_dict(...).validate()`` gives: well-formed GPU entries, a known GPU,
+    valid MIG layouts (variant names are the model catalog's business)."""
+    try:
+        gpus = []
+        for g in data["gpus"]:
+            layout = tuple(g["layout"])
+            tuple(g["variants"])  # required, as Configuration.from_dict requires it
+            gpus.append(GpuLayout(layout))
+        out = ConfigurationLayouts(str(data["gpu"]), tuple(gpus))
+    except (KeyError, TypeError) as exc:
+        raise CloverError(f"malformed configuration: missing or bad field {exc}") from None
+    get_gpu(out.gpu)
+    valid = {tuple(sorted(lay.profiles)) for lay in enumerate_layouts(out.gpu)}
+    for i, g in enumerate(out.gpus):
+        if tuple(sorted(g.layout)) not in valid:
+            raise CloverError(f"GPU {i}: invalid MIG layout {'+'.join(g.layout)} for {out.gpu}")
+    return out
+
+
 def _targets(args: argparse.Namespace):
     """{gpu index: Layout} from --layout (repeatable, GPU 0, 1, ...) or --configuration FILE."""
     from clover.mig.manager import layouts_of
-    from clover.models.configuration import Configuration
 
     if args.configuration:
         from clover.cliutil import read_json_object
@@ -48,7 +90,7 @@ def _targets(args: argparse.Namespace):
         if "configuration" in data and not isinstance(data["configuration"], dict):
             raise CloverError(f"configuration file {args.configuration}: 'configuration' must "
                               "be a JSON object")
-        return Configuration.from_dict(data.get("configuration", data)).validate()
+        return configuration_layouts(data.get("configuration", data))
     if not args.layout:
         raise CloverError("give --layout NAME (once per GPU) or --configuration FILE")
     spec = get_gpu(args.gpu)
@@ -132,17 +174,15 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
                    help="layout name (profiles joined by '+', as `clover mig layouts` prints), "
                         "once per GPU: GPU 0, 1, ...")
     p.add_argument("--configuration", help="JSON file with a Configuration (as_dict form)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(p)
     p.add_argument("--out", help="also write the plan as JSON to this file")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("mig", help="MIG profiles and valid layouts")
-    msub = parser.add_subparsers(dest="mig_command", metavar="ACTION")
-    msub.required = True
+    msub = add_command_group(sub, "mig", "MIG profiles and valid layouts")
     lay = msub.add_parser("layouts", help="list the valid MIG layouts of a GPU")
     lay.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
-    lay.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(lay)
     lay.set_defaults(func=_layouts)
     prof = msub.add_parser("profiles", help="list the MIG profiles of a GPU")
     prof.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
@@ -161,5 +201,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     app.set_defaults(func=_apply)
     st = msub.add_parser("status", help="MIG mode, GPU/compute instances and MIG UUIDs via NVML")
     st.add_argument("--index", type=int, default=None, help="one GPU (default: all)")
-    st.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(st)
     st.set_defaults(func=_status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from clover.cliutil import add_command_group, add_json_flag
 from clover.models.catalog import APPS, VARIANTS, get_app
 
 
@@ -26,10 +27,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("models", help="the model-variant catalog")
-    msub = parser.add_subparsers(dest="models_command", metavar="ACTION")
-    msub.required = True
+    msub = add_command_group(sub, "models", "the model-variant catalog")
     lst = msub.add_parser("list", help="list variants with accuracy, size and compute")
     lst.add_argument("--app", choices=None, help=f"one of {', '.join(APPS)}")
-    lst.add_argument("--json", action="store_true")
+    add_json_flag(lst, None)
     lst.set_defaults(func=_list)

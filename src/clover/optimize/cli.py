@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from clover.cliutil import (CI_MAX_G_PER_KWH, add_protocol_args, ci_value, number,
+from clover.cliutil import (CI_MAX_G_PER_KWH, add_json_flag, add_protocol_args, ci_value, number,
                              pue_value, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
@@ -50,7 +50,7 @@ def _params(pairs: list[str] | None, scheme: str | None = None) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clover.cliutil import protocol_from_args
+    from clover.sim.protocol import protocol_from_args
     from clover.optimize.schemes import default_evaluator, make_scheme
     from clover.sim import SimEvaluator
     from clover.sim.protocol import build_problem
@@ -160,7 +160,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--backend", default="model", help="clover.profiles backend (model)")
     sp.add_argument("--all-variants", action="store_true",
                     help="skip the fit check (no profile table needed)")
-    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(sp)
     sp.set_defaults(func=_space)
 
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
@@ -199,6 +199,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--simulate", action="store_true",
                         help="p95 from the event simulation instead of the closed form")
     parser.add_argument("--seed", type=seed_value(), default=0)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(parser)
     add_protocol_args(parser)
     parser.set_defaults(func=_run)

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from clover.cliutil import parse_json_arg, parse_max_loss
+from clover.cliutil import add_command_group, parse_json_arg, parse_max_loss
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -124,9 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
     p.set_defaults(func=_on_sigterm_like_ctrl_c(_live))
 
-    sp = sub.add_parser("serve", help="the live inference service for any HTTP client")
-    ss = sp.add_subparsers(dest="serve_command", metavar="ACTION")
-    ss.required = True
+    ss = add_command_group(sub, "serve", "the live inference service for any HTTP client")
     up = ss.add_parser("up", help="deploy a configuration and serve POST /infer until Ctrl-C")
     up.add_argument("--configuration", required=True, help="Configuration JSON (as_dict form)")
     up.add_argument("--cluster", help="cluster YAML; default: this machine")

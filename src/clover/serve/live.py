@@ -37,8 +37,8 @@ from typing import Callable
 
 import pandas as pd
 
-from clover.control.controller import CONTRACT_COLUMNS  # the one "Controller log" contract
 from clover.errors import CloverError
+from clover.sim.runlog import CONTRACT_COLUMNS  # the one "Controller log" contract
 
 LIVE_COLUMNS = (
     "trace", "gpu", "n_gpus", "backend", "search", "rate_rps", "hour_s", "config_key", "layouts",

@@ -204,3 +204,20 @@ def build_problem(app: str, gpu: str, n_gpus: int, profiles, settings: ProtocolS
     return _replace(out, protocol=settings, base_energy_j=float(base_energy),
                     base_carbon_g=float(carbon_g(base_energy, out.ci_ref, out.pue)),
                     sla_factor=float(sla / base_p95))
+
+
+def protocol_from_args(args) -> ProtocolSettings:
+    """:class:`ProtocolSettings` from :func:`clover.cliutil.add_protocol_args` flags (here, not
+    in ``clover.cliutil``, so that the shared argparse helpers import nothing from ``sim``)."""
+    import json
+
+    batch = args.request_batch
+    if isinstance(batch, str):
+        try:
+            batch = json.loads(batch)
+        except json.JSONDecodeError:
+            raise CloverError(f"--request-batch: expected an integer or a JSON object "
+                              f"(got {batch!r})") from None
+    return protocol_settings(args.protocol, base_gpu_factor=args.base_gpu_factor,
+                             space=args.space, dispatch=args.dispatch, request_batch=batch,
+                             base_utilisation=args.base_utilisation)

@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 
-from clover.cliutil import MAX_SAMPLE_REQUESTS, number, seed_value
+from clover.cliutil import (MAX_SAMPLE_REQUESTS, add_command_group, add_json_flag, number,
+                             seed_value)
 from clover.errors import CloverError
 from clover.paths import atomic_write
 from clover.workload.arrivals import KINDS, WorkloadSpec, arrival_stats
@@ -40,9 +41,8 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("workload", help="request arrival processes (Poisson, Azure LLM 2023)")
-    wsub = parser.add_subparsers(dest="workload_command", metavar="ACTION")
-    wsub.required = True
+    wsub = add_command_group(sub, "workload",
+                             "request arrival processes (Poisson, Azure LLM 2023)")
     sample = wsub.add_parser("sample", help="sample arrivals and print count, mean rate, CV")
     sample.add_argument("--kind", default="poisson", help=f"one of {', '.join(KINDS)}")
     sample.add_argument("--rate", type=number("--rate", lo=0.0, lo_open=True),
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         default=60.0, help="seconds")
     sample.add_argument("--seed", type=seed_value(), default=0)
     sample.add_argument("--out", default=None, help="also write the arrival times (CSV, s)")
-    sample.add_argument("--json", action="store_true", help="machine-readable summary")
+    add_json_flag(sample, "machine-readable summary")
     sample.add_argument("--data-dir", default=None,
                         help="data directory (default: $CLOVER_DATA, ../shared/data, "
                              "data/external)")
