@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.mig.manager import MigInstance, layout_for_profiles
-from clover.models.catalog import get_variant
+from clover.models.catalog import get_variant, scaled_input_size as models_scaled_input_size
 from clover.models.configuration import Configuration
 from clover.serve.safety import FieldError, IngressLimits, check_http_host
 
@@ -211,14 +211,13 @@ def instance_id(slot: int, profile: str, start: int, variant: str) -> str:
 
 
 def scaled_input_size(variant: str, scale: float) -> int | None:
-    """The input size at ``scale`` of the native one (images: px, min 32; ALBERT: tokens, min 16)."""
+    """The input size at ``scale`` of the native one (None at 1.0), by
+    :func:`clover.models.catalog.scaled_input_size` (images: px, min 32; ALBERT: tokens, min 16)."""
     if scale == 1.0:
         return None
     if not 0 < scale <= 1:
         raise CloverError(f"--input-scale must be in (0, 1], got {scale}")
-    var = get_variant(variant)
-    floor = 16 if var.app == "albert" else 32
-    return max(floor, int(round(var.input_size * scale)))
+    return models_scaled_input_size(variant, scale)
 
 
 def cpu_share(slot: int, start: int, compute_slices: int, cores_per_gpu: int, n_cpus: int
