@@ -11,6 +11,7 @@ import pandas as pd
 
 from clover.cliutil import CI_MAX_G_PER_KWH, PUE_MAX
 from clover.errors import CloverError
+from clover.timestamps import ISO_UTC_FORMAT
 
 #: PUE of the original Clover's reference carbon ``C_base``: sc23-clover ``system/clover.py``,
 #: ``CloverExperiment.run(self, Lambda, base_ci=250, base_pue=1.5)`` (commit 8cea06e, MIT).
@@ -139,7 +140,7 @@ class CarbonTrace:
 
 
 def _iso(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.strftime(ISO_UTC_FORMAT)
 
 
 def _check_pue(pue: float) -> float:
