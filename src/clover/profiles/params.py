@@ -74,6 +74,8 @@ class ModelParams:
 
 
 PARAMS_SCHEMA = "params.schema.yaml"  #: package data of clover.profiles
+#: Sections whose constants are floats named like the ModelParams fields.
+_FLOAT_SECTIONS = ("service", "power", "memory")
 
 
 def _value(section: dict, key: str) -> float | str:
@@ -126,28 +128,18 @@ def parse_params(text: str, path: Path) -> ModelParams:
             peak_tflops_fp16=float(_value(sec, "peak_tflops_fp16")),
             sms_full_chip=int(_value(sec, "sms_full_chip")),
         )
-    svc, pw, mem = raw["service"], raw["power"], raw["memory"]
     variants = {}
     for name, stats in raw["variants"].items():
         variants[name] = {"kernels": int(stats["kernels"]),
                           "peak_activation_mb": float(stats["peak_activation_mb"])}
+    schema = load_schema("clover.profiles", PARAMS_SCHEMA)["properties"]
+    constants = {key: float(_value(raw[section], key)) for section in _FLOAT_SECTIONS
+                 for key in schema[section]["required"]}  # the schema names each constant once
     params = ModelParams(
         precision=str(_value(raw, "precision")),
         model_date=str(raw.get("model_date", "")),
         gpus=gpus,
-        hill_k=float(_value(svc, "hill_k")),
-        tau_kernel_ms=float(_value(svc, "tau_kernel_ms")),
-        efficiency_max=float(_value(svc, "efficiency_max")),
-        tau_host_ms=float(_value(svc, "tau_host_ms")),
-        request_overhead_ms=float(_value(svc, "request_overhead_ms")),
-        p50_over_mean=float(_value(svc, "p50_over_mean")),
-        p95_over_mean=float(_value(svc, "p95_over_mean")),
-        dynamic_base_frac=float(_value(pw, "dynamic_base_frac")),
-        dynamic_util_frac=float(_value(pw, "dynamic_util_frac")),
-        bytes_per_param=float(_value(mem, "bytes_per_param")),
-        cuda_context_mb=float(_value(mem, "cuda_context_mb")),
-        workspace_mb=float(_value(mem, "workspace_mb")),
-        allocator_factor=float(_value(mem, "allocator_factor")),
+        **constants,
         variants=variants,
         calibration=raw.get("calibration") or {},
         sha256=hashlib.sha256(text.encode()).hexdigest(),
