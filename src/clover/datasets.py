@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Literal
 import pandas as pd
 
 from clover.errors import CloverError
+from clover.timestamps import ISO_UTC_FORMAT
 from clover.paths import atomic_write, catalog_dir, check_input_file, repo_root, resolve_data_dir
 
 MANIFEST_NAME = "MANIFEST.tsv"
@@ -270,7 +271,7 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def _iso(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, utc=True, format="ISO8601").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return pd.to_datetime(values, utc=True, format="ISO8601").dt.strftime(ISO_UTC_FORMAT)
 
 
 #: Clover tidy traces: name -> (source file, zone, verified start UTC, timestamp basis);
@@ -298,7 +299,7 @@ def build_clover_tidy(entry: ManifestEntry, fetch: Fetch, base_url: str | None) 
     values = pd.read_csv(io.BytesIO(fetch(entry.url(source, base_url)))).iloc[:, 0].astype(float)
     stamps = pd.date_range(pd.Timestamp(start), periods=len(values), freq="h")
     return _csv_bytes(pd.DataFrame({
-        "timestamp_utc": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"), "zone": zone,
+        "timestamp_utc": stamps.strftime(ISO_UTC_FORMAT), "zone": zone,
         "carbon_intensity_g_per_kwh": values, "trace": name,
         "hour_index": range(len(values)), "timestamp_basis": basis}))
 

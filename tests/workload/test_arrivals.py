@@ -159,3 +159,12 @@ def test_cli_sample_summary(run_cli, tmp_path, shared_data):
     np.testing.assert_allclose(written, azure_arrivals("code", 50, 60, 0), atol=1e-6)
     code, _, err = run_cli("workload", "sample", "--rate", "-5")
     assert code == 2 and err == "clover: error: --rate must be within (0, inf) (got '-5')\n"
+
+
+def test_one_kind_grammar_accepts_both_spellings():
+    from clover.workload import parse_kind
+
+    assert parse_kind("azure:code") == parse_kind("azure-code") == parse_kind("Azure_Code") == "azure-code"
+    assert parse_kind(" poisson ") == "poisson"
+    with pytest.raises(CloverError, match="unknown workload kind 'azure:chat'"):
+        parse_kind("azure:chat")

@@ -5,7 +5,6 @@ convention.
 """
 
 from clover.carbon.traces import (
-    CLOVER_BASE_CI_G_PER_KWH,
     CLOVER_PUE,
     CLOVER_TRACE_HOURS,
     DATASETS,
@@ -28,7 +27,6 @@ from clover.carbon.traces import (
 )
 
 __all__ = [
-    "CLOVER_BASE_CI_G_PER_KWH",
     "CLOVER_PUE",
     "CLOVER_TRACE_HOURS",
     "DATASETS",

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from clover.cliutil import add_command_group, add_json_flag, pue_value
+from clover.timestamps import ISO_UTC_FORMAT
 from clover.carbon.traces import (
     CLOVER_PUE,
     PRESETS,
@@ -21,7 +22,7 @@ _SPEC_HELP = ("preset (CISO-March, CISO-Sep, ESO-March), ZONE[@DATASET][:SEASON:
 
 def _trace_json(trace: CarbonTrace) -> str:
     out = trace.summary()
-    out["timestamp_utc"] = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in trace.timestamps_utc]
+    out["timestamp_utc"] = [t.strftime(ISO_UTC_FORMAT) for t in trace.timestamps_utc]
     out["ci_g_per_kwh"] = [float(v) for v in trace.ci_g_per_kwh]
     return json.dumps(out, indent=1)
 
@@ -33,7 +34,7 @@ def _show(args: argparse.Namespace) -> int:
         print(_trace_json(trace))
         return 0
     frame = trace.to_frame()
-    frame["timestamp_utc"] = frame["timestamp_utc"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame["timestamp_utc"] = frame["timestamp_utc"].dt.strftime(ISO_UTC_FORMAT)
     if args.csv:
         print(frame.to_csv(index=False, lineterminator="\n"), end="")
         return 0
@@ -52,7 +53,7 @@ def _show(args: argparse.Namespace) -> int:
 def _zones(args: argparse.Namespace) -> int:
     table = list_zones(args.data_dir)
     for col in ("first_utc", "last_utc"):
-        table[col] = table[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        table[col] = table[col].dt.strftime(ISO_UTC_FORMAT)
     if args.json:
         print(table.to_json(orient="records", indent=1))
     elif args.csv:

@@ -12,18 +12,10 @@ from clover.cliutil import (HOURS_MAX, add_protocol_args, number, parse_json_arg
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
+from clover.timestamps import iso_utc
 
 #: Schemes ``clover run`` offers (clover.optimize.schemes).
 SCHEMES = ["base", "co2opt", "jung", "blover", "clover", "oracle", "sa-raw"]
-
-
-def iso_utc(ts) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` for a timestamp (pandas, numpy or string)."""
-    import pandas as pd
-
-    t = pd.Timestamp(ts)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def profile_table(app: str, gpu: str, path: str | None, backend: str = "model",

@@ -20,21 +20,25 @@ for the administrator instead.
 GPU-instance profile ids (for ``nvidia-smi mig -cgi``) are read from NVML
 (``nvmlDeviceGetGpuInstanceProfileInfo(...).id``); without NVML the standard ids of
 ``nvidia-smi mig -lgip`` on A100/H100/H200 are used: 1g=19, 2g=14, 3g=9, 4g=5, 7g=0.
+
+Pure planning (:class:`~clover.mig.plan.Op`, :class:`~clover.mig.plan.OpKind`,
+:func:`~clover.mig.plan.plan_operations`, :func:`~clover.mig.plan.format_plan`) lives in
+:mod:`clover.mig.plan`, which never touches NVML; this module applies plans through NVML and
+re-exports the planning names.
 """
 
 from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from clover.errors import CloverError
-from clover.mig.geometry import Layout, enumerate_layouts, get_gpu
+from clover.mig.geometry import Layout, get_gpu
+from clover.mig.plan import (  # noqa: F401 - re-exported: planning used to live here
+    STANDARD_GI_PROFILE_IDS, GpuState, MigInstance, Op, OpKind, _gi_profile_id, format_plan,
+    gpu_key_from_name, layout_for_profiles, layouts_of, plan_operations)
 
-#: ``nvidia-smi mig -lgip`` GPU-instance profile ids of the five layout profiles, by compute
-#: slices (identical on A100-40/80GB, H100 and H200; NVIDIA MIG user guide, "Supported MIG
-#: Profiles").
-STANDARD_GI_PROFILE_IDS: dict[int, int] = {1: 19, 2: 14, 3: 9, 4: 5, 7: 0}
 #: NVML enum names of the GPU-instance / compute-instance profiles by compute slices.
 _GI_ENUM = {1: "NVML_GPU_INSTANCE_PROFILE_1_SLICE", 2: "NVML_GPU_INSTANCE_PROFILE_2_SLICE",
             3: "NVML_GPU_INSTANCE_PROFILE_3_SLICE", 4: "NVML_GPU_INSTANCE_PROFILE_4_SLICE",
@@ -44,224 +48,6 @@ _CI_ENUM = {1: "NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE", 2: "NVML_COMPUTE_INSTANC
             7: "NVML_COMPUTE_INSTANCE_PROFILE_7_SLICE"}
 _MAX_INSTANCES = 8  # at most 7 GPU instances on any MIG GPU; room to spare
 
-
-@dataclass(frozen=True)
-class MigInstance:
-    """One existing GPU instance (and its compute instance, if any).
-
-    ``start``/``size`` are in memory slices; ``uuid`` is the MIG device UUID
-    (``MIG-...``) to put in ``CUDA_VISIBLE_DEVICES``, empty when no compute instance exists.
-    """
-
-    gpu_index: int
-    gi_id: int
-    profile: str
-    start: int
-    size: int
-    ci_id: int | None = None
-    uuid: str = ""
-
-    def as_dict(self) -> dict:
-        return {"gpu_index": self.gpu_index, "gi_id": self.gi_id, "profile": self.profile,
-                "start": self.start, "size": self.size, "ci_id": self.ci_id, "uuid": self.uuid}
-
-
-@dataclass(frozen=True)
-class GpuState:
-    """What NVML reports about one physical GPU."""
-
-    index: int
-    name: str
-    uuid: str
-    gpu: str | None  # catalog key, None when the model is not in clover.mig.geometry
-    mig_current: int
-    mig_pending: int
-    instances: tuple[MigInstance, ...] = ()
-    processes: tuple[int, ...] = ()
-
-    @property
-    def mig_enabled(self) -> bool:
-        return self.mig_current == 1
-
-    def as_dict(self) -> dict:
-        return {"index": self.index, "name": self.name, "uuid": self.uuid, "gpu": self.gpu,
-                "mig_current": self.mig_current, "mig_pending": self.mig_pending,
-                "instances": [i.as_dict() for i in self.instances],
-                "processes": list(self.processes)}
-
-
-@dataclass(frozen=True)
-class Op:
-    """One MIG operation on one GPU.
-
-    ``action`` is ``destroy-ci``, ``destroy-gi``, ``create-gi`` or ``create-ci``. ``start``
-    is the placement in memory slices; ``gi_id``/``ci_id`` name existing instances (destroy)
-    or are None for instances not yet created. ``gi_profile_id`` is the NVML/nvidia-smi id.
-    """
-
-    action: str
-    gpu_index: int
-    profile: str
-    start: int
-    gi_profile_id: int
-    gi_id: int | None = None
-    ci_id: int | None = None
-
-    def command(self) -> str:
-        """The equivalent ``nvidia-smi`` command."""
-        i = self.gpu_index
-        if self.action == "destroy-ci":
-            gi = "" if self.gi_id is None else f" -gi {self.gi_id}"
-            ci = "" if self.ci_id is None else f" -ci {self.ci_id}"
-            return f"nvidia-smi mig -i {i}{gi}{ci} -dci"
-        if self.action == "destroy-gi":
-            gi = "" if self.gi_id is None else f" -gi {self.gi_id}"
-            return f"nvidia-smi mig -i {i}{gi} -dgi"
-        if self.action == "create-gi":
-            # -C also creates the default (full-size) compute instance, i.e. the create-ci op
-            return f"nvidia-smi mig -i {i} -cgi {self.gi_profile_id}:{self.start} -C"
-        if self.action == "create-ci":
-            return f"# (compute instance of {self.profile}@{self.start} created by -C above)"
-        raise CloverError(f"unknown MIG operation {self.action!r}")
-
-    def nvml_call(self) -> str:
-        """The NVML call that performs the operation."""
-        if self.gi_id is None and self.action.startswith("destroy"):
-            what = "compute" if self.action == "destroy-ci" else "GPU"
-            fn = "nvmlComputeInstanceDestroy" if self.action == "destroy-ci" else "nvmlGpuInstanceDestroy"
-            return f"{fn}(every {what} instance of GPU {self.gpu_index})"
-        return {
-            "destroy-ci": f"nvmlComputeInstanceDestroy(gi={self.gi_id}, ci={self.ci_id})",
-            "destroy-gi": f"nvmlGpuInstanceDestroy(gi={self.gi_id})",
-            "create-gi": (f"nvmlDeviceCreateGpuInstanceWithPlacement(gpu={self.gpu_index}, "
-                          f"profile={self.profile} (id {self.gi_profile_id}), start={self.start})"),
-            "create-ci": (f"nvmlGpuInstanceCreateComputeInstance({self.profile}@{self.start}, "
-                          f"full-size compute profile)"),
-        }[self.action]
-
-    def describe(self) -> str:
-        if self.profile == "*":
-            return f"GPU {self.gpu_index}: {self.action:<10} all"
-        return f"GPU {self.gpu_index}: {self.action:<10} {self.profile}@{self.start}"
-
-    def as_dict(self) -> dict:
-        return {"action": self.action, "gpu_index": self.gpu_index, "profile": self.profile,
-                "start": self.start, "gi_profile_id": self.gi_profile_id, "gi_id": self.gi_id,
-                "ci_id": self.ci_id, "nvml": self.nvml_call(), "command": self.command()}
-
-
-# ------------------------------------------------------------------------ planning (pure)
-
-def layout_for_profiles(gpu: str, profiles: Sequence[str],
-                        current: Iterable[MigInstance] = ()) -> Layout:
-    """The valid layout of ``gpu`` with exactly these profiles (any order).
-
-    Among layouts with the same profile multiset (e.g. 3g+2g+1g+1g has several placements), the
-    one with the given placement order wins, else the one that keeps the most of ``current``.
-    """
-    want = sorted(profiles)
-    matches = [lay for lay in enumerate_layouts(gpu) if sorted(lay.profiles) == want]
-    if not matches:
-        raise CloverError(f"invalid MIG layout {'+'.join(profiles)} for {gpu}")
-    keep = {(m.start, m.profile) for m in current}
-
-    def score(lay: Layout) -> tuple[int, int, int]:
-        kept = sum((p.start, p.profile) in keep for p in lay.slices)
-        same_order = int(tuple(profiles) == lay.profiles)
-        return (kept, same_order, -lay.index)
-
-    return max(matches, key=score)
-
-
-def layouts_of(target: Any, current: Mapping[int, Sequence[MigInstance]] | None = None
-               ) -> dict[int, Layout]:
-    """Normalise a target to ``{gpu index: Layout}``.
-
-    ``target`` is a Configuration (GPU i of the configuration -> physical GPU i), a mapping
-    ``{gpu index: Layout}``, or a sequence of Layouts (GPU 0, 1, ...).
-    """
-    current = current or {}
-    if hasattr(target, "gpus") and hasattr(target, "gpu"):  # a Configuration
-        return {i: layout_for_profiles(target.gpu, g.layout, current.get(i, ()))
-                for i, g in enumerate(target.gpus)}
-    if isinstance(target, Layout):
-        return {0: target}
-    if isinstance(target, Mapping):
-        out = dict(target)
-    else:
-        out = dict(enumerate(target))
-    for i, lay in out.items():
-        if not isinstance(lay, Layout):
-            raise CloverError(f"GPU {i}: expected a clover.mig.geometry.Layout, got {lay!r}")
-    return out
-
-
-def _gi_profile_id(gpu: str, profile: str, ids: Mapping[str, int] | None = None) -> int:
-    if ids and profile in ids:
-        return ids[profile]
-    return STANDARD_GI_PROFILE_IDS[get_gpu(gpu).profile(profile).compute_slices]
-
-
-def plan_operations(target: Any,
-                    current: Mapping[int, Sequence[MigInstance]] | None = None,
-                    profile_ids: Mapping[str, int] | None = None) -> list["Op"]:
-    """The operations that turn ``current`` instances into ``target`` layouts.
-
-    ``current`` maps GPU index -> existing instances (from :meth:`MigManager.status`). When
-    it is None (planning without NVML), every GPU is assumed to hold unknown instances, and
-    the plan starts by destroying all compute and GPU instances on it (``-dci``, ``-dgi``).
-    Kept instances produce no operation. Order: all destroys (CIs before GIs), then creates
-    by placement start.
-    """
-    layouts = layouts_of(target, current)
-    ops: list[Op] = []
-    for gi, layout in sorted(layouts.items()):
-        gpu = layout.gpu
-        wanted = {(p.start, p.profile) for p in layout.slices}
-        if current is None:
-            ops.append(Op("destroy-ci", gi, "*", -1, -1))
-            ops.append(Op("destroy-gi", gi, "*", -1, -1))
-            have: set[tuple[int, str]] = set()
-        else:
-            have = set()
-            existing = sorted(current.get(gi, ()), key=lambda m: m.start)
-            doomed = [m for m in existing
-                      if (m.start, m.profile) not in wanted or m.ci_id is None]
-            for m in existing:
-                if m not in doomed:
-                    have.add((m.start, m.profile))
-            pid = lambda m: _gi_profile_id(gpu, m.profile, profile_ids) if m.profile in {  # noqa: E731
-                p.name for p in get_gpu(gpu).profiles} else -1
-            for m in doomed:
-                if m.ci_id is not None:
-                    ops.append(Op("destroy-ci", gi, m.profile, m.start, pid(m), m.gi_id, m.ci_id))
-            for m in doomed:
-                ops.append(Op("destroy-gi", gi, m.profile, m.start, pid(m), m.gi_id))
-        for p in layout.slices:
-            if (p.start, p.profile) in have:
-                continue
-            prof_id = _gi_profile_id(gpu, p.profile, profile_ids)
-            ops.append(Op("create-gi", gi, p.profile, p.start, prof_id))
-            ops.append(Op("create-ci", gi, p.profile, p.start, prof_id))
-    # destroys first (CI before GI) across GPUs, then creates, each group in GPU order
-    rank = {"destroy-ci": 0, "destroy-gi": 1, "create-gi": 2, "create-ci": 2}
-    return sorted(ops, key=lambda o: (rank[o.action], o.gpu_index, o.start if o.start >= 0 else -1,
-                                      o.action != "create-gi"))
-
-
-def format_plan(ops: Sequence[Op]) -> str:
-    """Human-readable plan: one line per op with its NVML call and nvidia-smi command."""
-    if not ops:
-        return "nothing to do: every GPU already has the wanted layout"
-    lines = []
-    for op in ops:
-        lines.append(f"{op.describe():<34} {op.nvml_call()}")
-        if op.action != "create-ci":
-            lines.append(f"{'':<34} $ {op.command()}")
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------ NVML access
 
 def _default_nvml():
     try:
@@ -376,7 +162,7 @@ class MigManager:
         out: dict[int, tuple[int, ...]] = {}
         for i in sorted({o.gpu_index for o in ops}):
             pm = self.process_map(i)
-            destroys = [o for o in ops if o.gpu_index == i and o.action.startswith("destroy")]
+            destroys = [o for o in ops if o.gpu_index == i and o.action.destroys]
             if any(o.gi_id is None for o in destroys):
                 touched = set(pm)  # "destroy all": every instance
             else:
@@ -537,7 +323,6 @@ class MigManager:
         self.check_ready(sorted({op.gpu_index for op in ops}), ops)
         self.execute(ops)
         return ops
-
     def execute(self, ops: Sequence[Op]) -> None:
         """Perform ``ops`` through NVML (callers: :meth:`apply`, :meth:`destroy_all`)."""
         if self.dry_run:
@@ -545,55 +330,58 @@ class MigManager:
         nv = self.nvml
         by_gpu: dict[int, dict[int, tuple[MigInstance, Any, Any]]] = {}
         created: dict[tuple[int, int], Any] = {}
+        perform: dict[OpKind, Callable[[Op, dict, dict], None]] = {
+            OpKind.DESTROY_CI: self._destroy_ci, OpKind.DESTROY_GI: self._destroy_gi,
+            OpKind.CREATE_GI: self._create_gi, OpKind.CREATE_CI: self._create_ci,
+        }
         for op in ops:
             if op.gpu_index not in by_gpu:
                 by_gpu[op.gpu_index] = {m.gi_id: (m, g, c) for m, g, c in self._instances_raw(op.gpu_index)}
-            have = by_gpu[op.gpu_index]
             try:
-                if op.action in ("destroy-ci", "destroy-gi") and op.gi_id is None:
-                    for gi_id, (m, gih, cih) in sorted(have.items()):
-                        if op.action == "destroy-ci" and cih is not None:
-                            nv.nvmlComputeInstanceDestroy(cih)
-                            have[gi_id] = (m, gih, None)
-                        elif op.action == "destroy-gi":
-                            nv.nvmlGpuInstanceDestroy(gih)
-                    if op.action == "destroy-gi":
-                        have.clear()
-                elif op.action == "destroy-ci":
-                    m, gih, cih = have[op.gi_id]
-                    if cih is not None:
-                        nv.nvmlComputeInstanceDestroy(cih)
-                    have[op.gi_id] = (m, gih, None)
-                elif op.action == "destroy-gi":
-                    nv.nvmlGpuInstanceDestroy(have.pop(op.gi_id)[1])
-                elif op.action == "create-gi":
-                    dev = self.handle(op.gpu_index)
-                    gpu = self._require_known(op.gpu_index)
-                    prof = get_gpu(gpu).profile(op.profile)
-                    placement = nv.c_nvmlGpuInstancePlacement_t()
-                    placement.start = op.start
-                    placement.size = prof.memory_slices
-                    gih = nv.nvmlDeviceCreateGpuInstanceWithPlacement(
-                        dev, op.gi_profile_id, ctypes.byref(placement))
-                    created[(op.gpu_index, op.start)] = gih
-                elif op.action == "create-ci":
-                    gih = created[(op.gpu_index, op.start)]
-                    gpu = self._require_known(op.gpu_index)
-                    c = get_gpu(gpu).profile(op.profile).compute_slices
-                    ci_pid = self._ci_profile_id(gih, getattr(nv, _CI_ENUM[c]))
-                    nv.nvmlGpuInstanceCreateComputeInstance(gih, ci_pid)
-                else:
-                    raise CloverError(f"unknown MIG operation {op.action!r}")
+                perform[op.action](op, by_gpu[op.gpu_index], created)
             except nv.NVMLError as exc:
                 raise CloverError(f"{op.describe()} failed: {exc} ({op.nvml_call()})") from None
             self._say(f"done: {op.describe()}")
 
+    # -- one NVML application per OpKind; ``have`` is the GPU's gi_id -> (instance, GI, CI)
+    def _destroy_ci(self, op: Op, have: dict, created: dict) -> None:
+        targets = sorted(have) if op.gi_id is None else [op.gi_id]  # None: every instance
+        for gi_id in targets:
+            m, gih, cih = have[gi_id]
+            if cih is not None:
+                self.nvml.nvmlComputeInstanceDestroy(cih)
+            have[gi_id] = (m, gih, None)
+
+    def _destroy_gi(self, op: Op, have: dict, created: dict) -> None:
+        if op.gi_id is None:  # every instance
+            for gi_id in sorted(have):
+                self.nvml.nvmlGpuInstanceDestroy(have[gi_id][1])
+            have.clear()
+        else:
+            self.nvml.nvmlGpuInstanceDestroy(have.pop(op.gi_id)[1])
+
+    def _create_gi(self, op: Op, have: dict, created: dict) -> None:
+        nv = self.nvml
+        dev = self.handle(op.gpu_index)
+        prof = get_gpu(self._require_known(op.gpu_index)).profile(op.profile)
+        placement = nv.c_nvmlGpuInstancePlacement_t()
+        placement.start = op.start
+        placement.size = prof.memory_slices
+        created[(op.gpu_index, op.start)] = nv.nvmlDeviceCreateGpuInstanceWithPlacement(
+            dev, op.gi_profile_id, ctypes.byref(placement))
+
+    def _create_ci(self, op: Op, have: dict, created: dict) -> None:
+        nv = self.nvml
+        gih = created[(op.gpu_index, op.start)]
+        c = get_gpu(self._require_known(op.gpu_index)).profile(op.profile).compute_slices
+        nv.nvmlGpuInstanceCreateComputeInstance(gih, self._ci_profile_id(gih, getattr(nv, _CI_ENUM[c])))
+
     def destroy_all(self, index: int, *, apply: bool = False) -> list[Op]:
         """Destroy every compute and GPU instance of GPU ``index`` (dry run unless applied)."""
         existing = self.instances(index)
-        ops = [Op("destroy-ci", index, m.profile, m.start, -1, m.gi_id, m.ci_id)
+        ops = [Op(OpKind.DESTROY_CI, index, m.profile, m.start, -1, m.gi_id, m.ci_id)
                for m in existing if m.ci_id is not None]
-        ops += [Op("destroy-gi", index, m.profile, m.start, -1, m.gi_id) for m in existing]
+        ops += [Op(OpKind.DESTROY_GI, index, m.profile, m.start, -1, m.gi_id) for m in existing]
         if self.dry_run or not apply:
             self._say("dry run (nothing changed); operations:\n" + format_plan(ops))
             return ops
@@ -609,14 +397,3 @@ class MigManager:
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
-
-def gpu_key_from_name(name: str) -> str | None:
-    """Map an NVML product name to a clover.mig.geometry key (None when unknown)."""
-    n = name.upper()
-    if "A100" in n:
-        return "a100-80gb" if "80GB" in n else "a100-40gb"
-    if "H200" in n:
-        return "h200"
-    if "H100" in n:
-        return "h100-80gb"
-    return None

@@ -172,6 +172,23 @@ def get_variant(name: str) -> Variant:
     return var
 
 
+#: Smallest input :func:`scaled_input_size` gives: 32 px for images (below that the vision
+#: backbones' strided stems leave no spatial extent) and 16 tokens for ALBERT ([CLS], [SEP] and
+#: a short sentence). Profiles used 8 tokens and the live service 16 until they shared this
+#: function; 16 was kept. It changes only live / CPU-profile inputs at ``--input-scale`` < 1,
+#: never the modeled pipeline (which does not scale inputs).
+MIN_INPUT_PX = 32
+MIN_INPUT_TOKENS = 16
+
+
+def scaled_input_size(variant: Variant | str, scale: float) -> int:
+    """``variant``'s catalog input size x ``scale``, rounded, at least :data:`MIN_INPUT_PX` px
+    (images) or :data:`MIN_INPUT_TOKENS` tokens (ALBERT)."""
+    var = get_variant(variant) if isinstance(variant, str) else variant
+    floor = MIN_INPUT_TOKENS if var.app == "albert" else MIN_INPUT_PX
+    return max(floor, int(round(var.input_size * scale)))
+
+
 def variants_for_app(app: str) -> tuple[Variant, ...]:
     """The app's variants, smallest (rank 0) first."""
     get_app(app)

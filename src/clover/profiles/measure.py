@@ -44,7 +44,6 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -53,8 +52,10 @@ import pandas as pd
 
 from clover import __version__
 from clover.errors import CloverError
+from clover.timestamps import iso_utc
 from clover.mig.geometry import GpuSpec, MigProfile, get_gpu
 from clover.models.catalog import Variant, get_app, get_variant, variants_for_app
+from clover.models.catalog import scaled_input_size as _scaled_input_size
 from clover.profiles.model import memory_mb, modeled_row, slice_memory_mb
 from clover.profiles.params import load_params
 from clover.profiles.schema import finalize
@@ -247,8 +248,8 @@ def _import_nvml():
 
 # --------------------------------------------------------------------------- rows
 def scaled_input_size(var: Variant, input_scale: float) -> int:
-    """Catalog input size x ``input_scale`` (at least 32 px / 8 tokens)."""
-    return max(8 if var.app == "albert" else 32, int(round(var.input_size * input_scale)))
+    """Catalog input size x ``input_scale`` (:func:`clover.models.catalog.scaled_input_size`)."""
+    return _scaled_input_size(var, input_scale)
 
 
 def _software() -> str:
@@ -272,7 +273,7 @@ def _cpu_name() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc()
 
 
 def _base_row(var, spec, prof, batch, source, device, software, power_source, input_size):

@@ -14,6 +14,7 @@ import yaml
 
 from clover.errors import CloverError
 from clover.paths import catalog_dir
+from clover.schemas import field_path, first_error, load_schema, missing_property
 
 PARAMS_FILE = "profile_model.yaml"
 
@@ -72,58 +73,73 @@ class ModelParams:
         return stats
 
 
-def _value(section: dict, key: str, where: str, path: Path) -> float | str:
-    entry = section.get(key) if isinstance(section, dict) else None
-    if not isinstance(entry, dict) or "value" not in entry:
-        raise CloverError(f"{path}: missing constant {where}.{key} ({{value, source}})")
-    if not str(entry.get("source", "")).strip():
-        raise CloverError(f"{path}: constant {where}.{key} has no source")
-    return entry["value"]
+PARAMS_SCHEMA = "params.schema.yaml"  #: package data of clover.profiles
+#: Sections whose constants are floats named like the ModelParams fields.
+_FLOAT_SECTIONS = ("service", "power", "memory")
+
+
+def _value(section: dict, key: str) -> float | str:
+    return section[key]["value"]
+
+
+def _schema_message(raw: object, path: Path) -> str | None:
+    """One line for the first way ``raw`` breaks ``params.schema.yaml`` (None: it is valid)."""
+    error = first_error(raw, load_schema("clover.profiles", PARAMS_SCHEMA))
+    if error is None:
+        return None
+    where = field_path(error)
+    if not where:
+        if error.validator == "type":
+            return f"{path}: expected a mapping at the top level"
+        key = missing_property(error)
+        if key == "precision":
+            return f"{path}: missing constant .precision ({{value, source}})"
+        return f"{path}: missing section {key!r}"
+    head = where[0]
+    depth = 2 if head == "gpus" else 0 if head == "precision" else 1  # length of a section path
+    if len(where) < depth or (len(where) == 1 and head != "precision" and error.validator == "type"):
+        return f"{path}: missing section {head!r}"
+    if head == "variants":
+        return f"{path}: variants.{where[1]} needs kernels and peak_activation_mb"
+    if len(where) == depth:  # a section (or gpus.<key>) without one of its constants
+        key = error.schema["required"][0] if error.validator == "type" else missing_property(error)
+        return f"{path}: missing constant {'.'.join(where)}.{key} ({{value, source}})"
+    constant = ".precision" if head == "precision" else ".".join(where[:depth + 1])
+    if error.validator == "pattern" or (error.validator == "required"
+                                        and missing_property(error) == "source"):
+        return f"{path}: constant {constant} has no source"
+    return f"{path}: missing constant {constant} ({{value, source}})"
 
 
 def parse_params(text: str, path: Path) -> ModelParams:
-    """Parse and validate the YAML text of the constants file."""
+    """Parse and validate (``params.schema.yaml``) the YAML text of the constants file."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CloverError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise CloverError(f"{path}: expected a mapping at the top level")
-    for key in ("gpus", "service", "power", "memory", "variants"):
-        if not isinstance(raw.get(key), dict):
-            raise CloverError(f"{path}: missing section {key!r}")
+    message = _schema_message(raw, path)
+    if message is not None:
+        raise CloverError(message)
     gpus = {}
     for gkey, sec in raw["gpus"].items():
         gpus[gkey] = GpuCompute(
-            peak_tflops_tf32=float(_value(sec, "peak_tflops_tf32", f"gpus.{gkey}", path)),
-            peak_tflops_fp32=float(_value(sec, "peak_tflops_fp32", f"gpus.{gkey}", path)),
-            peak_tflops_fp16=float(_value(sec, "peak_tflops_fp16", f"gpus.{gkey}", path)),
-            sms_full_chip=int(_value(sec, "sms_full_chip", f"gpus.{gkey}", path)),
+            peak_tflops_tf32=float(_value(sec, "peak_tflops_tf32")),
+            peak_tflops_fp32=float(_value(sec, "peak_tflops_fp32")),
+            peak_tflops_fp16=float(_value(sec, "peak_tflops_fp16")),
+            sms_full_chip=int(_value(sec, "sms_full_chip")),
         )
-    svc, pw, mem = raw["service"], raw["power"], raw["memory"]
     variants = {}
     for name, stats in raw["variants"].items():
-        if not isinstance(stats, dict) or not {"kernels", "peak_activation_mb"} <= set(stats):
-            raise CloverError(f"{path}: variants.{name} needs kernels and peak_activation_mb")
         variants[name] = {"kernels": int(stats["kernels"]),
                           "peak_activation_mb": float(stats["peak_activation_mb"])}
+    schema = load_schema("clover.profiles", PARAMS_SCHEMA)["properties"]
+    constants = {key: float(_value(raw[section], key)) for section in _FLOAT_SECTIONS
+                 for key in schema[section]["required"]}  # the schema names each constant once
     params = ModelParams(
-        precision=str(_value(raw, "precision", "", path)),
+        precision=str(_value(raw, "precision")),
         model_date=str(raw.get("model_date", "")),
         gpus=gpus,
-        hill_k=float(_value(svc, "hill_k", "service", path)),
-        tau_kernel_ms=float(_value(svc, "tau_kernel_ms", "service", path)),
-        efficiency_max=float(_value(svc, "efficiency_max", "service", path)),
-        tau_host_ms=float(_value(svc, "tau_host_ms", "service", path)),
-        request_overhead_ms=float(_value(svc, "request_overhead_ms", "service", path)),
-        p50_over_mean=float(_value(svc, "p50_over_mean", "service", path)),
-        p95_over_mean=float(_value(svc, "p95_over_mean", "service", path)),
-        dynamic_base_frac=float(_value(pw, "dynamic_base_frac", "power", path)),
-        dynamic_util_frac=float(_value(pw, "dynamic_util_frac", "power", path)),
-        bytes_per_param=float(_value(mem, "bytes_per_param", "memory", path)),
-        cuda_context_mb=float(_value(mem, "cuda_context_mb", "memory", path)),
-        workspace_mb=float(_value(mem, "workspace_mb", "memory", path)),
-        allocator_factor=float(_value(mem, "allocator_factor", "memory", path)),
+        **constants,
         variants=variants,
         calibration=raw.get("calibration") or {},
         sha256=hashlib.sha256(text.encode()).hexdigest(),

@@ -14,7 +14,6 @@ per-slice thread counts and input size.
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib
 import platform
 import time
@@ -26,6 +25,7 @@ from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.models.catalog import variants_for_app
 from clover.serve.cluster import cpu_share, scaled_input_size
+from clover.timestamps import iso_utc
 
 
 def _cpu_name() -> str:
@@ -76,7 +76,7 @@ def calibrate_cpu_profiles(app: str, gpu: str, *, cores_per_gpu: int, n_cpus: in
     modeled = load_profiles(app, spec.key, backend="model")
     modeled = modeled[modeled["batch_size"] == 1].set_index(["variant", "slice_profile"])
     cpu = _cpu_name()
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso_utc()
     import torch
 
     software = f"torch {torch.__version__}"

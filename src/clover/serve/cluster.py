@@ -29,11 +29,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import jsonschema
+
 from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.mig.manager import MigInstance, layout_for_profiles
-from clover.models.catalog import get_variant
+from clover.models.catalog import get_variant, scaled_input_size as models_scaled_input_size
 from clover.models.configuration import Configuration
+from clover.schemas import field_path, load_schema, missing_property
 from clover.serve.safety import FieldError, IngressLimits, check_http_host
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -95,6 +98,56 @@ def local_cluster(backend: str = "cpu", n_gpus: int = 1, gpu: str = "a100-40gb",
                        None, "127.0.0.1", http_port, mig_apply, cores_per_gpu)
 
 
+CLUSTER_SCHEMA = "cluster.schema.yaml"  #: package data of clover.serve
+
+#: What each structural field must be, as the one-line error says it.
+_FIELD_RULES = {
+    "backend": "must be cpu or cuda, not {value!r}",
+    "http": "must be a mapping with host and port",
+    "http.port": "must be a TCP port number, not {value!r}",
+    "expose": "must be true or false, not {value!r}",
+    "nodes": "must be a non-empty list of nodes",
+    "node": "must be a mapping with name, address, gpus",
+    "node.gpus": "must be a non-empty list of distinct GPU indices",
+    "node.address": "is missing (the node IP Ray reports)",
+    "cores_per_gpu": "must be a non-negative integer",
+}
+#: The order the fields are reported in when a file breaks several rules.
+_FIELD_ORDER = ("backend", "gpu", "http", "expose", "nodes", "cores_per_gpu")
+
+
+def _schema_problem(data: dict) -> tuple[str, str] | None:
+    """``(field, why)`` for the first way ``data`` breaks ``cluster.schema.yaml``, else None."""
+    schema = load_schema("clover.serve", CLUSTER_SCHEMA)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if not errors:
+        return None
+
+    def rank(e) -> tuple[int, int]:
+        where = field_path(e)
+        top = where[0] if where else ("nodes" if e.validator == "required" else "")
+        return (_FIELD_ORDER.index(top) if top in _FIELD_ORDER else -1, len(where))
+
+    error = min(errors, key=rank)
+    where = field_path(error)
+    if not where and error.validator == "additionalProperties":
+        known = sorted(schema["properties"])
+        extra = sorted(set(data) - set(known))[0]
+        return extra, f"is not a known field (known: {', '.join(known)})"
+    if not where:  # nodes missing
+        return "nodes", _FIELD_RULES["nodes"]
+    if where[0] == "nodes" and len(where) >= 2:
+        node = f"nodes[{where[1]}]"
+        if len(where) == 2 and error.validator == "required":
+            key = missing_property(error)
+            return f"{node}.{key}", _FIELD_RULES[f"node.{key}"]
+        if len(where) == 2:
+            return node, _FIELD_RULES["node"]
+        return f"{node}.gpus", _FIELD_RULES["node.gpus"]
+    name = ".".join(where[:2])
+    return name, _FIELD_RULES[name].format(value=error.instance)
+
+
 def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     """Read and validate a cluster YAML file; errors name the file and field."""
     import yaml
@@ -112,46 +165,29 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     def bad(field_: str, why: str) -> CloverError:
         return CloverError(f"cluster file {path}: field '{field_}' {why}")
 
-    known = {"backend", "gpu", "ray_address", "http", "mig_apply", "nodes", "cores_per_gpu",
-             "expose", "limits"}
-    extra = set(data) - known
-    if extra:
-        raise bad(sorted(extra)[0], f"is not a known field (known: {', '.join(sorted(known))})")
+    # a falsy http (``http:`` or ``http: {}``) means the defaults
+    data = {**data, "http": data.get("http") or {}}
+    problem = _schema_problem(data)
+    if problem is not None:
+        raise bad(*problem)
     backend = data.get("backend", "cuda")
-    if backend not in ("cpu", "cuda"):
-        raise bad("backend", f"must be cpu or cuda, not {backend!r}")
     try:
         gpu = get_gpu(data.get("gpu", "a100-40gb")).key
     except CloverError as exc:
         raise bad("gpu", exc.message) from None
-    http = data.get("http") or {}
-    if not isinstance(http, dict):
-        raise bad("http", "must be a mapping with host and port")
+    http = data["http"]
     expose = data.get("expose", False)
-    if not isinstance(expose, bool):
-        raise bad("expose", f"must be true or false, not {expose!r}")
     try:
         host = check_http_host(http.get("host", "127.0.0.1"), expose, "http.host")
         limits = IngressLimits.from_mapping(data.get("limits"), "limits")
     except FieldError as exc:
         raise bad(exc.field, exc.why) from None
     port = http.get("port", 8000)
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise bad("http.port", f"must be a TCP port number, not {port!r}")
     nodes_raw = data.get("nodes")
-    if not isinstance(nodes_raw, list) or not nodes_raw:
-        raise bad("nodes", "must be a non-empty list of nodes")
     nodes = []
     for k, n in enumerate(nodes_raw):
         where = f"nodes[{k}]"
-        if not isinstance(n, dict):
-            raise bad(where, "must be a mapping with name, address, gpus")
-        gpus = n.get("gpus")
-        if (not isinstance(gpus, list) or not gpus
-                or not all(isinstance(g, int) and g >= 0 for g in gpus) or len(set(gpus)) != len(gpus)):
-            raise bad(f"{where}.gpus", "must be a non-empty list of distinct GPU indices")
-        if "address" not in n:
-            raise bad(f"{where}.address", "is missing (the node IP Ray reports)")
+        gpus = n["gpus"]
         mig = n.get("mig", "auto")
         if mig != "auto":
             if not isinstance(mig, dict) or not set(mig) <= set(gpus):
@@ -164,8 +200,6 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
                     raise bad(f"{where}.mig.{g}", "must map 'profile@start' to a 'MIG-...' UUID")
         nodes.append(NodeSpec(str(n.get("name", f"node{k}")), str(n["address"]), tuple(gpus), mig))
     cores = data.get("cores_per_gpu", 0)
-    if not isinstance(cores, int) or cores < 0:
-        raise bad("cores_per_gpu", "must be a non-negative integer")
     ray_address = data.get("ray_address")
     return ClusterSpec(backend, gpu, tuple(nodes), None if ray_address in (None, "") else str(ray_address),
                        host, port, bool(data.get("mig_apply", False)), cores, str(path), expose,
@@ -211,14 +245,13 @@ def instance_id(slot: int, profile: str, start: int, variant: str) -> str:
 
 
 def scaled_input_size(variant: str, scale: float) -> int | None:
-    """The input size at ``scale`` of the native one (images: px, min 32; ALBERT: tokens, min 16)."""
+    """The input size at ``scale`` of the native one (None at 1.0), by
+    :func:`clover.models.catalog.scaled_input_size` (images: px, min 32; ALBERT: tokens, min 16)."""
     if scale == 1.0:
         return None
     if not 0 < scale <= 1:
         raise CloverError(f"--input-scale must be in (0, 1], got {scale}")
-    var = get_variant(variant)
-    floor = 16 if var.app == "albert" else 32
-    return max(floor, int(round(var.input_size * scale)))
+    return models_scaled_input_size(variant, scale)
 
 
 def cpu_share(slot: int, start: int, compute_slices: int, cores_per_gpu: int, n_cpus: int

@@ -45,21 +45,12 @@ class Window:
 
 
 def arrival_function(kind: str) -> Callable[[float, float, int], Any]:
-    """``(rate_rps, duration_s, seed) -> arrival times``: ``poisson`` or ``azure:code|conv``."""
-    if kind == "poisson":
-        from clover.serve.loadgen import poisson_arrivals
+    """``(rate_rps, duration_s, seed) -> arrival times`` of workload ``kind`` (``poisson``,
+    ``azure:code`` / ``azure-code``, ...: :func:`clover.workload.parse_kind`'s grammar)."""
+    from clover.workload import arrivals, parse_kind
 
-        return poisson_arrivals
-    if kind.startswith("azure:"):
-        trace = kind.split(":", 1)[1]
-
-        def azure(rate: float, duration: float, seed: int):
-            from clover.workload import azure_arrivals
-
-            return azure_arrivals(trace, rate, duration, seed)
-
-        return azure
-    raise CloverError(f"unknown arrival process {kind!r} (poisson, azure:code, azure:conv)")
+    key = parse_kind(kind)
+    return lambda rate, duration, seed: arrivals(key, rate, duration, seed)
 
 
 class LiveEvaluator:

@@ -35,7 +35,9 @@ from clover.errors import CloverError
 from clover.paths import resolve_data_dir
 from clover.tables import parse_timestamps, read_checked_csv
 
-#: Arrival kinds understood by :func:`arrivals` and :class:`WorkloadSpec`.
+#: Arrival kinds understood by :func:`arrivals` and :class:`WorkloadSpec`, in their canonical
+#: spelling. The grammar (:func:`parse_kind`) also accepts ``azure:code`` / ``azure_code`` and
+#: any case: ``KIND := poisson | azure(-|:|_)(code|conv)``.
 KINDS = ("poisson", "azure-code", "azure-conv")
 
 #: Azure trace names -> file, relative to the data directory.
@@ -162,17 +164,24 @@ def azure_arrivals(trace: str, rate_rps: float, duration_s: float, seed: int = 0
 
 # --------------------------------------------------------------------------- dispatch, stats
 
-def _normalise_kind(kind: str) -> str:
+def parse_kind(kind: str) -> str:
+    """The canonical spelling (:data:`KINDS`) of arrival kind ``kind``: the one grammar every
+    caller (``sim``, ``serve``, ``clover workload``) uses; ``azure:code`` and ``azure-code`` are
+    the same kind."""
     key = str(kind).strip().lower().replace("_", "-").replace(":", "-")
     if key not in KINDS:
-        raise CloverError(f"unknown workload kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise CloverError(f"unknown workload kind {kind!r}; use one of {', '.join(KINDS)} "
+                          "(':' for '-' too, e.g. azure:code)")
     return key
+
+
+_normalise_kind = parse_kind
 
 
 def arrivals(kind: str, rate_rps: float, duration_s: float, seed: int = 0,
              data_dir: str | os.PathLike[str] | None = None) -> np.ndarray:
     """Arrival times (s) of workload ``kind`` (:data:`KINDS`) at mean rate ``rate_rps``."""
-    key = _normalise_kind(kind)
+    key = parse_kind(kind)
     if key == "poisson":
         return poisson_arrivals(rate_rps, duration_s, seed)
     return azure_arrivals(key.split("-", 1)[1], rate_rps, duration_s, seed, data_dir)
@@ -207,7 +216,7 @@ class WorkloadSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", _normalise_kind(self.kind))
+        object.__setattr__(self, "kind", parse_kind(self.kind))
         object.__setattr__(self, "rate_rps", _check_rate(self.rate_rps))
         object.__setattr__(self, "duration_s", _check_duration(self.duration_s))
         object.__setattr__(self, "seed", _check_seed(self.seed))

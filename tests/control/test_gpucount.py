@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clover.analysis.gpucount import gpu_count_table
+from clover.control.gpucount import gpu_count_table
 from clover.control.cli import profile_source, profile_table
 from clover.errors import CloverError
 
