@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from clover.cliutil import seed_value
 from clover.errors import CloverError
 
 
@@ -188,6 +189,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("reference-check", help="the artifact's measured arrival sweep beside "
                                                "the modeled profiles (held-out check)")
     r.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=seed_value(), default=0)
     r.add_argument("--out", default="results/reference_check.csv")
     r.set_defaults(func=_reference_check)

@@ -315,7 +315,7 @@ def _register_decomposition(sub) -> None:
     p.add_argument("--k", type=int, default=5, help="BASE's GPU factor (default 5)")
     p.add_argument("--gpu", default="a100-40gb")
     p.add_argument("--lam", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value(), default=0)
     p.add_argument("--hours", type=int, help="only the first HOURS hours of each trace")
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data)")
     p.add_argument("--out", default="results/decomposition.csv")

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from clover.cliutil import add_command_group, parse_json_arg, parse_max_loss
+from clover.cliutil import add_command_group, parse_json_arg, parse_max_loss, seed_value
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -117,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profiles", help="profile table CSV (default: calibrate on CPU / model on GPU)")
     p.add_argument("--calib-iterations", type=int, default=10)
     p.add_argument("--scheme-params-json", help="JSON object of make_scheme parameters")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value(), default=0)
     p.add_argument("--port", type=int, default=8000, help="HTTP port of the service (loopback)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance")
     p.add_argument("--out-dir", default="results/live", help="where logs go (default results/live)")

@@ -39,6 +39,7 @@ import pandas as pd
 
 from clover.errors import CloverError
 from clover.sim.runlog import CONTRACT_COLUMNS  # the one "Controller log" contract
+from clover.timestamps import iso_utc
 
 LIVE_COLUMNS = (
     "trace", "gpu", "n_gpus", "backend", "search", "rate_rps", "hour_s", "config_key", "layouts",
@@ -180,7 +181,7 @@ def run_live(s: LiveSettings, log: Callable[[str], None] = print, service=None) 
     s.validate()
     trace = load_trace(s.trace, s.data_dir)
     ci = [float(x) for x in trace.ci_g_per_kwh]
-    stamps = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in trace.timestamps_utc]
+    stamps = [iso_utc(t) for t in trace.timestamps_utc]
     if s.hours is not None:
         ci, stamps = ci[: s.hours], stamps[: s.hours]
     if service is not None:
