@@ -113,20 +113,14 @@ def run_once(args: argparse.Namespace):
     """Build everything a run needs from the parsed arguments and step the controller."""
     from clover.carbon import load_trace
     from clover.control.controller import ControlSettings, Controller, Reference
-
     from clover.sim.protocol import protocol_from_args
 
+    # --n-gpus, --lam and --hours are range-checked by their argparse types (clover.cliutil)
     protocol = protocol_from_args(args)
     if args.n_gpus is None:
         args.n_gpus = protocol.default_gpus
-    if args.n_gpus < 1:
-        raise CloverError("--n-gpus must be >= 1")
     if args.lam is None:
         args.lam = protocol.lam if protocol.lam is not None else 0.5
-    if not 0.0 <= args.lam <= 1.0:
-        raise CloverError(f"--lam must be within [0, 1] (got {args.lam})")
-    if args.hours is not None and args.hours < 1:
-        raise CloverError("--hours must be >= 1")
     max_loss = parse_max_loss(args.max_accuracy_loss)
     problem_kwargs = parse_json_arg(args.problem_json, "--problem-json")
     scheme_params = parse_json_arg(args.scheme_params_json, "--scheme-params-json")
@@ -206,16 +200,14 @@ def _sigterm_like_ctrl_c_when_live(fn):
 
 @_sigterm_like_ctrl_c_when_live
 def _run(args: argparse.Namespace) -> int:
-    from clover.control.grid import check_protocol, label_log
-    from clover.paths import atomic_write
+    from clover.control.grid import LOG_CSV, check_protocol, label_log, write_log
 
     check_protocol(args.protocol)
     log = label_log(run_once(args), args.protocol, args.grid)
     if args.out:
-        with atomic_write(args.out) as fh:
-            log.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+        write_log(log, args.out)
     else:
-        print(log.to_csv(index=False, float_format="%.10g", lineterminator="\n"), end="")
+        print(log.to_csv(**LOG_CSV), end="")
     return 0
 
 

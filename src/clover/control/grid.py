@@ -20,13 +20,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from clover.errors import CloverError
+from clover.sim.protocol import PROTOCOLS
 
 if TYPE_CHECKING:  # pandas is imported where used: `clover` startup stays light
     import pandas as pd
 
-#: Protocols a run can carry (issue 10: ``paper`` = the artifact's experiment).
-PROTOCOLS = ("paper", "extended")
+#: The protocol a grid runs when the config names none (as ``clover run``'s default).
 DEFAULT_PROTOCOL = "extended"
+#: How run logs are written (one format for ``clover run`` and ``clover run-grid``).
+LOG_CSV = {"index": False, "float_format": "%.10g", "lineterminator": "\n"}
 #: Grids the pipeline knows, in table order.
 GRIDS = ("main", "lam_sweep", "regions")
 #: Label columns every run log ends with (``protocol`` may already be a controller column).
@@ -148,14 +150,17 @@ def label_log(log: pd.DataFrame, protocol: str, grid: str) -> pd.DataFrame:
 
 
 def check_protocol(protocol: str) -> None:
-    """``paper`` needs the controller that knows it (issue 10); today's runs are ``extended``."""
-    from clover.control.controller import LOG_COLUMNS
-
+    """A known protocol (:data:`clover.sim.protocol.PROTOCOLS`), checked before any run starts."""
     if protocol not in PROTOCOLS:
         raise CloverError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
-    if protocol != DEFAULT_PROTOCOL and "protocol" not in LOG_COLUMNS:
-        raise CloverError(f"protocol {protocol}: not available in this checkout "
-                          "(clover run knows only the extended protocol)")
+
+
+def write_log(log: pd.DataFrame, out: str) -> None:
+    """One run log to ``out``, atomically."""
+    from clover.paths import atomic_write
+
+    with atomic_write(out) as fh:
+        log.to_csv(fh, **LOG_CSV)
 
 
 def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.DataFrame]:
@@ -165,8 +170,6 @@ def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.
     is :func:`clover.control.cli.run_once`. Logs are written as each run ends, so a killed job
     leaves complete logs only (Snakemake reruns the job: its outputs are incomplete together).
     """
-    from clover.paths import atomic_write
-
     if len(schemes) != len(outs):
         raise CloverError(f"--schemes names {len(schemes)} scheme(s) but --out {len(outs)} file(s)")
     if len(set(outs)) != len(outs):
@@ -176,7 +179,6 @@ def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.
     for scheme, out in zip(schemes, outs):
         one = type(args)(**{**vars(args), "scheme": scheme})
         log = label_log(run_once(one), args.protocol, args.grid)
-        with atomic_write(out) as fh:
-            log.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+        write_log(log, out)
         logs.append(log)
     return logs

@@ -57,12 +57,8 @@ def _run(args: argparse.Namespace) -> int:
 
     params = _params(args.param, args.scheme)
     settings = protocol_from_args(args)
-    if args.gpus is None:
+    if args.gpus is None:  # --gpus and --ci are range-checked by their argparse types
         args.gpus = settings.default_gpus
-    if args.gpus < 1:
-        raise CloverError("--gpus must be >= 1")
-    if args.ci < 0:
-        raise CloverError("--ci must be >= 0 g/kWh")
     profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend,
                                   batch_sizes=(1, settings.batch(args.app)))
     problem = build_problem(args.app, args.gpu, args.gpus, profiles, settings, lam=args.lam,
