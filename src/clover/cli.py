@@ -41,7 +41,7 @@ COMMAND_INDEX = {
     "run-grid": "clover.control", "decomposition": "clover.control",
     "aggregate": "clover.analysis", "figures": "clover.analysis", "gpu-count": "clover.analysis",
     "reference-check": "clover.analysis",
-    "live": "clover.serve", "serve": "clover.serve",
+    "live": "clover.control", "serve": "clover.serve",
 }
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
-from clover.control import ControlSettings, Controller, ReconfigCosts, Reference, transition
+from clover.control import (ControlSettings, Controller, ModeledCosts, ReconfigCosts, Reference,
+                            transition)
 from clover.control.controller import CONTRACT_COLUMNS, LOG_COLUMNS
+from clover.sim.runlog import Part, Period
 from clover.errors import CloverError
 from clover.models.configuration import Configuration, GpuAssignment
 
@@ -82,10 +85,16 @@ class FakeScheme:
         return FakeDecision(config, m, 0.5 * dcarb + 0.5 * dacc, dcarb, dacc, carbon, list(evals))
 
 
-def make(initial=BASE, window=60.0):
-    return Controller(FakeScheme(), FakeEvaluator(), rate_rps=10.0,
-                      settings=ControlSettings(eval_window_s=window, costs=COSTS),
-                      reference=REF, initial=initial,
+def problem(rate_rps=10.0):
+    """What the controller reads of a problem: load, A_base, C_base, PUE, SLA, BASE."""
+    return SimpleNamespace(rate_rps=rate_rps, base_accuracy=REF.base_accuracy,
+                           base_carbon_g=REF.base_carbon_g_per_request, pue=1.5, sla_ms=100.0,
+                           base_configuration=lambda: BASE)
+
+
+def make(initial="base", window=60.0):
+    return Controller(problem(), FakeScheme(), FakeEvaluator(), ModeledCosts(COSTS, 10.0),
+                      settings=ControlSettings(eval_window_s=window, initial=initial),
                       meta={"scheme": "fake", "app": "efficientnet", "lam": 0.5, "source": "modeled"})
 
 
@@ -167,7 +176,7 @@ def test_steady_hour_and_switch_back():
 
 
 def test_no_window_and_initial_none():
-    ctl = make(initial=None, window=0.0)
+    ctl = make(initial="none", window=0.0)
     row = ctl.step(1, 150.0)  # hour 1 plan: C with no evaluations, from nothing deployed
     # both GPUs brought up one after the other: 7g b7 and 4g+3g
     assert row["reconfig_s"] == pytest.approx((10 + 8.6) + (10 + 5.0 + 3.2))
@@ -183,7 +192,7 @@ def test_evaluator_results_are_cached():
 
 def test_bad_inputs():
     with pytest.raises(CloverError, match="rate"):
-        Controller(FakeScheme(), FakeEvaluator(), rate_rps=0)
+        Controller(problem(rate_rps=0), FakeScheme(), FakeEvaluator())
     with pytest.raises(CloverError, match="eval_window_s"):
         ControlSettings(eval_window_s=-1)
     with pytest.raises(CloverError, match="model_load_mb_per_s"):
@@ -208,9 +217,60 @@ def test_source_from_evaluation_when_not_stated():
             d.evaluation = DictEvaluator().evaluate(d.configuration, ci)
             return d
 
-    ctl = Controller(LiveScheme(), DictEvaluator(), rate_rps=10.0,
-                     settings=ControlSettings(eval_window_s=60.0, costs=COSTS), reference=REF,
-                     initial=BASE, meta={"scheme": "fake", "app": "efficientnet", "lam": 0.5})
+    ctl = Controller(problem(), LiveScheme(), DictEvaluator(), ModeledCosts(COSTS, 10.0),
+                     settings=ControlSettings(eval_window_s=60.0),
+                     meta={"scheme": "fake", "app": "efficientnet", "lam": 0.5})
     df = ctl.run([200.0, 100.0])
     assert (df["source"] == "measured-cpu").all()
     assert df.loc[0, "reconfig_s"] == pytest.approx(5.0 + 18.2)
+
+
+class MeasuringCosts:
+    """A cost model that measures: fixed deploy and serving numbers, one extra column."""
+
+    extra_columns = ("watts",)
+
+    def __init__(self):
+        self.calls = []
+
+    def evaluation(self, old, config, metrics, window_s, ci, evaluate):
+        self.calls.append(("evaluation", config.key()))
+        return Part()  # scored offline: nothing ran
+
+    def switch(self, old, new, metrics, ci, evaluate):
+        self.calls.append(("switch", new.key()))
+        return Part((Period("reconfig", 7.0, 70.0, 0.0, 0.0, True, new.key()),), 7.0, 1, 2)
+
+    def serve(self, config, metrics, remainder_s, ci):
+        self.calls.append(("serve", remainder_s))
+        measured = M(82.5, 2.5, 60.0, True, sla_ms=90.0)
+        return Part((Period("serve", 20.0, 2.5 * 40, 40.0, 82.5, True, config.key()),),
+                    measured=measured)
+
+    def columns(self):
+        return {"watts": 12.5}
+
+
+def test_a_measuring_cost_model_sets_the_steady_columns_and_adds_its_own():
+    costs = MeasuringCosts()
+    ctl = Controller(problem(), FakeScheme(), FakeEvaluator(), costs,
+                     settings=ControlSettings(eval_window_s=5.0, hour_s=20.0),
+                     meta={"scheme": "fake", "app": "efficientnet", "lam": 0.5})
+    df = ctl.run([200.0])
+    assert list(df.columns) == list(LOG_COLUMNS) + ["watts"] and df.loc[0, "watts"] == 12.5
+    r = df.iloc[0]
+    assert costs.calls == [("evaluation", C1.key()), ("evaluation", C.key()),
+                           ("switch", C.key()), ("serve", 13.0)]
+    # steady state as measured while serving, scored against A_base and C_base
+    carbon = 2.5 * 200 * 1.5 / 3.6e6
+    assert (r.accuracy, r.energy_j_per_request, r.p95_ms, r.sla_ms) == (82.5, 2.5, 60.0, 90.0)
+    assert r.carbon_g_per_request == pytest.approx(carbon, rel=1e-15)
+    assert r.delta_carbon_pct == pytest.approx(REF.delta_carbon_pct(carbon))
+    assert r.objective == pytest.approx(REF.objective(82.5, carbon, 0.5))
+    assert r.evaluations == 2 and r.evaluation_energy_j == 0
+    assert (r.reconfig_s, r.n_layout_changes, r.n_model_loads) == (7.0, 1, 2)
+    # realised totals: the deploy's energy and time count, it served no request
+    assert (r.hour_s, r.hour_requests, r.hour_energy_j) == (27.0, 40.0, 170.0)
+    assert r.hour_accuracy == 82.5 and r.sla_ok_pct == 100.0
+    assert r.hour_carbon_g == pytest.approx(170.0 * 200 * 1.5 / 3.6e6, rel=1e-15)
+    assert r.overrun_s == 0.0

@@ -1,4 +1,7 @@
-"""``clover live`` / ``clover serve`` reject bad input with one clear line (before Ray starts)."""
+"""``clover live`` / ``clover serve`` reject bad input with one clear line (before Ray starts).
+
+``clover live`` is ``clover run --backend live`` with the live flags: the run's own checks
+answer for the flags they share (``--hours``, ``--lam``)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import pytest
 
 @pytest.mark.parametrize("args, message", [
     (["--input-scale", "2"], "--input-scale must be in (0, 1]"),
-    (["--hours", "0"], "--hours must be >= 1"),
+    (["--hours", "0"], "--hours must be within [1,"),
+    (["--scheme", "nope"], "argument --scheme: invalid choice: 'nope'"),
     (["--lam", "1.5"], "--lam must be within [0, 1]"),
     (["--max-accuracy-loss", "abc"], "--max-accuracy-loss must be"),
     (["--trace", "NOPE-March"], "NOPE"),
@@ -26,3 +30,11 @@ def test_serve_up_bad_configuration(run_cli, tmp_path):
                    '"variants": ["efficientnet-b1", "efficientnet-b1"]}]}')
     code, _, err = run_cli("serve", "up", "--configuration", str(bad))
     assert code == 2 and "invalid MIG layout 4g.20gb+4g.20gb" in err
+
+
+def test_run_backend_live_refuses_a_protocol_it_cannot_deploy(run_cli, shared_data):
+    code, _, err = run_cli("run", "--app", "efficientnet", "--scheme", "clover", "--trace",
+                           "CISO-March", "--backend", "live", "--protocol", "paper",
+                           "--data-dir", str(shared_data))
+    assert code == 2 and "backend live: protocol paper is not deployable" in err
+    assert "--protocol extended" in err and "Traceback" not in err

@@ -11,6 +11,7 @@ import importlib
 
 _EXPORTS = {
     "ReconfigCosts": "clover.control.accounting", "Transition": "clover.control.accounting",
+    "ModeledCosts": "clover.control.accounting",
     "transition": "clover.control.accounting",
     "CONTRACT_COLUMNS": "clover.control.controller", "LOG_COLUMNS": "clover.control.controller",
     "ControlSettings": "clover.control.controller", "Controller": "clover.control.controller",

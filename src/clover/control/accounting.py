@@ -22,19 +22,27 @@ Model (stated here and in ``docs/controller.md``):
 
 The downtime of a transition is therefore ``n_layout_changes * mig_repartition_s + sum of the
 load times of every slice whose model changes`` seconds, and that is logged as ``reconfig_s``.
+
+:class:`ModeledCosts` is the controller's cost model for the simulator (the
+:class:`clover.sim.runlog.HourCosts` seam): transitions priced as above, serving periods as
+energy per request x offered rate x duration.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from clover.errors import CloverError
+from clover.mig.geometry import get_gpu
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration, GpuAssignment
+from clover.sim.runlog import Evaluate, Part, Period
 
 #: Default seconds to destroy and re-create the GPU and compute instances of one GPU.
 #: Assumed: NVML GPU/compute instance create/destroy calls return in well under a second
@@ -174,3 +182,80 @@ def without_gpu(config: Configuration, index: int) -> Configuration:
     """``config`` with GPU ``index`` out of service (the capacity left during its change)."""
     gpus = tuple(g for i, g in enumerate(config.gpus) if i != index)
     return Configuration(config.gpu, gpus)
+
+
+def metric(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` or ``obj[name]``: metrics may be dataclasses or dicts."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+class ModeledCosts:
+    """The hour's costs as the simulator models them (``docs/controller.md``).
+
+    A serving period of ``d`` s costs energy per request x ``rate_rps`` x ``d``. During a
+    transition GPUs change one at a time; while GPU ``g`` is down for ``d`` seconds the service
+    is the new configuration without ``g`` (evaluated at the full offered rate, so the SLA
+    outcome reflects the reduced capacity) and ``g`` draws the GPU's idle power
+    (``GpuSpec.idle_power_w``). If no GPU is left, or the remaining ones cannot carry the load,
+    that period violates the SLA and its requests are charged at the new configuration's
+    energy per request plus the idle power of the GPU being changed.
+    """
+
+    extra_columns: tuple[str, ...] = ()
+
+    def __init__(self, reconfig: ReconfigCosts, rate_rps: float) -> None:
+        self.reconfig = reconfig
+        self.rate_rps = float(rate_rps)
+
+    def _serving(self, kind: str, config: Configuration, duration_s: float, m: Any) -> Period:
+        e = float(metric(m, "energy_j_per_request"))
+        req = self.rate_rps * duration_s
+        return Period(kind, duration_s, e * req, req, float(metric(m, "accuracy")),
+                      bool(metric(m, "sla_met")), config.key())
+
+    def _transition(self, old: Configuration | None, new: Configuration, new_metrics: Any,
+                    ci: float, evaluate: Evaluate) -> Part:
+        """Periods of reduced capacity while ``old`` becomes ``new``."""
+        tr = transition(old, new, self.reconfig)
+        idle_w = get_gpu(new.gpu).idle_power_w
+        periods = []
+        for change in tr.affected:
+            d = change.downtime_s
+            if d <= 0:
+                continue
+            req = self.rate_rps * d
+            reduced = without_gpu(new, change.new_index) if change.new_index is not None else new
+            m = evaluate(reduced, ci) if reduced.n_gpus > 0 else None
+            e = float(metric(m, "energy_j_per_request")) if m is not None else math.nan
+            if m is None or not math.isfinite(e):
+                # no capacity left to serve: requests wait and are served late by `new`
+                e_new = float(metric(new_metrics, "energy_j_per_request"))
+                periods.append(Period("reconfig", d, e_new * req + idle_w * d, req,
+                                      float(metric(new_metrics, "accuracy")), False, new.key()))
+            else:
+                periods.append(Period("reconfig", d, e * req + idle_w * d, req,
+                                      float(metric(m, "accuracy")), bool(metric(m, "sla_met")),
+                                      reduced.key()))
+        return Part(tuple(periods), tr.reconfig_s, tr.n_layout_changes, tr.n_model_loads)
+
+    def evaluation(self, old: Configuration | None, config: Configuration, metrics: Any,
+                   window_s: float, ci: float, evaluate: Evaluate) -> Part:
+        part = self._transition(old, config, metrics, ci, evaluate)
+        if window_s > 0:
+            part = Part(part.periods + (self._serving("evaluation", config, window_s, metrics),),
+                        part.reconfig_s, part.n_layout_changes, part.n_model_loads)
+        return part
+
+    def switch(self, old: Configuration | None, new: Configuration, metrics: Any, ci: float,
+               evaluate: Evaluate) -> Part:
+        return self._transition(old, new, metrics, ci, evaluate)
+
+    def serve(self, config: Configuration, metrics: Any, remainder_s: float, ci: float) -> Part:
+        if remainder_s > 0:
+            return Part((self._serving("serve", config, remainder_s, metrics),))
+        return Part()
+
+    def columns(self) -> dict:
+        return {}

@@ -1,5 +1,7 @@
-"""``clover run``: one controller run (an app, a scheme, a carbon trace, λ) to a CSV log;
-``clover run-grid``: every scheme of one pipeline job (same app, trace, λ, floor) in one process."""
+"""``clover run``: one controller run (an app, a scheme, a carbon trace, λ) to a CSV log, on the
+simulator (``--backend model``) or the live service (``--backend live``), with one controller;
+``clover run-grid``: every scheme of one pipeline job (same app, trace, λ, floor) in one process;
+``clover live``: the alias of ``clover run --backend live`` with the live flags."""
 
 from __future__ import annotations
 
@@ -91,28 +93,38 @@ def build_scheme(name: str, problem, evaluator, scheme_params: dict, seed: int):
     return make_scheme(name, problem, evaluator, **params)
 
 
-def make_evaluator(backend: str, problem, args: argparse.Namespace | None = None) -> Any:
-    """The evaluator every scheme and the controller share: the simulator or the live service."""
-    if backend == "model":
-        from clover.optimize.schemes import default_evaluator
-
-        return default_evaluator(problem)
-    if backend == "live":
-        try:
-            from clover.serve import live_evaluator
-        except ImportError:
-            raise CloverError("backend live: clover.serve offers no live evaluator in this "
-                              "checkout (install the live extra and the serve package)") from None
-        # the live service measures each candidate for the same window the controller charges
-        window = getattr(args, "eval_window_s", None) if args is not None else None
-        return live_evaluator(problem, window_s=window)
-    raise CloverError(f"unknown backend {backend!r} (known: model, live)")
-
-
-def run_once(args: argparse.Namespace):
-    """Build everything a run needs from the parsed arguments and step the controller."""
+def trace_hours(spec: str, data_dir: str | None, hours: int | None):
+    """(intensities g/kWh, ISO timestamps) of the trace ``spec``, its first ``hours`` hours."""
     from clover.carbon import load_trace
-    from clover.control.controller import ControlSettings, Controller, Reference
+
+    trace = load_trace(spec, data_dir)
+    ci = [float(x) for x in trace.ci_g_per_kwh]
+    stamps = [iso_utc(t) for t in trace.timestamps_utc]
+    if hours is not None:
+        if hours > len(ci):
+            raise CloverError(f"--hours {hours} is longer than trace {spec} "
+                              f"({len(ci)} h); give --hours <= {len(ci)} or a longer trace")
+        ci, stamps = ci[:hours], stamps[:hours]
+    return ci, stamps
+
+
+def sim_evaluator(problem) -> Any:
+    """The simulator's evaluator for ``problem`` (its protocol's dispatch)."""
+    from clover.optimize.schemes import default_evaluator
+
+    return default_evaluator(problem)
+
+
+def run_once(args: argparse.Namespace, live=None, service=None, log=None, on_hour=None):
+    """Build everything a run needs from the parsed arguments and step the controller.
+
+    ``--backend model``: the simulator, transitions priced by ``ModeledCosts``. ``--backend
+    live``: the live service (``clover.serve.live``; ``live`` = its
+    :class:`~clover.serve.live.LiveSettings`, default from ``CLOVER_LIVE_*``; ``service`` an
+    already started one), BASE measured to set the SLA and C_base, transitions and hours
+    measured (``MeasuredCosts``). ``log`` takes progress lines (live), ``on_hour`` the log so
+    far after every hour.
+    """
     from clover.sim.protocol import protocol_from_args
 
     # --n-gpus, --lam and --hours are range-checked by their argparse types (clover.cliutil)
@@ -125,47 +137,94 @@ def run_once(args: argparse.Namespace):
     problem_kwargs = parse_json_arg(args.problem_json, "--problem-json")
     scheme_params = parse_json_arg(args.scheme_params_json, "--scheme-params-json")
     check_scheme_params_json(scheme_params)
+    ci, stamps = trace_hours(args.trace, args.data_dir, args.hours)
 
-    trace = load_trace(args.trace, args.data_dir)
-    ci = [float(x) for x in trace.ci_g_per_kwh]
-    stamps = [iso_utc(t) for t in trace.timestamps_utc]
-    if args.hours is not None:
-        if args.hours > len(ci):
-            raise CloverError(f"--hours {args.hours} is longer than trace {args.trace} "
-                              f"({len(ci)} h); give --hours <= {len(ci)} or a longer trace")
-        ci, stamps = ci[: args.hours], stamps[: args.hours]
+    def problem_for(gpu, n_gpus, profiles, kwargs):
+        return build_problem(args.app, gpu, n_gpus, profiles, args.lam, max_loss, kwargs,
+                             args.seed, protocol)
 
+    if args.backend == "live":
+        return _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, stamps,
+                         live, service, log, on_hour)
     profiles = profile_table(args.app, args.gpu, args.profiles,
                              batch_sizes=(1, protocol.batch(args.app)))
-    problem = build_problem(args.app, args.gpu, args.n_gpus, profiles, args.lam, max_loss,
-                            problem_kwargs, args.seed, protocol)
-    if args.backend == "live" and profile_source(profiles) == "modeled":
-        # the offered load and the SLA come from the profiles: modeled A100 profiles size them
-        # for an A100, not for the hardware the live service runs on
-        print("clover run: warning: backend live with modeled profiles sizes the load and SLA "
-              "for the modeled GPU; measure profiles on the serving hardware "
-              "(config profiles.backend: cpu or cuda, or --profiles FILE)", file=sys.stderr)
-    evaluator = make_evaluator(args.backend, problem, args)
+    problem = problem_for(args.gpu, args.n_gpus, profiles, problem_kwargs)
+    from clover.control.accounting import ModeledCosts
+
+    costs = ModeledCosts(reconfig_costs(protocol, args), problem.rate_rps)
+    return control_run(args, protocol, problem, sim_evaluator(problem), costs, scheme_params,
+                       ci, stamps, source=profile_source(profiles), backend=args.backend,
+                       on_hour=on_hour)
+
+
+def _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, stamps, live,
+              service, log, on_hour):
+    """:func:`run_once` on the live service: BASE measured sets the SLA and C_base (the
+    problem is rebuilt at the same rate with that SLA), deploys and hours are measured."""
+    if protocol.is_paper_like or protocol.batch(args.app) != 1:
+        raise CloverError(f"backend live: protocol {protocol.name} is not deployable (BASE on "
+                          f"{protocol.base_gpu_factor} x N GPUs, {protocol.space} space, "
+                          f"{protocol.dispatch} dispatch, request batch "
+                          f"{protocol.batch(args.app)}); the live service serves one request "
+                          "at a time on its own GPUs: use --protocol extended")
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
+    from clover.serve.live import LiveBackend, LiveSettings
+
+    log = log or (lambda m: print(f"[live] {m}", file=sys.stderr, flush=True))
+    backend = LiveBackend(live or LiveSettings.from_env(), args.app, args.gpu, args.n_gpus,
+                          seed=args.seed, log=log, service=service)
+    profiles = backend.profiles(args.profiles)
+    draft = problem_for(backend.gpu, backend.n_gpus, profiles, problem_kwargs)
+    with backend:
+        base = backend.measure_base(draft, problem_kwargs.get("sla_ms"))
+        problem = base.apply(problem_for(backend.gpu, backend.n_gpus, profiles, {
+            **problem_kwargs, "rate_rps": draft.rate_rps, "sla_ms": base.sla_ms}))
+        log(f"C_base {problem.base_carbon_g * 1000:.4f} mg/request")
+        evaluator, costs = backend.controller_parts(problem, sim_evaluator(problem),
+                                                    args.eval_window_s, base)
+        return control_run(args, protocol, problem, evaluator, costs, scheme_params, ci, stamps,
+                           source="", backend=backend.kind,
+                           hour_s=backend.settings.hour_seconds,
+                           on_hour=_logging_hours(log, on_hour))
+
+
+def _logging_hours(log, on_hour):
+    """``on_hour`` that also logs the hour's line (a live run takes minutes per hour)."""
+    def each(df) -> None:
+        r = df.iloc[-1]
+        log(f"hour {r['hour']} ci {r['ci_g_per_kwh']:6.1f} g/kWh | {r['configuration']} | "
+            f"p95 {r['p95_ms']:7.1f} ms (SLA {r['sla_ms']:.1f}) | acc {r['accuracy']:.2f}% | "
+            f"{r['energy_j_per_request']:.3f} J/req | f {r['objective']:+.2f} | reconfig "
+            f"{r['reconfig_s']:.1f} s | {r['evaluations']} evals | "
+            f"{r['answered']}/{r['requests']} ok")
+        if on_hour is not None:
+            on_hour(df)
+
+    return each
+
+
+def control_run(args: argparse.Namespace, protocol, problem, evaluator, costs,
+                scheme_params: dict, ci: list[float], stamps: list[str], *, source: str,
+                backend: str, hour_s: float = 3600.0, on_hour=None):
+    """The scheme and the controller of one run, stepped through the trace (both backends).
+
+    ``source`` is the profiles' provenance (simulator), or empty: each evaluation states its
+    own (live: measured-cpu/-gpu)."""
+    from clover.control.controller import ControlSettings, Controller
+
     scheme = build_scheme(args.scheme, problem, evaluator, scheme_params, args.seed)
     scheme.set_period(ci)
-
-    settings = ControlSettings(
-        eval_window_s=args.eval_window_s,
-        costs=reconfig_costs(protocol, args),
-        initial=args.initial,
-    )
-    # simulator: the profiles' provenance; live: each evaluation's own (measured-cpu/-gpu)
-    source = profile_source(profiles) if args.backend == "model" else ""
+    settings = ControlSettings(eval_window_s=args.eval_window_s, hour_s=hour_s,
+                               initial=args.initial)
     meta = {"scheme": args.scheme, "app": args.app, "lam": args.lam,
-            "trace": args.trace_name or args.trace, "source": source, "backend": args.backend,
+            "trace": args.trace_name or args.trace, "source": source, "backend": backend,
             "gpu": problem.gpu,
             "accuracy_floor": "" if problem.accuracy_floor is None else problem.accuracy_floor,
-            "sla_ms": problem.sla_ms, **protocol.columns(args.app)}
-    initial = problem.base_configuration() if args.initial == "base" else None
-    controller = Controller(scheme, evaluator, rate_rps=problem.rate_rps, settings=settings,
-                            reference=Reference(problem.base_accuracy, problem.base_carbon_g),
-                            initial=initial, meta=meta)
-    return controller.run(ci, stamps, progress=args.progress)
+            **protocol.columns(args.app)}
+    controller = Controller(problem, scheme, evaluator, costs, settings=settings, meta=meta)
+    return controller.run(ci, stamps, progress=args.progress, on_hour=on_hour)
 
 
 def reconfig_costs(protocol, args):
@@ -198,17 +257,85 @@ def _sigterm_like_ctrl_c_when_live(fn):
     return run
 
 
-@_sigterm_like_ctrl_c_when_live
-def _run(args: argparse.Namespace) -> int:
+def run_and_write(args: argparse.Namespace, live=None, service=None, log=None):
+    """:func:`run_once`, its log labelled and written to ``--out`` (atomically; a live run
+    rewrites it after every hour) or stdout; returns the labelled log."""
     from clover.control.grid import LOG_CSV, check_protocol, label_log, write_log
 
     check_protocol(args.protocol)
-    log = label_log(run_once(args), args.protocol, args.grid)
+
+    def labelled(df):
+        return label_log(df, args.protocol, args.grid)
+
+    on_hour = None
+    if args.backend == "live" and args.out:
+        def on_hour(df) -> None:
+            write_log(labelled(df), args.out)
+
+    out = labelled(run_once(args, live, service, log, on_hour))
     if args.out:
-        write_log(log, args.out)
+        write_log(out, args.out)
     else:
-        print(log.to_csv(**LOG_CSV), end="")
+        print(out.to_csv(**LOG_CSV), end="")
+    return out
+
+
+@_sigterm_like_ctrl_c_when_live
+def _run(args: argparse.Namespace) -> int:
+    run_and_write(args)
     return 0
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """A parser whose usage errors are CloverErrors (one line, exit 2, via clover.cli)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CloverError(f"{self.prog}: {message}")
+
+
+def live_command(args: argparse.Namespace, service=None, log=None):
+    """``clover live``: its flags mapped onto ``clover run --backend live`` (one code path),
+    parsed by the ``run`` parser itself; the log goes to
+    ``<out-dir>/<app>_<backend>_<scheme>_<trace>.csv`` (grid label ``live``), every window's
+    requests to ``..._requests/``. ``service``: an already started live service (tests)."""
+    import json
+    from pathlib import Path
+
+    from clover.serve.live import LiveSettings, run_name
+
+    name = run_name(args.app, args.backend, args.scheme, args.trace)
+    out_dir = Path(args.out_dir)
+    live = LiveSettings(
+        backend=args.backend, cluster_file=args.cluster, hour_seconds=args.hour_seconds,
+        input_scale=args.input_scale, search=args.search, arrivals=args.arrivals,
+        sla_factor=args.sla_factor, calib_iterations=args.calib_iterations, http_port=args.port,
+        num_cpus=args.num_cpus, cores_per_gpu=args.cores_per_gpu, out_dir=str(out_dir),
+        request_log_dir=str(out_dir / f"{name}_requests")).validate()
+    problem = {k: v for k, v in (("rate_rps", args.rate_rps), ("load_fraction", args.load_fraction),
+                                 ("sla_ms", args.sla_ms)) if v is not None}
+    flags = {"--app": args.app, "--gpu": args.gpu, "--backend": "live", "--scheme": args.scheme,
+             "--trace": args.trace, "--lam": args.lam, "--max-accuracy-loss": args.max_accuracy_loss,
+             "--n-gpus": args.gpus, "--hours": args.hours, "--eval-window-s": args.candidate_window_s,
+             "--seed": args.seed, "--profiles": args.profiles, "--data-dir": args.data_dir,
+             "--problem-json": json.dumps(problem) if problem else None,
+             "--scheme-params-json": args.scheme_params_json, "--grid": "live",
+             "--out": str(out_dir / f"{name}.csv")}
+    parser = _RaisingParser(prog="clover")
+    register(parser.add_subparsers(dest="command"))
+    run = parser.parse_args(["run", *[x for k, v in flags.items() if v is not None
+                                      for x in (k, str(v))]])
+    return run_and_write(run, live, service, log)
+
+
+def _live(args: argparse.Namespace) -> int:
+    """SIGTERM takes the Ctrl-C path (service stopped, Ray shut down, exit 143)."""
+    from clover.serve.safety import call_with_sigterm_as_ctrl_c
+
+    def work(a: argparse.Namespace) -> int:
+        live_command(a)
+        return 0
+
+    return call_with_sigterm_as_ctrl_c(work, args)
 
 
 @_sigterm_like_ctrl_c_when_live
@@ -286,6 +413,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="one CSV log per scheme, in --schemes order (each written atomically)")
     g.set_defaults(func=_run_grid)
     _register_decomposition(sub)
+    _register_live(sub)
+
+
+def _register_live(sub) -> None:
+    """``clover live``, the alias of ``clover run --backend live`` (flags: clover.serve.cli)."""
+    from clover.serve.cli import LIVE_HELP, add_live_args
+
+    p = sub.add_parser("live", help=LIVE_HELP)
+    add_live_args(p)
+    p.set_defaults(func=_live)
 
 
 def _decomposition(args: argparse.Namespace) -> int:

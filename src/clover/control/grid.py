@@ -137,7 +137,8 @@ def grid_schemes(table: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
 
 
 def label_log(log: pd.DataFrame, protocol: str, grid: str) -> pd.DataFrame:
-    """``log`` with its label columns set, in :func:`log_columns` order."""
+    """``log`` with its label columns set, in :func:`log_columns` order, then any columns the
+    run added (a live run's measured extras, ``clover.sim.runlog.LIVE_COLUMNS``)."""
     out = log.copy()
     if "protocol" in out.columns and out["protocol"].notna().all() and \
             (out["protocol"].astype(str) != "").all():
@@ -146,7 +147,8 @@ def label_log(log: pd.DataFrame, protocol: str, grid: str) -> pd.DataFrame:
                               f"the grid asked for {protocol}")
     out["protocol"] = protocol
     out["grid"] = grid
-    return out[list(log_columns())]
+    cols = list(log_columns())
+    return out[cols + [c for c in out.columns if c not in cols]]
 
 
 def check_protocol(protocol: str) -> None:

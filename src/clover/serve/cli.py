@@ -1,4 +1,9 @@
-"""``clover live`` (the live controller) and ``clover serve`` (a service for any HTTP client)."""
+"""``clover serve`` (a service for any HTTP client) and the flags of ``clover live``.
+
+``clover live`` is registered by ``clover.control.cli`` (an alias of ``clover run --backend
+live``, which lives in ``control``: ``serve`` does not import ``control``); its flags are
+defined here, beside the service they configure (:func:`add_live_args`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 import sys
 import time
 
-from clover.cliutil import add_command_group, parse_json_arg, parse_max_loss, seed_value
+from clover.cliutil import add_command_group, seed_value
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -25,29 +30,6 @@ def _on_sigterm_like_ctrl_c(fn):
         return call_with_sigterm_as_ctrl_c(fn, args)
 
     return run
-
-
-def _live(args: argparse.Namespace) -> int:
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
-    from clover.serve.live import LiveSettings, run_live
-
-    s = LiveSettings(
-        app=args.app, scheme=args.scheme, trace=args.trace, hours=args.hours,
-        hour_seconds=args.hour_seconds, backend=args.backend, n_gpus=args.gpus, gpu=args.gpu,
-        lam=args.lam, max_accuracy_loss=parse_max_loss(args.max_accuracy_loss),
-        input_scale=args.input_scale, cluster_file=args.cluster, search=args.search,
-        candidate_window_s=args.candidate_window_s, arrivals=args.arrivals, rate_rps=args.rate_rps,
-        load_fraction=args.load_fraction, sla_ms=args.sla_ms, sla_factor=args.sla_factor,
-        seed=args.seed, out_dir=args.out_dir, profiles=args.profiles,
-        calib_iterations=args.calib_iterations,
-        scheme_params=parse_json_arg(args.scheme_params_json, "--scheme-params-json"),
-        http_port=args.port, num_cpus=args.num_cpus, cores_per_gpu=args.cores_per_gpu,
-        data_dir=args.data_dir,
-    )
-    run_live(s, log=lambda m: print(f"[live] {m}", flush=True))
-    return 0
 
 
 def _serve_up(args: argparse.Namespace) -> int:
@@ -81,9 +63,14 @@ def _serve_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("live", help="run a scheme over a carbon trace on the live service "
-                                    "(Ray Serve on MIG slices, or CPU cores on a laptop)")
+#: ``clover live``'s one-line help (the parser is made by ``clover.control.cli``)
+LIVE_HELP = ("run a scheme over a carbon trace on the live service "
+             "(Ray Serve on MIG slices, or CPU cores on a laptop)")
+
+
+def add_live_args(p: argparse.ArgumentParser) -> None:
+    """The flags of ``clover live``; ``clover.control.cli`` maps them onto ``clover run
+    --backend live`` and :class:`clover.serve.live.LiveSettings`."""
     p.add_argument("--app", required=True, choices=sorted(APPS))
     p.add_argument("--backend", default="cpu", choices=["cpu", "cuda"],
                    help="cpu: slices are shares of CPU cores (laptop); cuda: MIG slices")
@@ -110,8 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measurement window of one online candidate (--search live)")
     p.add_argument("--arrivals", default="poisson", help="poisson, azure:code or azure:conv")
     p.add_argument("--rate-rps", type=float, help="offered load (default: load fraction x BASE capacity)")
-    p.add_argument("--load-fraction", type=float, default=0.5,
-                   help="offered load as a fraction of BASE's profiled capacity (default 0.5)")
+    p.add_argument("--load-fraction", type=float, default=None,
+                   help="offered load as a fraction of BASE's profiled capacity "
+                        "(default: the Problem's, clover.sim.problem.LOAD_FRACTION)")
     p.add_argument("--sla-ms", type=float, help="p95 SLA (default: measured BASE p95 x --sla-factor)")
     p.add_argument("--sla-factor", type=float, default=1.0)
     p.add_argument("--profiles", help="profile table CSV (default: calibrate on CPU / model on GPU)")
@@ -122,8 +110,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance")
     p.add_argument("--out-dir", default="results/live", help="where logs go (default results/live)")
     p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
-    p.set_defaults(func=_on_sigterm_like_ctrl_c(_live))
 
+
+def register(sub: argparse._SubParsersAction) -> None:
     ss = add_command_group(sub, "serve", "the live inference service for any HTTP client")
     up = ss.add_parser("up", help="deploy a configuration and serve POST /infer until Ctrl-C")
     up.add_argument("--configuration", required=True, help="Configuration JSON (as_dict form)")

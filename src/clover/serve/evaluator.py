@@ -7,7 +7,11 @@ decide), sends the offered load open-loop for one evaluation window, and returns
 ``Evaluation`` with what was measured: client-side p95 and mean latency, throughput, the
 traffic-weighted accuracy of the variants that actually answered, and energy per request
 from the window's energy reading (NVML on GPUs, RAPL or a labelled model on CPU).
-``source`` is ``measured-gpu`` or ``measured-cpu``.
+``source`` is ``measured-gpu`` or ``measured-cpu``. Every deploy (with the energy drawn while
+it ran) and every window is recorded (``deployments``, ``windows``): the live cost model
+(``clover.serve.live.MeasuredCosts``) charges the controller's hour from them. A configuration
+measured once at an intensity is not measured again at that intensity (the controller asks
+for the candidates the scheme already measured).
 """
 
 from __future__ import annotations
@@ -42,6 +46,16 @@ class Window:
     routing: str
     reconfig_s: float
     records: tuple[RequestRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deploy on the live service: what it did (``report``: measured ``reconfig_s``,
+    replicas started and kept, MIG operations) and the energy drawn while it ran."""
+
+    configuration_key: str
+    report: Any  # clover.serve.service.ReconfigReport
+    energy: EnergyReading
 
 
 def arrival_function(kind: str) -> Callable[[float, float, int], Any]:
@@ -85,7 +99,9 @@ class LiveEvaluator:
         self.timeout_s = timeout_s
         self.request_log_dir = Path(request_log_dir) if request_log_dir else None
         self.windows: list[Window] = []
+        self.deployments: list[Deployment] = []
         self.last_reconfig = None
+        self._measured: dict[tuple[str, float], Evaluation] = {}
         self.backend = service.cluster.backend
         self.source = "measured-gpu" if self.backend == "cuda" else "measured-cpu"
         self._n = 0
@@ -112,11 +128,25 @@ class LiveEvaluator:
 
     # -- protocol
     def evaluate(self, configuration: Configuration, ci_g_per_kwh: float) -> Evaluation:
-        """Deploy ``configuration``, route as the simulator, measure one window."""
+        """Deploy ``configuration``, route as the simulator, measure one window (once per
+        configuration and intensity)."""
+        key = (configuration.key(), float(ci_g_per_kwh))
+        if key not in self._measured:
+            routed = self.deploy(configuration, ci_g_per_kwh)
+            self._measured[key] = self.measure(configuration, ci_g_per_kwh, routed=routed)
+        return self._measured[key]
+
+    def deploy(self, configuration: Configuration, ci_g_per_kwh: float) -> Any:
+        """Deploy ``configuration`` routed with the simulator router's shares at this
+        intensity, metering the energy drawn meanwhile; returns the router's evaluation."""
         routed = self.router.evaluate(configuration, ci_g_per_kwh)
         shares = {tuple(k): float(v) for k, v in dict(routed.shares).items()}
+        meter = self._meter()
+        mark = meter.start()
         self.last_reconfig = self.service.deploy(configuration, shares=shares)
-        return self.measure(configuration, ci_g_per_kwh, routed=routed)
+        self.deployments.append(Deployment(configuration.key(), self.last_reconfig,
+                                           meter.stop(mark)))
+        return routed
 
     def rescore(self, evaluation: Evaluation, ci_g_per_kwh: float) -> Evaluation:
         """A measured evaluation at another intensity: the measurements do not change."""

@@ -45,6 +45,19 @@ CONTROL_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 600.0
 
 
+def layouts_changed(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> int:
+    """Number of GPU slots whose set of (start, profile) placements differs from ``old`` to
+    ``new`` (a slot that only swaps variants keeps its layout)."""
+    def layouts(instances):
+        out: dict[int, set] = {}
+        for i in instances:
+            out.setdefault(i.slot, set()).add((i.start, i.profile))
+        return out
+
+    a, b = layouts(old), layouts(new)
+    return sum(1 for slot in set(a) | set(b) if a.get(slot) != b.get(slot))
+
+
 def route_weights(instances: Sequence[InstanceSpec],
                   shares: Mapping[tuple[str, str], float] | None) -> tuple[dict[str, float], str]:
     """Per-instance routing weights from the simulator's shares {(variant, slice): req/s}.
@@ -78,6 +91,9 @@ class ReconfigReport:
     mig_ops: list[dict] = field(default_factory=list)
     drain_s: float = 0.0
     weights_source: str = ""
+    #: GPUs whose slice layout (placements of profiles) changed: MIG re-partitions on GPU
+    #: nodes, re-divided core shares on CPU
+    layouts_changed: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -402,6 +418,7 @@ class LiveService:
             why = exc.message if isinstance(exc, CloverError) else f"{type(exc).__name__}: {exc}"
             raise CloverError(f"reconfiguration failed ({why}); "
                               + self._rollback(old_instances, old_weights, report.kept, started)) from None
+        report.layouts_changed = layouts_changed(old_instances, new)
         self.instances, self.weights, self.configuration = list(new), weights, configuration
         report.weights_source = source
         report.reconfig_s = time.monotonic() - t0
