@@ -119,7 +119,7 @@ def test_imports_follow_the_one_way_order():
     ("clover.serve.live", "clover.control.controller", False),  # the violation issue 12 fixed
     ("clover.mig.cli", "clover.models.configuration", False),   # likewise
     ("clover.cliutil", "clover.sim.protocol", False),           # a foundation pulling in sim
-    ("clover.carbon.traces", "clover.workload.arrivals", False),  # peers stay apart
+    ("clover.carbon.windows", "clover.workload.arrivals", False),  # peers stay apart
     ("clover.control.controller", "clover.sim.runlog", True),
     ("clover.analysis.cli", "clover.cliutil", True),
     ("clover.sim.problem", "clover.cli", False),
