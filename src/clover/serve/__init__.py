@@ -10,7 +10,8 @@ Public API:
   ``local_cluster``),
 * :class:`clover.serve.evaluator.LiveEvaluator`: the ``clover.sim`` Evaluator protocol,
 * :func:`clover.serve.loadgen.run_load` / ``run_open_loop`` / ``summarize``,
-* :mod:`clover.serve.energy` (``NvmlEnergyMeter``, ``RaplEnergyMeter``, ``ModeledEnergyMeter``),
+* energy windows from :mod:`clover.hw.energy` (NVML, RAPL, modeled; shared with the profiles),
+  read on remote GPU nodes by :class:`clover.serve.agent.AgentEnergyMeter`,
 * :func:`clover.serve.live.run_live` (``clover live``), and :func:`live_evaluator` below, which
   ``clover run --backend live`` (clover.control) uses.
 """

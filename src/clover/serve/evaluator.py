@@ -24,7 +24,7 @@ from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
-from clover.serve.energy import EnergyReading, InstancePower, make_energy_meter
+from clover.hw.energy import InstancePower, Measurement as EnergyReading, make_energy_meter
 from clover.serve.loadgen import RequestRecord, WindowStats, run_load, summarize
 
 from clover.sim.evaluator import Evaluation
