@@ -44,11 +44,11 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import pandas as pd
 
 from clover import __version__
@@ -62,6 +62,8 @@ from clover.models.catalog import scaled_input_size as _scaled_input_size
 from clover.profiles.model import memory_mb, modeled_row, slice_memory_mb
 from clover.profiles.params import load_params
 from clover.profiles.schema import finalize
+from clover.profiles.timing import kept_torch_threads, latency_stats
+from clover.profiles.worker import LocalWorker
 
 _MIG_NAME = re.compile(r"(\d+g\.\d+gb)")
 
@@ -202,7 +204,8 @@ def _software() -> str:
     return "; ".join(parts)
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), else what :mod:`platform` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -232,14 +235,11 @@ def _nofit(row: dict, mem: float, idle_w: float) -> dict:
 
 def _timed_row(row: dict, lat_ms: list[float], batch: int, busy_w: float, idle_w: float,
                mem: float) -> dict:
-    lat = np.asarray(lat_ms, float)
-    mean = float(lat.mean())
-    thr = batch / (mean / 1e3)
-    row.update(fits=True, memory_mb=mem, service_ms_mean=mean,
-               service_ms_p50=float(np.percentile(lat, 50)),
-               service_ms_p95=float(np.percentile(lat, 95)), max_throughput_rps=thr,
-               power_w_busy=busy_w, power_w_idle=idle_w, energy_j_per_request=busy_w / thr,
-               iterations=int(lat.size))
+    st = latency_stats(lat_ms)
+    thr = batch / (st.mean_ms / 1e3)
+    row.update(fits=True, memory_mb=mem, service_ms_mean=st.mean_ms, service_ms_p50=st.p50_ms,
+               service_ms_p95=st.p95_ms, max_throughput_rps=thr, power_w_busy=busy_w,
+               power_w_idle=idle_w, energy_j_per_request=busy_w / thr, iterations=st.iterations)
     return row
 
 
@@ -304,19 +304,15 @@ def cpu_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] | 
     ``meter``: an :class:`clover.hw.energy.EnergyMeter`, None (modeled power) or ``auto``
     (RAPL where readable, else None).
     """
-    import torch
-
     spec, vars_, profs, batches = _resolve(app, gpu, variants, slices, batch_sizes)
     params = load_params()
     if meter == "auto":
         meter = RaplEnergyMeter() if RaplEnergyMeter.available() else None
     cores = len(os.sched_getaffinity(0))
     software = _software()
-    cpu = _cpu_name()
-    worker = __import__("clover.profiles.worker", fromlist=["LocalWorker"]).LocalWorker()
-    prev_threads = torch.get_num_threads()
+    cpu = cpu_name()
     rows = []
-    try:
+    with kept_torch_threads(), closing(LocalWorker()) as worker:
         for var in vars_:
             size = scaled_input_size(var, input_scale)
             for prof in profs:
@@ -346,9 +342,6 @@ def cpu_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] | 
                         rows.append(_timed_row(row, reply["latencies_ms"], batch, busy, idle, mem))
                     if progress:
                         progress(1)
-    finally:
-        worker.close()
-        torch.set_num_threads(prev_threads)
     return finalize(rows)
 
 
