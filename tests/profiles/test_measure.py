@@ -164,6 +164,20 @@ def test_cpu_backend_with_rapl_meter():
     assert row["power_w_busy"] == pytest.approx(IDLE_W * share + ACTIVE_W - IDLE_W, rel=0.05)
 
 
+def test_metered_go_closes_its_windows_when_the_worker_fails():
+    from clover.profiles.measure import _metered_go
+
+    class Hung:
+        def go(self, iters):
+            raise CloverError("profile worker gave no answer to 'go' within 900 s")
+
+    meter = ScriptedMeter()
+    with pytest.raises(CloverError, match="no answer"):
+        _metered_go(Hung(), meter, 3, 0.0, 0.0)
+    meter.begin_window("active")  # not left open by the failure
+    assert meter.end_window("active").source == "rapl"
+
+
 def test_attribute_power():
     busy, idle = attribute_power(70.0, 150.0, 3 / 7)
     assert idle == pytest.approx(30.0) and busy == pytest.approx(110.0)

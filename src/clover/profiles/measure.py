@@ -84,8 +84,11 @@ def attribute_power(baseline_w: float, active_w: float, share: float) -> tuple[f
 def _window_power(meter: EnergyMeter, seconds: float) -> float:
     """Mean power of the metered device(s) over ``seconds`` of waiting, W."""
     meter.begin_window("idle")
-    time.sleep(seconds)
-    return meter.end_window("idle").power_w
+    try:
+        time.sleep(seconds)
+    finally:
+        idle = meter.end_window("idle")
+    return idle.power_w
 
 
 # --------------------------------------------------------------------------- workers
@@ -266,8 +269,10 @@ def _metered_go(worker, meter: EnergyMeter | None, iters: int, idle_s: float, mi
         return _go_for(worker, iters, min_time_s), None, None
     base_w = _window_power(meter, idle_s)
     meter.begin_window("active")
-    reply = _go_for(worker, iters, min_time_s)
-    active = meter.end_window("active")
+    try:
+        reply = _go_for(worker, iters, min_time_s)
+    finally:  # closed also when the worker fails, so the meter can be used again
+        active = meter.end_window("active")
     if not reply.get("ok"):
         return reply, None, None
     return reply, base_w, active.power_w
