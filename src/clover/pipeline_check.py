@@ -46,7 +46,7 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
 def _known_zones(data_dir: str | None) -> set[str]:
     """Zones in the data directory's carbon datasets (empty when there is no data yet, e.g.
     a clean clone before ``clover data download``: then only the spelling is checked)."""
-    from clover.carbon.traces import DATASETS, _known_zones as known
+    from clover.carbon.datasets import DATASETS, _known_zones as known
     from clover.paths import resolve_data_dir
 
     try:
@@ -59,7 +59,7 @@ def _known_zones(data_dir: str | None) -> set[str]:
 def check_trace_specs(specs: Mapping[str, str], data_dir: str | None = None) -> None:
     """Every trace spec of the pipeline (name -> clover.carbon spec) parses, names a plain
     zone and, when the data directory holds carbon data, a zone that exists there."""
-    from clover.carbon.traces import parse_trace_spec
+    from clover.carbon import parse_trace_spec
 
     zones: set[str] | None = None
     for name, spec in specs.items():

@@ -12,7 +12,8 @@ are the ones NVIDIA documents, taken from :mod:`clover.mig.geometry` rather than
 * MIG mode is only reported; tests flip it through :meth:`FakeGpu.set_mig` (as an admin would).
 
 Energy: ``nvmlDeviceGetTotalEnergyConsumption`` returns a millijoule counter that grows with
-``power_w`` x elapsed fake time (:meth:`FakeNvml.advance`).
+``power_w`` x elapsed fake time (:meth:`FakeNvml.advance`); on a MIG device it is
+``NVML_ERROR_NOT_SUPPORTED``, as on real GPUs (MIG slices have no counter of their own).
 """
 
 from __future__ import annotations
@@ -119,6 +120,13 @@ class FakeMigDevice:
 
 
 @dataclass
+class _Memory:
+    total: int
+    free: int
+    used: int
+
+
+@dataclass
 class FakeGpu:
     """One fake physical GPU of a clover.mig.geometry model."""
 
@@ -128,6 +136,7 @@ class FakeGpu:
     mig_pending: int = 1
     power_w: float = 0.0
     energy_mj: float = 0.0
+    memory_used_mb: float = 0.0
     processes: list[Process] = field(default_factory=list)
     gis: dict[int, FakeGI] = field(default_factory=dict)
 
@@ -203,6 +212,16 @@ class FakeNvml:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         return self.gpus[index]
 
+    def nvmlDeviceGetHandleByUUID(self, uuid: str):
+        self._check_init()
+        for gpu in self.gpus:
+            if gpu.uuid == uuid:
+                return gpu
+            for gi in gpu.gis.values():
+                if gi.ci is not None and gi.ci.uuid == uuid:
+                    return FakeMigDevice(gi.ci)
+        raise NVMLError(NVML_ERROR_NOT_FOUND)
+
     def nvmlDeviceGetName(self, dev) -> str:
         return dev.name if isinstance(dev, FakeGpu) else f"{dev.ci.gi.gpu.name} MIG {dev.ci.gi.profile}"
 
@@ -226,10 +245,23 @@ class FakeNvml:
 
     def nvmlDeviceGetTotalEnergyConsumption(self, dev: FakeGpu) -> int:
         self._check_init()
+        if isinstance(dev, FakeMigDevice):
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return int(dev.energy_mj)
 
     def nvmlDeviceGetPowerUsage(self, dev: FakeGpu) -> int:
+        if isinstance(dev, FakeMigDevice):
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return int(dev.power_w * 1000)
+
+    def nvmlDeviceGetMemoryInfo(self, dev) -> _Memory:
+        """Bytes; a MIG device has its GPU instance's memory, of which nothing is used."""
+        if isinstance(dev, FakeMigDevice):
+            prof = dev.ci.gi.gpu.spec.profile(dev.ci.gi.profile)
+            total, used = int(prof.memory_gb * 1024**3), 0
+        else:
+            total, used = int(dev.spec.memory_gb * 1024**3), int(dev.memory_used_mb * 1e6)
+        return _Memory(total, total - used, used)
 
     # -- GPU instances
     def _gi_profile(self, dev: FakeGpu, enum: int):

@@ -183,10 +183,10 @@ def test_ops_serialise_to_json():
 
 
 def test_cli_plan_apply_status_with_fake_nvml(monkeypatch, run_cli, tmp_path):
-    import clover.mig.manager as manager
+    import clover.hw.nvml as hw_nvml
 
     fake = FakeNvml(gpus=("a100-40gb",))
-    monkeypatch.setattr(manager, "_default_nvml", lambda: fake)
+    monkeypatch.setattr(hw_nvml, "load_pynvml", lambda: fake)
     code, out, _ = run_cli("mig", "plan", "--layout", "4g.20gb+2g.10gb+1g.5gb",
                            "--out", str(tmp_path / "plan.json"))
     assert code == 0 and "-cgi 5:0 -C" in out and "-cgi 19:6 -C" in out

@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 from clover.errors import CloverError  # noqa: E402
 from clover.mig.geometry import get_gpu  # noqa: E402
 from clover.profiles import PROFILE_COLUMNS, model_profiles  # noqa: E402
+from clover.hw.energy import EnergyMeter  # noqa: E402
 from clover.profiles.measure import (  # noqa: E402
-    RaplMeter,
     SubprocessWorker,
     attribute_power,
     cpu_profiles,
@@ -135,10 +135,13 @@ def test_cpu_backend_real_timings():
     assert row["energy_j_per_request"] == pytest.approx(row["power_w_busy"] / row["max_throughput_rps"])
 
 
-class ScriptedMeter:
+class ScriptedMeter(EnergyMeter):
     """Cumulative joules with a scripted power per read interval (same grouping as FakeNVML)."""
 
+    source = "rapl"
+
     def __init__(self):
+        super().__init__(clock=time.perf_counter)
         self.e, self.reads, self.last = 0.0, 0, None
 
     def read_j(self):
@@ -146,7 +149,7 @@ class ScriptedMeter:
         if self.last is not None:
             self.e += (ACTIVE_W if self.reads % 4 == 3 else IDLE_W) * (now - self.last)
         self.last, self.reads = now, self.reads + 1
-        return self.e
+        return {"package": self.e}
 
 
 def test_cpu_backend_with_rapl_meter():
@@ -161,20 +164,18 @@ def test_cpu_backend_with_rapl_meter():
     assert row["power_w_busy"] == pytest.approx(IDLE_W * share + ACTIVE_W - IDLE_W, rel=0.05)
 
 
-def test_rapl_meter_reads_and_wraps(tmp_path):
-    dom = tmp_path / "intel-rapl:0"
-    dom.mkdir()
-    (tmp_path / "intel-rapl:0:0").mkdir()  # a sub-domain: not counted twice
-    (dom / "max_energy_range_uj").write_text("1000000\n")
-    (dom / "energy_uj").write_text("900000\n")
-    meter = RaplMeter(tmp_path)
-    assert meter.available() and [d.name for d in meter.domains] == ["intel-rapl:0"]
-    assert meter.read_j() == 0.0
-    (dom / "energy_uj").write_text("950000\n")
-    assert meter.read_j() == pytest.approx(0.05)
-    (dom / "energy_uj").write_text("50000\n")  # wrapped: +100000 uJ
-    assert meter.read_j() == pytest.approx(0.15)
-    assert not RaplMeter(tmp_path / "none").available()
+def test_metered_go_closes_its_windows_when_the_worker_fails():
+    from clover.profiles.measure import _metered_go
+
+    class Hung:
+        def go(self, iters):
+            raise CloverError("profile worker gave no answer to 'go' within 900 s")
+
+    meter = ScriptedMeter()
+    with pytest.raises(CloverError, match="no answer"):
+        _metered_go(Hung(), meter, 3, 0.0, 0.0)
+    meter.begin_window("active")  # not left open by the failure
+    assert meter.end_window("active").source == "rapl"
 
 
 def test_attribute_power():

@@ -71,8 +71,8 @@ def test_energy_of_all_gpus_through_agents():
     nvml = FakeNvml(gpus=("a100-40gb", "a100-40gb"))
     nvml.gpus[0].power_w, nvml.gpus[1].power_w = 100.0, 50.0
     meter = AgentEnergyMeter({"n1": NodeMigAgent(False, nvml=nvml)}, {"n1": [0, 1]})
-    mark = meter.start()
+    meter.begin_window("w")
     nvml.advance(2.0)
-    r = meter.stop(mark)
+    r = meter.end_window("w")
     assert r.source == "nvml" and r.energy_j == pytest.approx(300.0)
     assert r.per_device_j == {"n1/gpu0": pytest.approx(200.0), "n1/gpu1": pytest.approx(100.0)}

@@ -9,7 +9,7 @@ import pytest
 
 from clover.errors import CloverError
 from clover.models.configuration import Configuration
-from clover.serve.energy import EnergyReading
+from clover.hw.energy import Measurement
 from clover.serve.evaluator import Deployment, Window
 from clover.serve.live import LiveSettings, MeasuredCosts
 from clover.serve.loadgen import WindowStats
@@ -36,11 +36,11 @@ class FakeLive:
     def deploy(self, config, ci):
         rep = ReconfigReport(2.5, kept=["k"], started=["s1", "s2"], layouts_changed=1,
                              mig_ops=[{"op": "create"}])
-        self.deployments.append(Deployment(config.key(), rep, EnergyReading(30.0, 2.5, "modeled")))
+        self.deployments.append(Deployment(config.key(), rep, Measurement(time_s=2.5, energy_j=30.0, source="modeled")))
 
     def measure(self, config, ci, window_s):
         self.windows.append(Window(config.key(), ci, 0.0, stats(40, 38, window_s),
-                                   EnergyReading(95.0, window_s, "rapl"), "simulator", 2.5))
+                                   Measurement(time_s=window_s, energy_j=95.0, source="rapl"), "simulator", 2.5))
         return SimpleNamespace(accuracy=83.0, sla_met=True, throughput_rps=9.5, power_w=23.75,
                                mean_latency_ms=50.0, feasible=True, reason="")
 

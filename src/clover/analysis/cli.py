@@ -94,7 +94,7 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _gpu_count(args: argparse.Namespace) -> int:
-    from clover.analysis.gpucount import gpu_count_table
+    from clover.control.gpucount import gpu_count_table
     from clover.cliutil import parse_json_arg
     from clover.control.cli import profile_source, profile_table
 

@@ -7,14 +7,10 @@ import json
 
 from clover.cliutil import add_command_group, add_json_flag, pue_value
 from clover.timestamps import ISO_UTC_FORMAT
-from clover.carbon.traces import (
-    CLOVER_PUE,
-    PRESETS,
-    CarbonTrace,
-    list_zones,
-    load_preset,
-    load_trace,
-)
+from clover.carbon.datasets import PRESETS, list_zones
+from clover.carbon.spec import load_trace
+from clover.carbon.trace import CLOVER_PUE, CarbonTrace
+from clover.carbon.windows import load_preset
 
 _SPEC_HELP = ("preset (CISO-March, CISO-Sep, ESO-March), ZONE[@DATASET][:SEASON:YEAR[:HOURS]], "
               "ZONE[@DATASET]:YYYY-MM-DD[THH]:HOURS, or a tidy CSV path")

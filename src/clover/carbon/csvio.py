@@ -1,5 +1,5 @@
 """Reading and validating tidy carbon CSVs (columns ``timestamp_utc, zone,
-carbon_intensity_g_per_kwh``; see :mod:`clover.carbon.traces`)."""
+carbon_intensity_g_per_kwh``; see :mod:`clover.carbon`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seasons: fixed calendar start dates per hemisphere (see :mod:`clover.carbon.traces`)."""
+"""Seasons: fixed calendar start dates per hemisphere (see :mod:`clover.carbon`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The trace-spec grammar (module docstring of :mod:`clover.carbon.traces`) and :func:`load_trace`."""
+"""The trace-spec grammar (docstring of the package :mod:`clover.carbon`) and :func:`load_trace`."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from clover.errors import CloverError
+from clover.hw.nvml import Nvml
 from clover.mig.geometry import Layout, get_gpu
 from clover.mig.plan import (  # noqa: F401 - re-exported: planning used to live here
     STANDARD_GI_PROFILE_IDS, GpuState, MigInstance, Op, OpKind, _gi_profile_id, format_plan,
@@ -49,20 +50,14 @@ _CI_ENUM = {1: "NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE", 2: "NVML_COMPUTE_INSTANC
 _MAX_INSTANCES = 8  # at most 7 GPU instances on any MIG GPU; room to spare
 
 
-def _default_nvml():
-    try:
-        import pynvml  # nvidia-ml-py
-    except ImportError as exc:  # pragma: no cover - dependency of the live extra
-        raise CloverError("nvidia-ml-py is not installed (pip install 'clover-repro[live]')") from exc
-    return pynvml
-
-
 @dataclass
 class MigManager:
     """NVML-backed MIG manager. ``dry_run=True`` (the default) never changes a GPU.
 
     Use as a context manager (``nvmlInit``/``nvmlShutdown``). ``nvml`` is the ``pynvml``
-    module or a stand-in with the same functions (tests use ``tests/fakes/fake_nvml.py``).
+    module, a stand-in with the same functions (tests use ``tests/fakes/fake_nvml.py``) or a
+    :class:`clover.hw.nvml.Nvml`; reads go through that adapter (``adapter``), the GPU- and
+    compute-instance calls to the module (``nvml``).
     """
 
     nvml: Any = None
@@ -71,8 +66,8 @@ class MigManager:
     _open: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.nvml is None:
-            self.nvml = _default_nvml()
+        self.adapter = Nvml.wrap(self.nvml)
+        self.nvml = self.adapter.module
 
     # -- lifecycle
     def __enter__(self) -> "MigManager":
@@ -84,16 +79,12 @@ class MigManager:
 
     def open(self) -> None:
         if not self._open:
-            try:
-                self.nvml.nvmlInit()
-            except self.nvml.NVMLError as exc:
-                raise CloverError(f"NVML could not be initialised ({exc}): no NVIDIA driver/GPU "
-                                  "here? `clover mig plan` works without one") from None
+            self.adapter.open()
             self._open = True
 
     def close(self) -> None:
         if self._open:
-            self.nvml.nvmlShutdown()
+            self.adapter.close()
             self._open = False
 
     def _say(self, msg: str) -> None:
@@ -103,29 +94,19 @@ class MigManager:
     # -- queries
     def device_count(self) -> int:
         self.open()
-        return int(self.nvml.nvmlDeviceGetCount())
+        return self.adapter.device_count()
 
     def handle(self, index: int):
         self.open()
-        n = self.device_count()
-        if not 0 <= index < n:
-            raise CloverError(f"GPU index {index} out of range (this node has {n} GPUs)")
-        return self.nvml.nvmlDeviceGetHandleByIndex(index)
+        return self.adapter.handle(index)
 
     def gpu_key(self, index: int) -> str | None:
         """The clover.mig.geometry key of GPU ``index`` from its NVML name (None if unknown)."""
-        name = _text(self.nvml.nvmlDeviceGetName(self.handle(index)))
-        return gpu_key_from_name(name)
+        return gpu_key_from_name(self.adapter.name(self.handle(index)))
 
     def mig_mode(self, index: int) -> tuple[int, int]:
-        """(current, pending) MIG mode: 1 enabled, 0 disabled."""
-        try:
-            cur, pend = self.nvml.nvmlDeviceGetMigMode(self.handle(index))
-        except self.nvml.NVMLError as exc:
-            if getattr(exc, "value", None) == self.nvml.NVML_ERROR_NOT_SUPPORTED:
-                return (0, 0)
-            raise
-        return int(cur), int(pend)
+        """(current, pending) MIG mode: 1 enabled, 0 disabled (also on GPUs without MIG)."""
+        return self.adapter.mig_mode(self.handle(index))
 
     def processes(self, index: int) -> tuple[int, ...]:
         """PIDs of compute processes on the GPU (including those on its MIG devices)."""
@@ -188,19 +169,9 @@ class MigManager:
 
     def _mig_devices(self, dev):
         """(MIG device handle, GI id, CI id) for every existing MIG device of ``dev``."""
-        out = []
-        try:
-            count = int(self.nvml.nvmlDeviceGetMaxMigDeviceCount(dev))
-        except self.nvml.NVMLError:
-            return out
-        for i in range(count):
-            try:
-                mig = self.nvml.nvmlDeviceGetMigDeviceHandleByIndex(dev, i)
-            except self.nvml.NVMLError:
-                continue
-            out.append((mig, int(self.nvml.nvmlDeviceGetGpuInstanceId(mig)),
-                        int(self.nvml.nvmlDeviceGetComputeInstanceId(mig))))
-        return out
+        return [(mig, int(self.nvml.nvmlDeviceGetGpuInstanceId(mig)),
+                 int(self.nvml.nvmlDeviceGetComputeInstanceId(mig)))
+                for mig in self.adapter.mig_devices(dev)]
 
     def _gpu_instances(self, dev, gi_profile_id: int) -> list:
         arr = (self.nvml.c_nvmlGpuInstance_t * _MAX_INSTANCES)()
@@ -224,7 +195,7 @@ class MigManager:
         """(instance, GI handle, CI handle or None) for every GPU instance of GPU ``index``."""
         dev = self.handle(index)
         gpu = self._require_known(index)
-        uuids = {(g, c): _text(self.nvml.nvmlDeviceGetUUID(h)) for h, g, c in self._mig_devices(dev)}
+        uuids = {(g, c): self.adapter.uuid(h) for h, g, c in self._mig_devices(dev)}
         out = []
         for name, (gi_pid, ci_enum, _enum) in self._gi_profiles(dev, gpu).items():
             for gih in self._gpu_instances(dev, gi_pid):
@@ -252,16 +223,16 @@ class MigManager:
         out = []
         for i in indices:
             dev = self.handle(i)
-            name = _text(self.nvml.nvmlDeviceGetName(dev))
+            name = self.adapter.name(dev)
             cur, pend = self.mig_mode(i)
             key = gpu_key_from_name(name)
             inst = self.instances(i) if (cur and key) else ()
-            out.append(GpuState(i, name, _text(self.nvml.nvmlDeviceGetUUID(dev)), key, cur, pend,
+            out.append(GpuState(i, name, self.adapter.uuid(dev), key, cur, pend,
                                 inst, self.processes(i)))
         return out
 
     def _require_known(self, index: int) -> str:
-        name = _text(self.nvml.nvmlDeviceGetName(self.handle(index)))
+        name = self.adapter.name(self.handle(index))
         key = gpu_key_from_name(name)
         if key is None:
             raise CloverError(f"GPU {index} ({name}) is not a MIG GPU clover knows "
@@ -392,8 +363,4 @@ class MigManager:
     def mig_uuids(self, index: int) -> dict[tuple[int, str], str]:
         """(placement start, profile) -> MIG device UUID for GPU ``index``."""
         return {(m.start, m.profile): m.uuid for m in self.instances(index) if m.uuid}
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 

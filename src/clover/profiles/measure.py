@@ -16,7 +16,8 @@ run the timed iterations. Per row:
 **GPU** (``backend="cuda"``): MIG devices are listed through NVML (``nvidia-ml-py``); each
 slice gets its own worker subprocess started with ``CUDA_VISIBLE_DEVICES=<MIG UUID>`` in its
 environment, so torch sees exactly that slice as ``cuda:0``. NVML meters energy only for the
-whole physical GPU (``nvmlDeviceGetTotalEnergyConsumption`` on the parent handle, mJ), hence
+whole physical GPU (``nvmlDeviceGetTotalEnergyConsumption`` on the parent handle, mJ; read as
+:class:`clover.hw.energy.NvmlEnergyMeter` windows through the adapter :mod:`clover.hw.nvml`), hence
 the attribution above: slices are run one at a time with the other slices idle, the idle
 baseline is measured just before, and the whole increase is charged to the active slice.
 This code never enables or disables MIG or creates instances; profiles of slice types not
@@ -43,15 +44,17 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import pandas as pd
 
 from clover import __version__
 from clover.errors import CloverError
+from clover.hw.energy import EnergyMeter, NvmlEnergyMeter, RaplEnergyMeter
+from clover.hw.nvml import Nvml
 from clover.timestamps import iso_utc
 from clover.mig.geometry import GpuSpec, MigProfile, get_gpu
 from clover.models.catalog import Variant, get_app, get_variant, variants_for_app
@@ -59,55 +62,13 @@ from clover.models.catalog import scaled_input_size as _scaled_input_size
 from clover.profiles.model import memory_mb, modeled_row, slice_memory_mb
 from clover.profiles.params import load_params
 from clover.profiles.schema import finalize
+from clover.profiles.timing import kept_torch_threads, latency_stats
+from clover.profiles.worker import LocalWorker
 
-RAPL_ROOT = Path("/sys/class/powercap")
 _MIG_NAME = re.compile(r"(\d+g\.\d+gb)")
 
 
-# --------------------------------------------------------------------------- energy meters
-class RaplMeter:
-    """Cumulative CPU package energy (J) from Linux RAPL, wrap-around handled."""
-
-    def __init__(self, root: Path = RAPL_ROOT) -> None:
-        self.domains = sorted(p for p in Path(root).glob("intel-rapl:*")
-                              if re.fullmatch(r"intel-rapl:\d+", p.name))
-        self._last: dict[Path, int] = {}
-        self._total_uj = 0.0
-
-    def available(self) -> bool:
-        try:
-            return bool(self.domains) and all(int((d / "energy_uj").read_text()) >= 0
-                                              for d in self.domains)
-        except (OSError, ValueError):
-            return False
-
-    def read_j(self) -> float:
-        for dom in self.domains:
-            now = int((dom / "energy_uj").read_text())
-            prev = self._last.get(dom)
-            if prev is not None:
-                delta = now - prev
-                if delta < 0:  # counter wrapped
-                    try:
-                        delta += int((dom / "max_energy_range_uj").read_text())
-                    except (OSError, ValueError):
-                        delta = 0
-                self._total_uj += delta
-            self._last[dom] = now
-        return self._total_uj / 1e6
-
-
-class NvmlMeter:
-    """Cumulative energy (J) of one physical GPU from NVML (mJ since driver load)."""
-
-    def __init__(self, nvml: Any, handle: Any) -> None:
-        self.nvml = nvml
-        self.handle = handle
-
-    def read_j(self) -> float:
-        return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3
-
-
+# --------------------------------------------------------------------------- energy
 def attribute_power(baseline_w: float, active_w: float, share: float) -> tuple[float, float]:
     """(busy, idle) power of the active slice, W.
 
@@ -120,11 +81,14 @@ def attribute_power(baseline_w: float, active_w: float, share: float) -> tuple[f
     return idle + max(active_w - baseline_w, 0.0), idle
 
 
-def _window_power(meter, seconds: float) -> float:
-    e0, t0 = meter.read_j(), time.perf_counter()
-    time.sleep(seconds)
-    e1, t1 = meter.read_j(), time.perf_counter()
-    return (e1 - e0) / max(t1 - t0, 1e-9)
+def _window_power(meter: EnergyMeter, seconds: float) -> float:
+    """Mean power of the metered device(s) over ``seconds`` of waiting, W."""
+    meter.begin_window("idle")
+    try:
+        time.sleep(seconds)
+    finally:
+        idle = meter.end_window("idle")
+    return idle.power_w
 
 
 # --------------------------------------------------------------------------- workers
@@ -208,42 +172,23 @@ class MigSlice:
     profile: str
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def list_mig_slices(nvml: Any) -> list[MigSlice]:
-    """Every MIG device on every MIG-enabled GPU (reads only; never changes MIG mode)."""
+    """Every MIG device on every MIG-enabled GPU (reads only; never changes MIG mode).
+
+    ``nvml``: a :class:`clover.hw.nvml.Nvml` or a ``pynvml``-compatible module.
+    """
+    nv = Nvml.wrap(nvml)
     out: list[MigSlice] = []
-    for i in range(nvml.nvmlDeviceGetCount()):
-        parent = nvml.nvmlDeviceGetHandleByIndex(i)
-        try:
-            current, _pending = nvml.nvmlDeviceGetMigMode(parent)
-        except nvml.NVMLError:
-            continue  # not MIG-capable
-        if current != nvml.NVML_DEVICE_MIG_ENABLE:
+    for i in range(nv.device_count()):
+        parent = nv.handle(i)
+        if nv.mig_mode(parent)[0] != 1:  # disabled, or not MIG-capable
             continue
-        name = _text(nvml.nvmlDeviceGetName(parent))
-        for j in range(nvml.nvmlDeviceGetMaxMigDeviceCount(parent)):
-            try:
-                mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(parent, j)
-            except nvml.NVMLError:
-                continue  # empty index
-            mname = _text(nvml.nvmlDeviceGetName(mig))
-            match = _MIG_NAME.search(mname)
-            if not match:
-                continue
-            out.append(MigSlice(i, name, parent, mig, _text(nvml.nvmlDeviceGetUUID(mig)),
-                                match.group(1)))
+        name = nv.name(parent)
+        for mig in nv.mig_devices(parent):
+            match = _MIG_NAME.search(nv.name(mig))
+            if match:
+                out.append(MigSlice(i, name, parent, mig, nv.uuid(mig), match.group(1)))
     return out
-
-
-def _import_nvml():
-    try:
-        import pynvml
-    except ImportError:
-        raise CloverError("backend 'cuda' needs nvidia-ml-py (pip install nvidia-ml-py)") from None
-    return pynvml
 
 
 # --------------------------------------------------------------------------- rows
@@ -262,7 +207,8 @@ def _software() -> str:
     return "; ".join(parts)
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), else what :mod:`platform` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -292,39 +238,44 @@ def _nofit(row: dict, mem: float, idle_w: float) -> dict:
 
 def _timed_row(row: dict, lat_ms: list[float], batch: int, busy_w: float, idle_w: float,
                mem: float) -> dict:
-    lat = np.asarray(lat_ms, float)
-    mean = float(lat.mean())
-    thr = batch / (mean / 1e3)
-    row.update(fits=True, memory_mb=mem, service_ms_mean=mean,
-               service_ms_p50=float(np.percentile(lat, 50)),
-               service_ms_p95=float(np.percentile(lat, 95)), max_throughput_rps=thr,
-               power_w_busy=busy_w, power_w_idle=idle_w, energy_j_per_request=busy_w / thr,
-               iterations=int(lat.size))
+    st = latency_stats(lat_ms)
+    thr = batch / (st.mean_ms / 1e3)
+    row.update(fits=True, memory_mb=mem, service_ms_mean=st.mean_ms, service_ms_p50=st.p50_ms,
+               service_ms_p95=st.p95_ms, max_throughput_rps=thr, power_w_busy=busy_w,
+               power_w_idle=idle_w, energy_j_per_request=busy_w / thr, iterations=st.iterations)
     return row
 
 
-def _metered_go(worker, meter, iters: int, idle_s: float, min_time_s: float):
-    """Baseline window, then the timed loop between two meter reads.
-
-    Returns (go reply, baseline W or None, active W or None). Runs ``iters`` iterations,
-    repeated until ``min_time_s`` has passed (energy counters tick every 10-100 ms).
-    """
-    base_w = _window_power(meter, idle_s) if meter is not None else None
-    e0 = meter.read_j() if meter is not None else 0.0
+def _go_for(worker, iters: int, min_time_s: float) -> dict:
+    """``iters`` timed iterations, repeated until ``min_time_s`` has passed; one reply."""
     t0 = time.perf_counter()
     lat: list[float] = []
-    reply: dict = {}
     while True:
         reply = worker.go(iters)
         if not reply.get("ok"):
-            return reply, None, None
+            return reply
         lat.extend(reply["latencies_ms"])
         if time.perf_counter() - t0 >= min_time_s:
-            break
-    t1 = time.perf_counter()
-    active_w = (meter.read_j() - e0) / max(t1 - t0, 1e-9) if meter is not None else None
-    reply = dict(reply, latencies_ms=lat)
-    return reply, base_w, active_w
+            return dict(reply, latencies_ms=lat)
+
+
+def _metered_go(worker, meter: EnergyMeter | None, iters: int, idle_s: float, min_time_s: float):
+    """Baseline window, then the timed loop inside an ``active`` energy window.
+
+    Returns (go reply, baseline W or None, active W or None); the loop runs at least
+    ``min_time_s`` because energy counters tick every 10-100 ms.
+    """
+    if meter is None:
+        return _go_for(worker, iters, min_time_s), None, None
+    base_w = _window_power(meter, idle_s)
+    meter.begin_window("active")
+    try:
+        reply = _go_for(worker, iters, min_time_s)
+    finally:  # closed also when the worker fails, so the meter can be used again
+        active = meter.end_window("active")
+    if not reply.get("ok"):
+        return reply, None, None
+    return reply, base_w, active.power_w
 
 
 def _resolve(app, gpu, variants, slices, batch_sizes):
@@ -353,21 +304,20 @@ def cpu_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] | 
                  iters: int = 30, warmup: int = 5, input_scale: float = 1.0,
                  idle_s: float = 0.5, min_time_s: float = 0.0, meter: Any = "auto",
                  progress: Callable[[int], Any] | None = None) -> pd.DataFrame:
-    """Time the real models on CPU threads standing in for each slice (``measured-cpu``)."""
-    import torch
+    """Time the real models on CPU threads standing in for each slice (``measured-cpu``).
 
+    ``meter``: an :class:`clover.hw.energy.EnergyMeter`, None (modeled power) or ``auto``
+    (RAPL where readable, else None).
+    """
     spec, vars_, profs, batches = _resolve(app, gpu, variants, slices, batch_sizes)
     params = load_params()
     if meter == "auto":
-        rapl = RaplMeter()
-        meter = rapl if rapl.available() else None
+        meter = RaplEnergyMeter() if RaplEnergyMeter.available() else None
     cores = len(os.sched_getaffinity(0))
     software = _software()
-    cpu = _cpu_name()
-    worker = __import__("clover.profiles.worker", fromlist=["LocalWorker"]).LocalWorker()
-    prev_threads = torch.get_num_threads()
+    cpu = cpu_name()
     rows = []
-    try:
+    with kept_torch_threads(), closing(LocalWorker()) as worker:
         for var in vars_:
             size = scaled_input_size(var, input_scale)
             for prof in profs:
@@ -397,9 +347,6 @@ def cpu_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] | 
                         rows.append(_timed_row(row, reply["latencies_ms"], batch, busy, idle, mem))
                     if progress:
                         progress(1)
-    finally:
-        worker.close()
-        torch.set_num_threads(prev_threads)
     return finalize(rows)
 
 
@@ -418,18 +365,16 @@ def cuda_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] |
                   progress: Callable[[int], Any] | None = None) -> pd.DataFrame:
     """Time the real models on the existing MIG slices, energy from NVML (``measured-gpu``).
 
-    ``nvml`` (a ``pynvml``-compatible module) and ``worker_factory`` (env -> worker) are
-    injectable for tests; ``device`` is what the worker runs on (``cuda``; tests use ``cpu``).
+    ``nvml`` (a :class:`clover.hw.nvml.Nvml` or ``pynvml``-compatible module; default pynvml)
+    and ``worker_factory`` (env -> worker) are injectable for tests; ``device`` is what the
+    worker runs on (``cuda``; tests use ``cpu``).
     """
     spec, vars_, profs, batches = _resolve(app, gpu, variants, slices, batch_sizes)
-    nvml = nvml or _import_nvml()
     factory = worker_factory or (lambda env: SubprocessWorker(env))
+    nv = Nvml.wrap(nvml).open()
+    meter = None
     try:
-        nvml.nvmlInit()
-    except nvml.NVMLError as exc:
-        raise CloverError(f"NVML could not be initialised ({exc}): no NVIDIA driver here?") from None
-    try:
-        found = list_mig_slices(nvml)
+        found = list_mig_slices(nv)
         mine = [s for s in found if s.gpu_name == spec.name]
         if not mine:
             seen = sorted({s.gpu_name for s in found}) or ["none"]
@@ -451,12 +396,8 @@ def cuda_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] |
         if not todo:
             raise CloverError(f"GPU {gpu_index} has MIG devices {sorted(by_profile)}, none of the "
                               f"requested profiles {[p.name for p in profs]}")
-        try:
-            driver = _text(nvml.nvmlSystemGetDriverVersion())
-        except Exception:  # noqa: BLE001 - optional detail
-            driver = "unknown"
-        software = f"{_software()}; NVIDIA driver {driver}"
-        meter = NvmlMeter(nvml, mine[0].parent)
+        software = f"{_software()}; NVIDIA driver {nv.driver_version()}"
+        meter = NvmlEnergyMeter([gpu_index], nvml=nv)
         rows = []
         for prof in todo:
             mig = by_profile[prof.name]
@@ -487,7 +428,7 @@ def cuda_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] |
                                 raise CloverError(f"{var.name} on {prof.name} failed: "
                                                   f"{reply.get('error')}")
                             busy, idle = attribute_power(base_w, act_w, share)
-                            mem = _mig_memory_mb(nvml, mig, reply)
+                            mem = _mig_memory_mb(nv, mig, reply)
                             rows.append(_timed_row(row, reply["latencies_ms"], batch, busy, idle,
                                                    mem))
                         if progress:
@@ -496,17 +437,16 @@ def cuda_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] |
                 worker.close()
         return finalize(rows)
     finally:
-        try:
-            nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
+        if meter is not None:
+            meter.close()
+        nv.close()
 
 
-def _mig_memory_mb(nvml: Any, mig: MigSlice, reply: dict) -> float:
+def _mig_memory_mb(nv: Nvml, mig: MigSlice, reply: dict) -> float:
     """Used memory of the MIG device (MB, context included), else torch's peak reserved."""
     try:
-        return float(nvml.nvmlDeviceGetMemoryInfo(mig.handle).used) / 1e6
-    except Exception:  # noqa: BLE001 - fall back to the worker's own figure
+        return nv.memory_used_mb(mig.handle, f"MIG device {mig.uuid}")
+    except CloverError:  # fall back to the worker's own figure
         peak = reply.get("peak_memory_mb")
         return float(peak) if peak is not None else float("nan")
 

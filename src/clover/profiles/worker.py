@@ -17,11 +17,14 @@ Protocol (one JSON object per line, parent -> worker on stdin, reply on stdout):
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 import time
 from typing import Any
+
+from clover.profiles.timing import time_passes
 
 
 def _sync(device: str) -> None:
@@ -32,9 +35,14 @@ def _sync(device: str) -> None:
 
 
 class LocalWorker:
-    """Loads and times one model at a time in this process."""
+    """Loads and times one model at a time in this process.
 
-    def __init__(self) -> None:
+    ``builders``: the module that builds models and inputs (``build_model``,
+    ``example_inputs``, ``inputs_to``, ``run_inference``, ``param_count_m``).
+    """
+
+    def __init__(self, builders: str = "clover.models.builders") -> None:
+        self.builders = importlib.import_module(builders)
         self.model = None
         self.inputs: dict | None = None
         self.device = "cpu"
@@ -44,8 +52,7 @@ class LocalWorker:
              weights: str | None = None, seed: int = 0) -> dict[str, Any]:
         import torch
 
-        from clover.models.builders import build_model, example_inputs, inputs_to, param_count_m
-
+        b = self.builders
         self.close()
         if threads:
             torch.set_num_threads(int(threads))
@@ -57,35 +64,29 @@ class LocalWorker:
             torch.backends.cudnn.benchmark = False
             torch.cuda.reset_peak_memory_stats()
         try:
-            self.model = build_model(variant, weights=weights, device=device)
-            self.inputs = inputs_to(example_inputs(variant, batch_size, input_size=input_size,
-                                                   seed=seed), device)
-            self._run(warmup)
+            self.model = b.build_model(variant, weights=weights, device=device)
+            self.inputs = b.inputs_to(b.example_inputs(variant, batch_size, input_size=input_size,
+                                                       seed=seed), device)
+            time_passes(self._pass, 0, warmup=warmup, sync=self._sync)
         except Exception as exc:  # OOM is an answer ("does not fit"), not a crash
             oom = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
             self.close()
             return {"ok": False, "oom": oom, "error": f"{type(exc).__name__}: {exc}"[:500]}
-        return {"ok": True, "params_m": param_count_m(self.model),
+        return {"ok": True, "params_m": b.param_count_m(self.model),
                 "env_cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                 "torch": torch.__version__, "threads": torch.get_num_threads()}
 
-    def _run(self, iters: int) -> list[float]:
-        from clover.models.builders import run_inference
+    def _pass(self) -> None:
+        self.builders.run_inference(self.model, self.inputs)
 
-        lat = []
-        for _ in range(int(iters)):
-            _sync(self.device)
-            t0 = time.perf_counter()
-            run_inference(self.model, self.inputs)
-            _sync(self.device)
-            lat.append((time.perf_counter() - t0) * 1e3)
-        return lat
+    def _sync(self) -> None:
+        _sync(self.device)
 
     def go(self, iters: int) -> dict[str, Any]:
         if self.model is None:
             return {"ok": False, "oom": False, "error": "go before a successful load"}
         t0 = time.perf_counter()
-        lat = self._run(iters)
+        lat = time_passes(self._pass, iters, sync=self._sync)
         wall = time.perf_counter() - t0
         peak = None
         if self.device.startswith("cuda"):

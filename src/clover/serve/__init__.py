@@ -20,5 +20,6 @@ Public API:
   BASE measured for the SLA and C_base) and ``MeasuredCosts`` (the controller's cost model,
   measured: deploys and serving windows),
 * :func:`clover.serve.loadgen.run_load` / ``run_open_loop`` / ``summarize``,
-* :mod:`clover.serve.energy` (``NvmlEnergyMeter``, ``RaplEnergyMeter``, ``ModeledEnergyMeter``).
+* energy windows from :mod:`clover.hw.energy` (NVML, RAPL, modeled; shared with the profiles),
+  read on remote GPU nodes by :class:`clover.serve.agent.AgentEnergyMeter`.
 """

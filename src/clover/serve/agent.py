@@ -14,6 +14,8 @@ from typing import Any
 
 import ray
 
+from clover.hw.energy import EnergyMeter
+
 
 class NodeMigAgent:
     """MIG operations on the GPUs of one node (run as the Ray actor :data:`MigAgent`)."""
@@ -65,9 +67,8 @@ class NodeMigAgent:
 
     def energy_mj(self, gpu_indices: list[int]) -> dict[int, float]:
         """Total-energy counters (mJ, nvmlDeviceGetTotalEnergyConsumption) of these GPUs."""
-        nv = self.manager.nvml
-        return {i: float(nv.nvmlDeviceGetTotalEnergyConsumption(self.manager.handle(i)))
-                for i in gpu_indices}
+        nv = self.manager.adapter
+        return {i: nv.energy_mj(self.manager.handle(i), f"GPU {i}") for i in gpu_indices}
 
 
 #: the agent as a Ray actor, pinned to its node by the driver (``node:<ip>`` resource)
@@ -89,35 +90,25 @@ def call(agent: Any, method: str, *args: Any, timeout_s: float = AGENT_TIMEOUT_S
     return fn(*args)
 
 
-class AgentEnergyMeter:
+class AgentEnergyMeter(EnergyMeter):
     """NVML energy of every GPU of the service, read on each node by its agent.
 
-    Same interface as :class:`clover.serve.energy.NvmlEnergyMeter` (``start``/``stop``); works
-    for GPUs on other nodes, which the driver cannot read itself.
+    The windows of :class:`clover.hw.energy.EnergyMeter` (``begin_window``/``end_window``,
+    or ``start``/``stop``) over counters that each node's agent reads; works for GPUs on other
+    nodes, which the driver cannot read itself.
     """
 
     source = "nvml"
+    note = "nvmlDeviceGetTotalEnergyConsumption per GPU, read by each node's agent"
 
     def __init__(self, agents: dict[str, Any], gpus: dict[str, list[int]]) -> None:
+        super().__init__()
         self.agents = agents  # node name -> MigAgent handle
         self.gpus = gpus  # node name -> GPU indices
 
-    def _read(self) -> dict[str, float]:
+    def read_j(self) -> dict[str, float]:
         out = {}
         for n, a in self.agents.items():
             for i, mj in call(a, "energy_mj", self.gpus[n]).items():
-                out[f"{n}/gpu{i}"] = mj
+                out[f"{n}/gpu{i}"] = mj / 1e3
         return out
-
-    def start(self):
-        from clover.serve.energy import _Mark
-
-        return _Mark(time.monotonic(), self._read())
-
-    def stop(self, mark, **_: Any):
-        from clover.serve.energy import EnergyReading
-
-        after, t = self._read(), time.monotonic()
-        per = {k: (after[k] - mark.counters[k]) / 1000.0 for k in after}
-        return EnergyReading(sum(per.values()), t - mark.t, self.source, per,
-                             "nvmlDeviceGetTotalEnergyConsumption per GPU, read by each node's agent")

@@ -28,7 +28,7 @@ from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
-from clover.serve.energy import EnergyReading, InstancePower, make_energy_meter
+from clover.hw.energy import InstancePower, Measurement, make_energy_meter
 from clover.serve.loadgen import RequestRecord, WindowStats, run_load, summarize
 
 from clover.sim.evaluator import Evaluation
@@ -42,7 +42,7 @@ class Window:
     ci_g_per_kwh: float
     started_utc: float
     stats: WindowStats
-    energy: EnergyReading
+    energy: Measurement
     routing: str
     reconfig_s: float
     records: tuple[RequestRecord, ...] = ()
@@ -55,7 +55,7 @@ class Deployment:
 
     configuration_key: str
     report: Any  # clover.serve.service.ReconfigReport
-    energy: EnergyReading
+    energy: Measurement
 
 
 def arrival_function(kind: str) -> Callable[[float, float, int], Any]:
@@ -142,10 +142,11 @@ class LiveEvaluator:
         routed = self.router.evaluate(configuration, ci_g_per_kwh)
         shares = {tuple(k): float(v) for k, v in dict(routed.shares).items()}
         meter = self._meter()
-        mark = meter.start()
+        window = f"deploy-{len(self.deployments)}"
+        meter.begin_window(window)
         self.last_reconfig = self.service.deploy(configuration, shares=shares)
         self.deployments.append(Deployment(configuration.key(), self.last_reconfig,
-                                           meter.stop(mark)))
+                                           meter.end_window(window)))
         return routed
 
     def rescore(self, evaluation: Evaluation, ci_g_per_kwh: float) -> Evaluation:
@@ -162,10 +163,11 @@ class LiveEvaluator:
         arrivals = self.arrivals(self.rate_rps, window, self.seed * 100_003 + self._n)
         meter = self._meter()
         t_wall = time.time()
-        mark = meter.start()
+        name = f"window-{self._n}"
+        meter.begin_window(name)
         records = run_load(self.service.url, arrivals, duration_s=window, timeout_s=self.timeout_s)
         stats = summarize(records, window)
-        energy = meter.stop(mark, busy_s=stats.busy_s)
+        energy = meter.end_window(name, busy_s=stats.busy_s)
         reconfig_s = self.last_reconfig.reconfig_s if self.last_reconfig else 0.0
         routing = self.last_reconfig.weights_source if self.last_reconfig else ""
         self.windows.append(Window(configuration.key(), float(ci_g_per_kwh), t_wall, stats, energy,
@@ -174,7 +176,7 @@ class LiveEvaluator:
             self._write_requests(records, self._n)
         return self._evaluation(configuration, ci_g_per_kwh, stats, energy, routed)
 
-    def _evaluation(self, configuration, ci, stats: WindowStats, energy: EnergyReading, routed) -> Evaluation:
+    def _evaluation(self, configuration, ci, stats: WindowStats, energy: Measurement, routed) -> Evaluation:
         answered = stats.answered
         by_type: dict[tuple[str, str], float] = {}
         inst = {i.instance_id: i for i in self.service.instances}
