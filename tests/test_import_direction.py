@@ -8,7 +8,8 @@ and checked against the package order
 
 (``carbon`` and ``workload`` share a rank and do not import each other). A package may import
 itself, an earlier package and the foundations; a foundation (``clover.errors``, ``paths``,
-``tables``, ``cliutil``, ``datasets``, ``schemas``, ``timestamps``) imports only foundations, so that any package may use it;
+``tables``, ``cliutil``, ``datasets``, ``schemas``, ``timestamps``, ``names``) imports only
+foundations, so that any package may use it;
 the package ``clover`` itself counts as a foundation (it holds ``__version__``); the entry
 points (``clover.__main__``, ``clover.cli``, ``clover.data_cli``,
 ``clover.pipeline_check``) sit above everything and no package imports them.
@@ -28,7 +29,8 @@ ROOT = SRC / "clover"
 ORDER = {"mig": 0, "models": 1, "profiles": 2, "carbon": 3, "workload": 3, "sim": 4,
          "optimize": 5, "serve": 6, "control": 7, "analysis": 8}
 #: '' is the ``clover`` package itself (``__version__``; it imports nothing)
-FOUNDATIONS = {"", "errors", "paths", "tables", "cliutil", "datasets", "schemas", "timestamps"}
+FOUNDATIONS = {"", "errors", "paths", "tables", "cliutil", "datasets", "schemas", "timestamps",
+               "names"}
 ENTRY_POINTS = {"__main__", "cli", "data_cli", "pipeline_check"}
 
 
