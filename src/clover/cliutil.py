@@ -3,6 +3,10 @@
 Bounds are checked where a value enters (docs/reliability.md): the argparse ``type=`` helpers
 below raise :class:`~clover.errors.CloverError` naming the option, which ``clover.cli.main``
 turns into one ``clover: error: ...`` line and exit code 2.
+
+Options that mirror a config key (:func:`config_option`) take their default from
+``--config FILE`` when given, else from the config schema (``clover/config.schema.yaml``, the
+one place of the defaults); a flag given on the command line overrides both.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from clover.errors import CloverError
 
@@ -128,8 +132,11 @@ def check_params(params: Mapping[str, Any], defaults: Mapping[str, Any], where: 
     return out
 
 
-def parse_json_arg(text: str | None, flag: str) -> dict:
-    """A JSON object given on the command line; a clear error naming the flag otherwise."""
+def parse_json_arg(text: str | Mapping | None, flag: str) -> dict:
+    """A JSON object given on the command line (or already a mapping: the value of a config
+    key, :func:`config_option`); a clear error naming the flag otherwise."""
+    if isinstance(text, Mapping):
+        return dict(text)
     if not text:
         return {}
     try:
@@ -164,21 +171,102 @@ def parse_max_loss(text: str | None) -> float | None:
     return float(check_number(text, "--max-accuracy-loss", lo=0.0, hi=100.0))
 
 
+class ConfigDefault:
+    """The default of an option that mirrors config key ``key``: its value in ``--config
+    FILE`` when one is given, else the config schema's default; ``convert`` (the option's
+    ``type=``, per item for a list) applies to it as to a value given on the command line."""
+
+    def __init__(self, key: str, convert: Callable[[Any], Any] | None = None) -> None:
+        self.key, self.convert = key, convert  # the key is looked up when resolved (a test
+        # resolves every command's keys): building a parser reads no file
+
+    def resolve(self, config) -> Any:
+        """The value under ``config`` (a :class:`clover.config.RunConfig`, or None)."""
+        from clover.config import schema_default
+
+        value = config.get(self.key) if config is not None else schema_default(self.key)
+        if value is None or self.convert is None:
+            return value
+        if isinstance(value, list):
+            return [self.convert(v) for v in value]
+        return self.convert(value)
+
+    def __str__(self) -> str:  # ``%(default)s`` in a help text
+        value = self.resolve(None)
+        return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def add_config_arg(parser) -> None:
+    """``--config FILE``: the run configuration (YAML or JSON, checked against the config
+    schema, defaults filled) that the options of :func:`config_option` default to (once per
+    parser: a second call adds nothing)."""
+    if "--config" in parser._option_string_actions:
+        return
+    parser.add_argument("--config", metavar="FILE",
+                        help="run configuration (YAML, e.g. config/config.yaml, or the "
+                             "pipeline's results/config.json); the options below default to "
+                             "its values, flags given here override it")
+
+
+def config_option(parser, *flags: str, key: str, **kwargs):
+    """``parser.add_argument(*flags, **kwargs)`` defaulting to config key ``key``
+    (:class:`ConfigDefault`): the schema states the default, not the option."""
+    return parser.add_argument(*flags, default=ConfigDefault(key, kwargs.get("type")), **kwargs)
+
+
+def add_data_dir_option(parser, help: str = "data directory (default: $CLOVER_DATA, "
+                                            "../shared/data, data/external)") -> None:
+    """``--data-dir DIR`` (default: config data_dir) and ``--config FILE``."""
+    add_config_arg(parser)
+    config_option(parser, "--data-dir", key="data_dir", help=help)
+
+
+def config_setting(parser, dest: str, key: str,
+                   convert: Callable[[Any], Any] | None = None) -> None:
+    """``args.<dest>``: config key ``key`` (converted), a setting with no flag of its own."""
+    parser.set_defaults(**{dest: ConfigDefault(key, convert)})
+
+
+def resolve_config_defaults(namespace):
+    """Replace every :class:`ConfigDefault` left in ``namespace`` (no flag given) by its
+    value: from ``namespace.config`` (a file) when set, else the schema's default."""
+    pending = {k: v for k, v in vars(namespace).items() if isinstance(v, ConfigDefault)}
+    if pending:
+        from clover.config import load_run_config
+
+        path = getattr(namespace, "config", None)
+        config = load_run_config(path) if path else None
+        for dest, default in pending.items():
+            setattr(namespace, dest, default.resolve(config))
+    return namespace
+
+
+def config_keys(parser, except_flags: Iterable[str] = ()) -> tuple[str, ...]:
+    """The config keys ``parser``'s options and settings default to, but for those of the
+    flags in ``except_flags`` (flags a caller always gives), sorted."""
+    skip = set(except_flags)
+    keys = {a.default.key for a in parser._actions
+            if isinstance(a.default, ConfigDefault) and not skip & set(a.option_strings)}
+    keys |= {v.key for v in parser._defaults.values() if isinstance(v, ConfigDefault)}
+    return tuple(sorted(keys))
+
+
 def add_protocol_args(parser) -> None:
-    """``--protocol`` and one flag per knob (None = the preset's); see clover.sim.protocol,
-    whose :func:`~clover.sim.protocol.protocol_from_args` reads them."""
-    parser.add_argument("--protocol", default="extended",
-                        help="paper (the original artifact's experiment) or extended "
-                             "(default; this project's generalisation)")
-    parser.add_argument("--base-gpu-factor", type=int, default=None,
-                        help="k: BASE runs on k x N GPUs (paper 5, extended 1)")
-    parser.add_argument("--space", default=None, help="replicated or per-gpu")
-    parser.add_argument("--dispatch", default=None, help="fcfs or optimal")
-    parser.add_argument("--request-batch", default=None,
-                        help="images/questions per request: an integer for every app or a "
-                             "JSON object app -> integer (paper: yolo 8, efficientnet 8, albert 1)")
-    parser.add_argument("--base-utilisation", type=float, default=None,
-                        help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
+    """``--protocol`` and one flag per knob (None = the preset's), defaulting to the config
+    keys of the same names; see clover.sim.protocol, whose
+    :func:`~clover.sim.protocol.protocol_from_args` reads them."""
+    config_option(parser, "--protocol", key="protocol",
+                  help="paper (the original artifact's experiment) or extended "
+                       "(this project's generalisation); default %(default)s")
+    config_option(parser, "--base-gpu-factor", key="base_gpu_factor", type=int,
+                  help="k: BASE runs on k x N GPUs (paper 5, extended 1)")
+    config_option(parser, "--space", key="space", help="replicated or per-gpu")
+    config_option(parser, "--dispatch", key="dispatch", help="fcfs or optimal")
+    config_option(parser, "--request-batch", key="request_batch",
+                  help="images/questions per request: an integer for every app or a "
+                       "JSON object app -> integer (paper: yolo 8, efficientnet 8, albert 1)")
+    config_option(parser, "--base-utilisation", key="base_utilisation", type=float,
+                  help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
 
 
 
