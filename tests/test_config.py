@@ -142,10 +142,8 @@ def test_a_bad_value_is_one_error_naming_the_key(change, message):
 def test_every_config_option_names_a_schema_key():
     found = {}
     for words, parser in _parsers(build_parser()):
-        defaults = [a.default for a in parser._actions if isinstance(a.default, ConfigDefault)]
-        defaults += [v for v in parser._defaults.values() if isinstance(v, ConfigDefault)]
-        for d in defaults:
-            d.resolve(None)  # LookupError for a key the schema does not know
+        for d in [a.default for a in parser._actions if isinstance(a.default, ConfigDefault)]:
+            d.value()  # LookupError for a key the schema does not know
             found.setdefault(" ".join(words), set()).add(d.key)
     assert {"run", "run-grid", "gpu-count", "aggregate", "figures", "decomposition",
             "reference-check", "profile", "data verify", "carbon show"} <= set(found)
@@ -210,3 +208,24 @@ def test_the_effective_config_file_is_named_by_its_content(tmp_path):
     assert list(json.loads(Path(write_effective_config(load_run_config(CONFIGS["default"]),
                                                        tmp_path)).read_text())["traces"]) == \
         list(raw["traces"])
+
+
+def test_config_options_resolve_under_any_parser_class_and_flag_order(tmp_path):
+    """argparse itself resolves them (a plain ArgumentParser, as a command that re-parses
+    flags builds); a flag wins over --config before or after it; a repeated flag collects."""
+    from clover.control.cli import register
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**_raw(), "seed": 7}))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    plain = parser.parse_args(["decomposition"])
+    assert (plain.seed, plain.gpu, plain.n_gpus, plain.app) == (0, "a100-40gb", None, None)
+    before = parser.parse_args(["decomposition", "--seed", "3", "--config", str(path)])
+    after = parser.parse_args(["decomposition", "--config", str(path), "--seed", "3"])
+    assert before.seed == after.seed == 3 and before.hours == after.hours == 4
+    filed = parser.parse_args(["decomposition", "--config", str(path)])
+    assert (filed.seed, filed.app, filed.trace) == (7, ["efficientnet"], ["CISO-March"])
+    repeated = parser.parse_args(["decomposition", "--config", str(path), "--app", "yolo",
+                                  "--app", "albert"])
+    assert repeated.app == ["yolo", "albert"]

@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from clover import __version__
-from clover.cliutil import config_keys as parser_config_keys, resolve_config_defaults
+from clover.cliutil import config_keys as parser_config_keys
 from clover.errors import CloverError
 
 #: packages whose ``<pkg>.cli`` module registers sub-commands, in help order
@@ -64,13 +64,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"clover: error: {self.prog}: {message} (see {self.prog} --help)\n")
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        """argparse's, then each option mirroring a config key that the command line left
-        unset takes its value from ``--config FILE``, else the schema's default
-        (:func:`clover.cliutil.resolve_config_defaults`)."""
-        namespace, rest = super().parse_known_args(args, namespace)
-        return resolve_config_defaults(namespace), rest
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ one place of the defaults); a flag given on the command line overrides both.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -171,29 +172,81 @@ def parse_max_loss(text: str | None) -> float | None:
     return float(check_number(text, "--max-accuracy-loss", lo=0.0, hi=100.0))
 
 
-class ConfigDefault:
-    """The default of an option that mirrors config key ``key``: its value in ``--config
-    FILE`` when one is given, else the config schema's default; ``convert`` (the option's
-    ``type=``, per item for a list) applies to it as to a value given on the command line."""
+class ConfigDefault(str):
+    """The default of an option that mirrors config key ``key`` (:func:`config_option`).
 
-    def __init__(self, key: str, convert: Callable[[Any], Any] | None = None) -> None:
-        self.key, self.convert = key, convert  # the key is looked up when resolved (a test
-        # resolves every command's keys): building a parser reads no file
+    A ``str`` (the key) so that argparse itself, whatever the parser class, passes it through
+    the option's ``type=`` when no flag and no ``--config`` set the option; that ``type=``
+    (:class:`_ConfigType`) turns it into the schema's default. ``convert`` maps a config
+    value to the option's value (default: the option's ``type=``, per item for a list)."""
 
-    def resolve(self, config) -> Any:
-        """The value under ``config`` (a :class:`clover.config.RunConfig`, or None)."""
+    def __new__(cls, key: str, convert: Callable[[Any], Any] | None = None):
+        self = super().__new__(cls, key)
+        self.key, self.convert = key, convert
+        return self
+
+    def value(self, config=None) -> Any:
+        """The option's value under ``config`` (a :class:`clover.config.RunConfig`), or the
+        schema's default without one (a key the schema lacks raises LookupError)."""
         from clover.config import schema_default
 
-        value = config.get(self.key) if config is not None else schema_default(self.key)
-        if value is None or self.convert is None:
-            return value
-        if isinstance(value, list):
-            return [self.convert(v) for v in value]
-        return self.convert(value)
+        raw = config.get(self.key) if config is not None else schema_default(self.key)
+        return raw if raw is None or self.convert is None else self.convert(raw)
 
     def __str__(self) -> str:  # ``%(default)s`` in a help text
-        value = self.resolve(None)
+        value = self.value()
         return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+class _ConfigType:
+    """The ``type=`` of a config option: a :class:`ConfigDefault` becomes the schema's
+    default, a command-line string goes through the option's own ``type=``."""
+
+    def __init__(self, inner: Callable[[str], Any] | None) -> None:
+        self.inner = inner
+        self.__name__ = getattr(inner, "__name__", "value")  # argparse's error messages
+
+    def __call__(self, text: str) -> Any:
+        if isinstance(text, ConfigDefault):
+            return text.value()
+        return self.inner(text) if self.inner is not None else text
+
+
+def _given(namespace) -> set:
+    """The dests a flag on the command line set (``--config`` leaves them alone)."""
+    if not hasattr(namespace, "_config_given"):
+        namespace._config_given = set()
+    return namespace._config_given
+
+
+class _ConfigOptionAction(argparse.Action):
+    """Store the value (``repeat``: collect one value per flag) and note the option as given."""
+
+    def __init__(self, option_strings, dest, repeat: bool = False, **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.repeat = repeat
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given = _given(namespace)
+        if self.repeat:
+            values = [*(getattr(namespace, self.dest) if self.dest in given else []), values]
+        setattr(namespace, self.dest, values)
+        given.add(self.dest)
+
+
+class _ConfigFileAction(argparse.Action):
+    """``--config FILE``: every config option of this parser not given as a flag (before it;
+    a flag after it overrides it anyway) takes the file's value."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from clover.config import load_run_config
+
+        config = load_run_config(values)
+        setattr(namespace, self.dest, values)
+        given = _given(namespace)
+        for action in parser._actions:
+            if isinstance(action.default, ConfigDefault) and action.dest not in given:
+                setattr(namespace, action.dest, action.default.value(config))
 
 
 def add_config_arg(parser) -> None:
@@ -202,16 +255,25 @@ def add_config_arg(parser) -> None:
     parser: a second call adds nothing)."""
     if "--config" in parser._option_string_actions:
         return
-    parser.add_argument("--config", metavar="FILE",
+    parser.add_argument("--config", metavar="FILE", action=_ConfigFileAction,
                         help="run configuration (YAML, e.g. config/config.yaml, or the "
-                             "pipeline's results/config.json); the options below default to "
-                             "its values, flags given here override it")
+                             "pipeline's results/config/<hash>.json); the options below "
+                             "default to its values, flags given here override it")
 
 
-def config_option(parser, *flags: str, key: str, **kwargs):
-    """``parser.add_argument(*flags, **kwargs)`` defaulting to config key ``key``
-    (:class:`ConfigDefault`): the schema states the default, not the option."""
-    return parser.add_argument(*flags, default=ConfigDefault(key, kwargs.get("type")), **kwargs)
+def config_option(parser, *flags: str, key: str, repeat: bool = False,
+                  convert: Callable[[Any], Any] | None = None, **kwargs):
+    """``parser.add_argument(*flags, **kwargs)`` for an option that mirrors config key
+    ``key``: with no flag it takes the value in ``--config FILE``, else the schema's default
+    (the schema states it, not the option). ``repeat``: the flag may be repeated, each adding
+    one value; ``convert`` maps the config value (default: ``type=``, per item of a list)."""
+    inner = kwargs.pop("type", None)
+    if convert is None and inner is not None:
+        def convert(raw):
+            return [inner(v) for v in raw] if isinstance(raw, list) else inner(raw)
+    return parser.add_argument(*flags, default=ConfigDefault(key, convert),
+                               type=_ConfigType(inner), action=_ConfigOptionAction,
+                               repeat=repeat, **kwargs)
 
 
 def add_data_dir_option(parser, help: str = "data directory (default: $CLOVER_DATA, "
@@ -221,34 +283,13 @@ def add_data_dir_option(parser, help: str = "data directory (default: $CLOVER_DA
     config_option(parser, "--data-dir", key="data_dir", help=help)
 
 
-def config_setting(parser, dest: str, key: str,
-                   convert: Callable[[Any], Any] | None = None) -> None:
-    """``args.<dest>``: config key ``key`` (converted), a setting with no flag of its own."""
-    parser.set_defaults(**{dest: ConfigDefault(key, convert)})
-
-
-def resolve_config_defaults(namespace):
-    """Replace every :class:`ConfigDefault` left in ``namespace`` (no flag given) by its
-    value: from ``namespace.config`` (a file) when set, else the schema's default."""
-    pending = {k: v for k, v in vars(namespace).items() if isinstance(v, ConfigDefault)}
-    if pending:
-        from clover.config import load_run_config
-
-        path = getattr(namespace, "config", None)
-        config = load_run_config(path) if path else None
-        for dest, default in pending.items():
-            setattr(namespace, dest, default.resolve(config))
-    return namespace
-
-
 def config_keys(parser, except_flags: Iterable[str] = ()) -> tuple[str, ...]:
-    """The config keys ``parser``'s options and settings default to, but for those of the
-    flags in ``except_flags`` (flags a caller always gives), sorted."""
+    """The config keys ``parser``'s options default to, but for those of the flags in
+    ``except_flags`` (flags a caller always gives), sorted."""
     skip = set(except_flags)
-    keys = {a.default.key for a in parser._actions
-            if isinstance(a.default, ConfigDefault) and not skip & set(a.option_strings)}
-    keys |= {v.key for v in parser._defaults.values() if isinstance(v, ConfigDefault)}
-    return tuple(sorted(keys))
+    return tuple(sorted({a.default.key for a in parser._actions
+                         if isinstance(a.default, ConfigDefault)
+                         and not skip & set(a.option_strings)}))
 
 
 def add_protocol_args(parser) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from clover.cliutil import (add_config_arg, add_data_dir_option, config_option, config_setting,
-                             seed_value)
+from clover.cliutil import add_config_arg, add_data_dir_option, config_option, seed_value
 from clover.errors import CloverError
 from clover.names import SCHEME_NAMES
 
@@ -148,7 +147,9 @@ def _main_grid_args(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     config_option(p, "--lam", key="lam", type=float,
                   help="λ of the main grid (config lam; none: the config protocol's preset)")
-    config_setting(p, "protocol", "protocol")
+    config_option(p, "--protocol", key="protocol", choices=("paper", "extended"),
+                  help="the default protocol, whose λ the main grid has when neither --lam "
+                       "nor config lam is set (default %(default)s)")
     config_option(p, "--embodied-kg-per-gpu", key="embodied.kg_co2e_per_gpu", type=float,
                   help="embodied carbon per GPU, kgCO2e (default %(default)s: Chien et al., "
                        "HotCarbon'23)")

@@ -8,8 +8,7 @@ import sys
 from typing import Any
 
 from clover.cliutil import (HOURS_MAX, add_config_arg, add_data_dir_option, add_protocol_args,
-                             config_option, config_setting, number, parse_json_arg,
-                             parse_max_loss, seed_value)
+                             config_option, number, parse_json_arg, parse_max_loss, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -302,13 +301,12 @@ def _register_decomposition(sub) -> None:
     p = sub.add_parser("decomposition", help="where the savings come from: BASE, then one "
                                              "knob at a time (paper protocol, modeled)")
     add_config_arg(p)
-    p.add_argument("--app", action="append", choices=sorted(APPS),
-                   help="repeatable (default: config apps, else all 3)")
-    p.add_argument("--trace", action="append",
-                   help="carbon trace, repeatable (default: the specs of config traces, else "
-                        "CISO-March, CISO-Sep, ESO-March)")
-    config_setting(p, "config_apps", "apps")
-    config_setting(p, "config_traces", "traces", lambda traces: list(traces.values()))
+    config_option(p, "--app", key="apps", repeat=True, choices=sorted(APPS),
+                  help="repeatable (default: config apps, else all 3)")
+    config_option(p, "--trace", key="traces", repeat=True,
+                  convert=lambda traces: list(traces.values()),
+                  help="carbon trace, repeatable (default: the specs of config traces, else "
+                       "CISO-March, CISO-Sep, ESO-March)")
     p.add_argument("--scheme", action="append", choices=("oracle", "clover", "blover"),
                    help="repeatable (default: oracle and clover)")
     config_option(p, "--n-gpus", key="n_gpus", type=int,

@@ -269,8 +269,7 @@ def _cli(args) -> int:
 
     paper = protocol_settings("paper")
     table = write_decomposition(
-        args.out, apps=tuple(args.app or args.config_apps or APPS),
-        traces=tuple(args.trace or args.config_traces or ORIGINAL_TRACES),
+        args.out, apps=tuple(args.app or APPS), traces=tuple(args.trace or ORIGINAL_TRACES),
         schemes=tuple(args.scheme or ("oracle", "clover")),
         n_gpus=args.n_gpus or paper.default_gpus, k=args.k or paper.base_gpu_factor,
         gpu=args.gpu, lam=paper.lam if args.lam is None else args.lam, seed=args.seed,
