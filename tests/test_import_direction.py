@@ -8,8 +8,9 @@ and checked against the package order
 
 (``carbon`` and ``workload`` share a rank and do not import each other). A package may import
 itself, an earlier package and the foundations; a foundation (``clover.errors``, ``paths``,
-``tables``, ``cliutil``, ``datasets``, ``schemas``, ``timestamps``, and the package ``clover.hw``:
-NVML adapter and energy windows) imports only foundations, so that any package may use it;
+``tables``, ``cliutil``, ``datasets``, ``schemas``, ``timestamps``, ``config``, ``names``,
+and the package ``clover.hw``: NVML adapter and energy windows) imports only foundations, so
+that any package may use it;
 the package ``clover`` itself counts as a foundation (it holds ``__version__``); the entry
 points (``clover.__main__``, ``clover.cli``, ``clover.data_cli``,
 ``clover.pipeline_check``) sit above everything and no package imports them.
@@ -30,7 +31,7 @@ ORDER = {"mig": 0, "models": 1, "profiles": 2, "carbon": 3, "workload": 3, "sim"
          "optimize": 5, "serve": 6, "control": 7, "analysis": 8}
 #: '' is the ``clover`` package itself (``__version__``; it imports nothing)
 FOUNDATIONS = {"", "errors", "paths", "tables", "cliutil", "datasets", "schemas", "timestamps",
-               "hw"}
+               "config", "names", "hw"}
 ENTRY_POINTS = {"__main__", "cli", "data_cli", "pipeline_check"}
 
 
@@ -121,6 +122,8 @@ def test_imports_follow_the_one_way_order():
     ("clover.serve.live", "clover.control.controller", False),  # the violation issue 12 fixed
     ("clover.mig.cli", "clover.models.configuration", False),   # likewise
     ("clover.cliutil", "clover.sim.protocol", False),           # a foundation pulling in sim
+    ("clover.config", "clover.mig.geometry", False),            # the run config stays below all
+    ("clover.control.grid", "clover.config", True),
     ("clover.carbon.windows", "clover.workload.arrivals", False),  # peers stay apart
     ("clover.control.controller", "clover.sim.runlog", True),
     ("clover.analysis.cli", "clover.cliutil", True),

@@ -13,6 +13,7 @@ import sys
 from typing import Sequence
 
 from clover import __version__
+from clover.cliutil import config_keys as parser_config_keys
 from clover.errors import CloverError
 
 #: packages whose ``<pkg>.cli`` module registers sub-commands, in help order
@@ -79,6 +80,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for module in _command_modules(packages):
         module.register(sub)
     return parser
+
+
+def command_parser(*words: str) -> argparse.ArgumentParser:
+    """The parser of ``clover WORD ...`` (``"run-grid"``, or ``"data", "verify"``)."""
+    parser = build_parser(words[0])
+    for word in words:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return parser
+
+
+def config_keys(*words: str, given: Sequence[str] = ()) -> tuple[str, ...]:
+    """The config keys ``clover WORD ...`` reads from ``--config`` when the flags in ``given``
+    are on its command line."""
+    return parser_config_keys(command_parser(*words), given)
+
+
+def command_settings(config, *words: str, given: Sequence[str] = ()) -> str:
+    """The values in ``config`` (a :class:`clover.config.RunConfig`) of the keys
+    :func:`config_keys` names, as canonical JSON: a pipeline rule's rerun trigger (its
+    params), so that a job reruns when a value its command reads changes, and only then."""
+    return config.settings(config_keys(*words, given=given))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,14 +3,19 @@
 Bounds are checked where a value enters (docs/reliability.md): the argparse ``type=`` helpers
 below raise :class:`~clover.errors.CloverError` naming the option, which ``clover.cli.main``
 turns into one ``clover: error: ...`` line and exit code 2.
+
+Options that mirror a config key (:func:`config_option`) take their default from
+``--config FILE`` when given, else from the config schema (``clover/config.schema.yaml``, the
+one place of the defaults); a flag given on the command line overrides both.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from clover.errors import CloverError
 
@@ -128,8 +133,11 @@ def check_params(params: Mapping[str, Any], defaults: Mapping[str, Any], where: 
     return out
 
 
-def parse_json_arg(text: str | None, flag: str) -> dict:
-    """A JSON object given on the command line; a clear error naming the flag otherwise."""
+def parse_json_arg(text: str | Mapping | None, flag: str) -> dict:
+    """A JSON object given on the command line (or already a mapping: the value of a config
+    key, :func:`config_option`); a clear error naming the flag otherwise."""
+    if isinstance(text, Mapping):
+        return dict(text)
     if not text:
         return {}
     try:
@@ -164,21 +172,142 @@ def parse_max_loss(text: str | None) -> float | None:
     return float(check_number(text, "--max-accuracy-loss", lo=0.0, hi=100.0))
 
 
+class ConfigDefault(str):
+    """The default of an option that mirrors config key ``key`` (:func:`config_option`).
+
+    A ``str`` (the key) so that argparse itself, whatever the parser class, passes it through
+    the option's ``type=`` when no flag and no ``--config`` set the option; that ``type=``
+    (:class:`_ConfigType`) turns it into the schema's default. ``convert`` maps a config
+    value to the option's value (default: the option's ``type=``, per item for a list)."""
+
+    def __new__(cls, key: str, convert: Callable[[Any], Any] | None = None):
+        self = super().__new__(cls, key)
+        self.key, self.convert = key, convert
+        return self
+
+    def value(self, config=None) -> Any:
+        """The option's value under ``config`` (a :class:`clover.config.RunConfig`), or the
+        schema's default without one (a key the schema lacks raises LookupError)."""
+        from clover.config import schema_default
+
+        raw = config.get(self.key) if config is not None else schema_default(self.key)
+        return raw if raw is None or self.convert is None else self.convert(raw)
+
+    def __str__(self) -> str:  # ``%(default)s`` in a help text
+        value = self.value()
+        return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+class _ConfigType:
+    """The ``type=`` of a config option: a :class:`ConfigDefault` becomes the schema's
+    default, a command-line string goes through the option's own ``type=``."""
+
+    def __init__(self, inner: Callable[[str], Any] | None) -> None:
+        self.inner = inner
+        self.__name__ = getattr(inner, "__name__", "value")  # argparse's error messages
+
+    def __call__(self, text: str) -> Any:
+        if isinstance(text, ConfigDefault):
+            return text.value()
+        return self.inner(text) if self.inner is not None else text
+
+
+def _given(namespace) -> set:
+    """The dests a flag on the command line set (``--config`` leaves them alone)."""
+    if not hasattr(namespace, "_config_given"):
+        namespace._config_given = set()
+    return namespace._config_given
+
+
+class _ConfigOptionAction(argparse.Action):
+    """Store the value (``repeat``: collect one value per flag) and note the option as given."""
+
+    def __init__(self, option_strings, dest, repeat: bool = False, **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.repeat = repeat
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given = _given(namespace)
+        if self.repeat:
+            values = [*(getattr(namespace, self.dest) if self.dest in given else []), values]
+        setattr(namespace, self.dest, values)
+        given.add(self.dest)
+
+
+class _ConfigFileAction(argparse.Action):
+    """``--config FILE``: every config option of this parser not given as a flag (before it;
+    a flag after it overrides it anyway) takes the file's value."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from clover.config import load_run_config
+
+        config = load_run_config(values)
+        setattr(namespace, self.dest, values)
+        given = _given(namespace)
+        for action in parser._actions:
+            if isinstance(action.default, ConfigDefault) and action.dest not in given:
+                setattr(namespace, action.dest, action.default.value(config))
+
+
+def add_config_arg(parser) -> None:
+    """``--config FILE``: the run configuration (YAML or JSON, checked against the config
+    schema, defaults filled) that the options of :func:`config_option` default to (once per
+    parser: a second call adds nothing)."""
+    if "--config" in parser._option_string_actions:
+        return
+    parser.add_argument("--config", metavar="FILE", action=_ConfigFileAction,
+                        help="run configuration (YAML, e.g. config/config.yaml, or the "
+                             "pipeline's results/config/<hash>.json); the options below "
+                             "default to its values, flags given here override it")
+
+
+def config_option(parser, *flags: str, key: str, repeat: bool = False,
+                  convert: Callable[[Any], Any] | None = None, **kwargs):
+    """``parser.add_argument(*flags, **kwargs)`` for an option that mirrors config key
+    ``key``: with no flag it takes the value in ``--config FILE``, else the schema's default
+    (the schema states it, not the option). ``repeat``: the flag may be repeated, each adding
+    one value; ``convert`` maps the config value (default: ``type=``, per item of a list)."""
+    inner = kwargs.pop("type", None)
+    if convert is None and inner is not None:
+        def convert(raw):
+            return [inner(v) for v in raw] if isinstance(raw, list) else inner(raw)
+    return parser.add_argument(*flags, default=ConfigDefault(key, convert),
+                               type=_ConfigType(inner), action=_ConfigOptionAction,
+                               repeat=repeat, **kwargs)
+
+
+def add_data_dir_option(parser, help: str = "data directory (default: $CLOVER_DATA, "
+                                            "../shared/data, data/external)") -> None:
+    """``--data-dir DIR`` (default: config data_dir) and ``--config FILE``."""
+    add_config_arg(parser)
+    config_option(parser, "--data-dir", key="data_dir", help=help)
+
+
+def config_keys(parser, except_flags: Iterable[str] = ()) -> tuple[str, ...]:
+    """The config keys ``parser``'s options default to, but for those of the flags in
+    ``except_flags`` (flags a caller always gives), sorted."""
+    skip = set(except_flags)
+    return tuple(sorted({a.default.key for a in parser._actions
+                         if isinstance(a.default, ConfigDefault)
+                         and not skip & set(a.option_strings)}))
+
+
 def add_protocol_args(parser) -> None:
-    """``--protocol`` and one flag per knob (None = the preset's); see clover.sim.protocol,
-    whose :func:`~clover.sim.protocol.protocol_from_args` reads them."""
-    parser.add_argument("--protocol", default="extended",
-                        help="paper (the original artifact's experiment) or extended "
-                             "(default; this project's generalisation)")
-    parser.add_argument("--base-gpu-factor", type=int, default=None,
-                        help="k: BASE runs on k x N GPUs (paper 5, extended 1)")
-    parser.add_argument("--space", default=None, help="replicated or per-gpu")
-    parser.add_argument("--dispatch", default=None, help="fcfs or optimal")
-    parser.add_argument("--request-batch", default=None,
-                        help="images/questions per request: an integer for every app or a "
-                             "JSON object app -> integer (paper: yolo 8, efficientnet 8, albert 1)")
-    parser.add_argument("--base-utilisation", type=float, default=None,
-                        help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
+    """``--protocol`` and one flag per knob (None = the preset's), defaulting to the config
+    keys of the same names; see clover.sim.protocol, whose
+    :func:`~clover.sim.protocol.protocol_from_args` reads them."""
+    config_option(parser, "--protocol", key="protocol",
+                  help="paper (the original artifact's experiment) or extended "
+                       "(this project's generalisation); default %(default)s")
+    config_option(parser, "--base-gpu-factor", key="base_gpu_factor", type=int,
+                  help="k: BASE runs on k x N GPUs (paper 5, extended 1)")
+    config_option(parser, "--space", key="space", help="replicated or per-gpu")
+    config_option(parser, "--dispatch", key="dispatch", help="fcfs or optimal")
+    config_option(parser, "--request-batch", key="request_batch",
+                  help="images/questions per request: an integer for every app or a "
+                       "JSON object app -> integer (paper: yolo 8, efficientnet 8, albert 1)")
+    config_option(parser, "--base-utilisation", key="base_utilisation", type=float,
+                  help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
 
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from clover.cliutil import add_command_group
+from clover.cliutil import add_command_group, add_data_dir_option
 from clover.datasets import DEFAULT_TIMEOUT_S, ENV_MIRROR, default_dest, download, verify
 from clover.errors import CloverError
 from clover.paths import ENV_DATA, atomic_write, candidate_data_dirs, resolve_data_dir
@@ -112,11 +112,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = add_command_group(sub, "data", "data directory: where, verify (sha256), download")
 
     where = dsub.add_parser("where", help="print the data directory in use and why")
-    where.add_argument("--data-dir", default=None, help="an explicit data directory")
+    add_data_dir_option(where, help="an explicit data directory (default: config data_dir)")
     where.set_defaults(func=_where)
 
     ver = dsub.add_parser("verify", help="check every manifest file present by sha256")
-    ver.add_argument("--data-dir", default=None, help="data directory (default: resolved)")
+    add_data_dir_option(ver, help="data directory (default: config data_dir, else resolved)")
     ver.add_argument("--manifest", default=None,
                      help="manifest TSV (default: the data directory's MANIFEST.tsv, else "
                           "data/download_manifest.tsv)")

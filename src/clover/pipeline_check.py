@@ -1,7 +1,8 @@
 """Parse-time checks of the pipeline configuration (called from ``workflow/Snakefile``).
 
 ``snakemake -n`` must report a bad configuration by name before any job runs
-(docs/reliability.md): a YAML syntax error names the file and line; a bad carbon trace spec
+(docs/reliability.md): a YAML syntax error names the file and line; a value the config schema
+refuses names the key (:func:`check_run_config`); a bad carbon trace spec
 (unknown zone or season, a zone that is not a plain name such as ``../x``, a year out of
 range) names the trace. Raises :class:`ConfigCheckError`, which Snakemake prints as one
 message.
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from clover.config import RunConfig
 from clover.errors import CloverError
 
 #: a zone as the carbon datasets name them (US-CAL-CISO, DE, GB, ...): no path characters
@@ -41,6 +43,15 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
                                    f"{exc.problem or exc.context}") from None
         except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
             raise ConfigCheckError(f"config file {path}: not readable YAML ({exc})") from None
+
+
+def check_run_config(config: Mapping) -> RunConfig:
+    """The pipeline's :class:`~clover.config.RunConfig` (schema defaults filled); a bad key or
+    value is one line naming the key (``config seed: -1 is less than the minimum of 0``)."""
+    try:
+        return RunConfig.from_dict(config)
+    except CloverError as exc:
+        raise ConfigCheckError(exc.message) from None
 
 
 def _known_zones(data_dir: str | None) -> set[str]:

@@ -1,4 +1,5 @@
-"""Issue 13 items 3 and 4: ``snakemake -n`` names a bad trace spec or YAML line at parse time;
+"""Issue 13 items 3 and 4: ``snakemake -n`` names a bad trace spec, YAML line or config key
+(one line) at parse time;
 the data rule reruns when a data file changes; ``clover data verify`` refuses missing,
 unreadable files and manifest rows that disagree with data/download_manifest.tsv."""
 
@@ -50,6 +51,22 @@ def test_dry_run_names_a_bad_trace_spec(tmp_path, shared_data, spec, needle):
     assert out.returncode != 0
     assert "config trace 'bad': " in out.log and needle in out.log, out.log[-2000:]
     assert "MissingInputException" not in out.log
+
+
+@pytest.mark.parametrize("old,new,line", [
+    ("seed: 0", "seed: -3", "config seed: -3 is less than the minimum of 0"),
+    ("seed: 0", "seed: 0\nbogus: 1", "config bogus: not a known key (known: allow_mig_changes,"),
+    ("  initial: base", "  initial: all",
+     "config control.initial: 'all' is not one of ['base', 'none']"),
+])
+def test_dry_run_names_a_bad_key_in_one_line(tmp_path, old, new, line):
+    work = _work(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace(old, new, 1))
+    out = dry_run(work)
+    assert out.returncode != 0
+    assert any(l.startswith(line) for l in out.log.splitlines()), out.log[-2000:]
+    assert "Failed validating" not in out.log  # not jsonschema's multi-line dump
 
 
 def test_dry_run_names_the_yaml_line(tmp_path):

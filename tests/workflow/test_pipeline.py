@@ -121,6 +121,28 @@ def test_reference_check_has_one_row_per_artifact_log(pipeline):
     assert "Where the savings come from" in md and "**Verdict:**" in md
 
 
+def _jobs(out: subprocess.CompletedProcess) -> set[str]:
+    """Rules of the jobs a dry run would run (its "Job stats" table)."""
+    text = out.stdout + out.stderr
+    if "Nothing to be done" in text:
+        return set()
+    table = text.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {row.split()[0] for row in table if row.split() and row.split()[0] != "total"}
+
+
+def test_a_config_change_reruns_exactly_the_jobs_that_read_it(pipeline):
+    """Each rule's rerun trigger is the config values its command reads (its `settings`
+    param); the effective config file itself (results/config/<hash>.json) triggers nothing."""
+    assert _jobs(snakemake(pipeline, "-n", "all")) == set()
+    assert len(list((pipeline / "results" / "config").glob("*.json"))) == 1
+    caption = snakemake(pipeline, "-n", "all", "--config", "embodied={source: another source}")
+    assert _jobs(caption) == {"aggregate", "figure", "all"}
+    seed = _jobs(snakemake(pipeline, "-n", "all", "--config", "seed=1"))
+    assert {"run_paper_main", "run_extended_main", "run_paper_lam_sweep", "run_paper_regions",
+            "gpu_count", "decomposition", "reference_check"} <= seed
+    assert not seed & {"profile", "carbon_trace", "mig_setup", "data"}
+
+
 def test_rerun_one_rule_gives_identical_results(pipeline):
     target = "results/runs/extended/main/efficientnet/CISO-March/clover_lam0.1_floornone.csv"
     before = pd.read_csv(pipeline / target)

@@ -5,7 +5,7 @@
 rule aggregate:
     input:
         runs=all_runs(),
-        gpu_count=expand("results/gpu_count/{app}.csv", app=config["gpu_count"]["apps"]),
+        gpu_count=expand("results/gpu_count/{app}.csv", app=RUN.gpu_count.apps),
         decomposition="results/decomposition.csv",
         reference="results/reference_check.csv",
     output:
@@ -17,11 +17,11 @@ rule aggregate:
         "logs/aggregate.log",
     params:
         clover=CLOVER,
-        common=aggregate_options(),
+        settings=command_settings(RUN, "aggregate"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} aggregate --runs {input.runs} --gpu-count {input.gpu_count} "
-        "--decomposition {input.decomposition} --reference {input.reference} "
-        "{params.common} --hourly {output.hourly} --summary {output.summary} "
+        "{params.clover} aggregate --config {CONFIG_FILE} --runs {input.runs} "
+        "--gpu-count {input.gpu_count} --decomposition {input.decomposition} "
+        "--reference {input.reference} --hourly {output.hourly} --summary {output.summary} "
         "--gpus {output.gpus} --markdown {output.md} 2> {log}"

@@ -9,19 +9,19 @@ from clover.datasets import data_files
 rule data:
     # the manifests and every listed data file present: a changed file (mtime) reruns the check
     input:
-        data_files(config.get("data_dir")),
+        files=data_files(RUN.data_dir),
     output:
         "results/data/verified.txt",
     log:
         "logs/data.log",
     params:
         clover=CLOVER,
-        data_dir=data_dir_flag(),
+        settings=command_settings(RUN, "data", "verify"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "d=$({params.clover} data where {params.data_dir} 2>> {log} | head -n 1); "
+        "d=$({params.clover} data where --config {CONFIG_FILE} 2>> {log} | head -n 1); "
         'case "$d" in */data/external) '
         "{params.clover} data download --only carbon/ >> {log} 2>&1 ;; esac; "
-        "{params.clover} data verify --only carbon/ {params.data_dir} > {output}.tmp 2>> {log} "
+        "{params.clover} data verify --only carbon/ --config {CONFIG_FILE} > {output}.tmp 2>> {log} "
         "&& mv {output}.tmp {output}"

@@ -19,11 +19,11 @@ rule figure:
         "logs/figures/{figure}.log",
     params:
         clover=CLOVER,
-        common=figure_options(),
+        settings=command_settings(RUN, "figures"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} figures --which {wildcards.figure} --hourly {input.hourly} "
-        "--summary {input.summary} --gpus {input.gpus} {params.common} "
+        "{params.clover} figures --config {CONFIG_FILE} --which {wildcards.figure} "
+        "--hourly {input.hourly} --summary {input.summary} --gpus {input.gpus} "
         "--decomposition {input.decomposition} --reference {input.reference} "
         "--out {output.pdf} {output.png} 2> {log}"

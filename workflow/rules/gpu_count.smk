@@ -10,10 +10,10 @@ rule gpu_count:
         "logs/gpu_count/{app}.log",
     params:
         clover=CLOVER,
-        common=gpu_count_options(),
+        settings=command_settings(RUN, "gpu-count"),  # rerun trigger (config values read)
     threads: 1
     conda:
         ENV
     shell:
-        "{params.clover} gpu-count --app {wildcards.app} --profiles {input.profiles} "
-        "{params.common} --out {output} 2> {log}"
+        "{params.clover} gpu-count --config {CONFIG_FILE} --app {wildcards.app} "
+        "--profiles {input.profiles} --out {output} 2> {log}"

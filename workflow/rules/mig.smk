@@ -12,12 +12,14 @@ rule mig_setup:
         "logs/mig_setup_{gpu}.log",
     params:
         clover=CLOVER,
-        layouts=lambda wc: initial_layout_flags(wc.gpu),
-        apply=mig_apply_command,
+        whole=default_n_gpus(config),  # the node's N GPUs, each whole
+        apply="yes" if RUN.backend == "live" and RUN.allow_mig_changes else "no",
     conda:
         ENV
     shell:
         "{params.clover} mig layouts --gpu {wildcards.gpu} --json > {output.layouts}.tmp 2> {log} "
-        "&& {params.clover} mig plan --gpu {wildcards.gpu} {params.layouts} --from-scratch "
-        "--out {output.plan} > {output.text}.tmp 2>> {log} {params.apply} "
+        "&& {params.clover} mig plan --gpu {wildcards.gpu} --whole {params.whole} --from-scratch "
+        "--out {output.plan} > {output.text}.tmp 2>> {log} "
+        "&& if [ {params.apply} = yes ]; then {params.clover} mig apply --gpu {wildcards.gpu} "
+        "--whole {params.whole} --apply >> {log} 2>&1; fi "
         "&& mv {output.layouts}.tmp {output.layouts} && mv {output.text}.tmp {output.text}"

@@ -5,7 +5,7 @@
 rule profile:
     input:
         # the modeled backend's constants (repository data/, found from any --directory)
-        str(REPO / "data" / "profile_model.yaml"),
+        model=str(REPO / "data" / "profile_model.yaml"),
     output:
         "results/profiles/{app}_{gpu}_{backend}.csv",
     log:
@@ -14,9 +14,14 @@ rule profile:
         backend="model|cpu|cuda",
     params:
         clover=CLOVER,
-        extra=profile_extra_args,
+        # 1 and each protocol's request batch of the app (every protocol the grid runs)
+        batches=lambda wc: " ".join(map(str, profile_batch_sizes(config, wc.app))),
+        # rerun trigger: the measured backends read profiles.iters, warmup, input_scale
+        settings=lambda wc: "" if wc.backend == "model" else
+            command_settings(RUN, "profile", given=("--gpu", "--backend")),
     conda:
         ENV
     shell:
-        "{params.clover} profile --app {wildcards.app} --gpu {wildcards.gpu} "
-        "--backend {wildcards.backend} {params.extra} --out {output} --quiet > {log} 2>&1"
+        "{params.clover} profile --config {CONFIG_FILE} --app {wildcards.app} "
+        "--gpu {wildcards.gpu} --backend {wildcards.backend} --batch-size {params.batches} "
+        "--out {output} --quiet > {log} 2>&1"

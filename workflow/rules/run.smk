@@ -2,6 +2,7 @@
 # its grid in one process (`clover run-grid`) and writes one log per scheme, one row per hour
 # (docs/ARCHITECTURE.md, "Controller log"). Naming any one log re-creates that job's logs.
 # The grid (clover.control.grid.grid_table) comes from the config; one rule per protocol x grid.
+# Everything else comes from the config file (--config); the wildcards are the flags.
 
 for _protocol, _grid, _schemes in grid_rules():
 
@@ -20,22 +21,20 @@ for _protocol, _grid, _schemes in grid_rules():
             f"logs/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/lam{{lam}}_floor{{floor}}.log",
         params:
             clover=CLOVER,
-            spec=trace_spec,
-            data_dir=data_dir_flag(),
-            common=run_options(),
+            spec=lambda wc: RUN.trace_spec(wc.trace),
             protocol=_protocol,
             grid=_grid,
             schemes=" ".join(_schemes),
+            # rerun trigger: the config values run-grid reads beside these flags
+            settings=command_settings(RUN, "run-grid", given=("--lam", "--protocol")),
         # one live service at a time: with backend live a run takes every core (runs go serially)
-        threads: workflow.cores if config["backend"] == "live" else 1
+        threads: workflow.cores if RUN.backend == "live" else 1
         resources:
             runtime=30 * len(_schemes),
         conda:
             ENV
         shell:
-            "{params.clover} run-grid --app {wildcards.app} --schemes {params.schemes} "
-            "--grid {params.grid} "
+            "{params.clover} run-grid --config {CONFIG_FILE} --app {wildcards.app} "
+            "--schemes {params.schemes} --grid {params.grid} --protocol {params.protocol} "
             "--trace {params.spec:q} --trace-name {wildcards.trace} --lam {wildcards.lam} "
-            "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} "
-            # the grid's protocol last: it overrides the config's default `--protocol`
-            "{params.common} {params.data_dir} --protocol {params.protocol} --out {output} 2> {log}"
+            "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} --out {output} 2> {log}"

@@ -17,17 +17,17 @@ rule download_data:
 
 rule carbon_trace:
     input:
-        "results/data/verified.txt",
+        data="results/data/verified.txt",
     output:
         "results/carbon/{trace}.csv",
     log:
         "logs/carbon_trace_{trace}.log",
     params:
         clover=CLOVER,
-        spec=trace_spec,
-        data_dir=data_dir_flag(),
+        spec=lambda wc: RUN.trace_spec(wc.trace),
+        settings=command_settings(RUN, "carbon", "show"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} carbon show {params.spec:q} --csv {params.data_dir} > {output}.tmp 2> {log} "
-        "&& mv {output}.tmp {output}"
+        "{params.clover} carbon show {params.spec:q} --csv --config {CONFIG_FILE} "
+        "> {output}.tmp 2> {log} && mv {output}.tmp {output}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from clover.cliutil import seed_value
+from clover.cliutil import add_config_arg, add_data_dir_option, config_option, seed_value
 from clover.errors import CloverError
+from clover.names import SCHEME_NAMES
 
 
 def _write_csv(df, path) -> None:
@@ -14,6 +15,14 @@ def _write_csv(df, path) -> None:
 
     with atomic_write(path) as fh:
         df.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def main_lam(args: argparse.Namespace) -> float:
+    """λ of the main grid: ``--lam`` (default config lam), else the default protocol's
+    preset (paper 0.1, extended 0.5), as :func:`clover.control.grid.grid_lam` names runs."""
+    from clover.control.grid import grid_lam
+
+    return float(grid_lam({"lam": args.lam}, args.protocol))
 
 
 def _aggregate(args: argparse.Namespace) -> int:
@@ -37,7 +46,7 @@ def _aggregate(args: argparse.Namespace) -> int:
         path = getattr(args, key, None)
         if path:
             extra[key] = _read_csv(path, f"--{key}")
-    md = render_markdown(runs, gpus, args.lam, args.embodied_kg_per_gpu, args.embodied_source,
+    md = render_markdown(runs, gpus, main_lam(args), args.embodied_kg_per_gpu, args.embodied_source,
                          args.backend, hourly=hourly, **extra)
     with atomic_write(args.markdown) as fh:
         fh.write(md)
@@ -87,7 +96,7 @@ def _figures(args: argparse.Namespace) -> int:
             raise CloverError("give --out FILE.pdf [FILE.png]")
         outs = {which[0]: args.out}
     for w in which:
-        fig = make_figure(w, hourly, runs, gpus, lam=args.lam, kg_per_gpu=args.embodied_kg_per_gpu,
+        fig = make_figure(w, hourly, runs, gpus, lam=main_lam(args), kg_per_gpu=args.embodied_kg_per_gpu,
                           embodied_source=args.embodied_source, **extra)
         save(fig, outs[w])
     return 0
@@ -132,10 +141,20 @@ def _reference_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embodied_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--embodied-kg-per-gpu", type=float, default=318.0,
-                   help="embodied carbon per GPU, kgCO2e (default 318: Chien et al., HotCarbon'23)")
-    p.add_argument("--embodied-source", default="Chien et al., HotCarbon'23 (A100 per-GPU share)")
+def _main_grid_args(p: argparse.ArgumentParser) -> None:
+    """``--config FILE``, λ of the main grid and the embodied carbon per GPU (config lam,
+    protocol, embodied)."""
+    add_config_arg(p)
+    config_option(p, "--lam", key="lam", type=float,
+                  help="λ of the main grid (config lam; none: the config protocol's preset)")
+    config_option(p, "--protocol", key="protocol", choices=("paper", "extended"),
+                  help="the default protocol, whose λ the main grid has when neither --lam "
+                       "nor config lam is set (default %(default)s)")
+    config_option(p, "--embodied-kg-per-gpu", key="embodied.kg_co2e_per_gpu", type=float,
+                  help="embodied carbon per GPU, kgCO2e (default %(default)s: Chien et al., "
+                       "HotCarbon'23)")
+    config_option(p, "--embodied-source", key="embodied.source",
+                  help="where the embodied carbon number comes from")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -145,11 +164,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "headline table (summary.md)")
     a.add_argument("--runs", nargs="+", required=True, help="controller logs (CSV)")
     a.add_argument("--gpu-count", nargs="*", default=[], help="`clover gpu-count` tables")
-    a.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
-    a.add_argument("--backend", default="model")
+    config_option(a, "--backend", key="backend", help="model or live (default %(default)s)")
     a.add_argument("--decomposition", help="results/decomposition.csv (claims table reading)")
     a.add_argument("--reference", help="results/reference_check.csv (claims table verdict)")
-    _embodied_args(a)
+    _main_grid_args(a)
     a.add_argument("--hourly", required=True, help="output: every hour of every run (CSV)")
     a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
     a.add_argument("--gpus", required=True, help="output: GPU counts with embodied carbon (CSV)")
@@ -161,34 +179,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--hourly", default="results/hourly.csv")
     f.add_argument("--summary", default="results/summary.csv")
     f.add_argument("--gpus", default="results/gpu_count.csv")
-    f.add_argument("--lam", type=float, default=0.5, help="λ of the main grid")
     f.add_argument("--decomposition", help="results/decomposition.csv (figure h)")
     f.add_argument("--reference", help="results/reference_check.csv (figure i)")
-    _embodied_args(f)
+    _main_grid_args(f)
     f.add_argument("--out", nargs="+", help="output files (.pdf/.png) for one figure")
     f.add_argument("--outdir", help="directory for --which all")
     f.set_defaults(func=_figures)
 
     g = sub.add_parser("gpu-count", help="fewest GPUs each scheme needs for a service target")
     add_problem_args(g)
-    g.add_argument("--schemes", nargs="+", default=["base", "co2opt", "jung", "clover", "oracle"])
-    g.add_argument("--base-gpus", type=int, default=10,
-                   help="BASE on this many GPUs sets the rate and SLA (default 10)")
-    g.add_argument("--max-gpus", type=int, default=10)
-    g.add_argument("--max-accuracy-loss", type=float, default=5.0,
-                   help="accuracy target: BASE accuracy minus this %% (default 5)")
-    g.add_argument("--ci", type=float, default=250.0, help="carbon intensity, g/kWh (default 250)")
-    g.add_argument("--lam", type=float, default=None,
-                   help="λ (default: the protocol's; paper 0.1, extended 0.5)")
-    g.add_argument("--protocol", choices=("paper", "extended"), default="paper",
-                   help="the service target's protocol (default paper: BASE on k x N = "
-                        "--base-gpus GPUs, replicated space, FCFS)")
+    config_option(g, "--schemes", key="gpu_count.schemes", nargs="+", choices=SCHEME_NAMES,
+                  help="default %(default)s")
+    config_option(g, "--base-gpus", key="gpu_count.base_gpus", type=int,
+                  help="BASE on this many GPUs sets the rate and SLA (default %(default)s)")
+    config_option(g, "--max-gpus", key="gpu_count.max_gpus", type=int,
+                  help="default %(default)s")
+    config_option(g, "--max-accuracy-loss", key="gpu_count.max_accuracy_loss_pct", type=float,
+                  help="accuracy target: BASE accuracy minus this %% (default %(default)s)")
+    config_option(g, "--ci", key="gpu_count.ci_g_per_kwh", type=float,
+                  help="carbon intensity, g/kWh (default %(default)s)")
+    config_option(g, "--lam", key="lam", type=float,
+                  help="λ (config lam; none: the protocol's, paper 0.1, extended 0.5)")
+    config_option(g, "--protocol", key="gpu_count.protocol", choices=("paper", "extended"),
+                  help="the service target's protocol (default %(default)s: BASE on k x N = "
+                       "--base-gpus GPUs, replicated space, FCFS)")
     g.add_argument("--out", help="CSV to write (atomically)")
     g.set_defaults(func=_gpu_count)
 
     r = sub.add_parser("reference-check", help="the artifact's measured arrival sweep beside "
                                                "the modeled profiles (held-out check)")
-    r.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data)")
-    r.add_argument("--seed", type=seed_value(), default=0)
+    add_data_dir_option(r)
+    config_option(r, "--seed", key="seed", type=seed_value(), help="default %(default)s")
     r.add_argument("--out", default="results/reference_check.csv")
     r.set_defaults(func=_reference_check)

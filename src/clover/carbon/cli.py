@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from clover.cliutil import add_command_group, add_json_flag, pue_value
+from clover.cliutil import add_command_group, add_data_dir_option, add_json_flag, pue_value
 from clover.timestamps import ISO_UTC_FORMAT
 from clover.carbon.datasets import PRESETS, list_zones
 from clover.carbon.spec import load_trace
@@ -75,12 +75,6 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--csv", action="store_true", help="CSV table")
 
 
-def _add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=None,
-                        help="data directory (default: $CLOVER_DATA, ../shared/data, "
-                             "data/external)")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     csub = add_command_group(sub, "carbon", "carbon-intensity traces: zones, presets, windows")
 
@@ -95,14 +89,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--resample", action="store_true",
                       help="average sub-hourly or repeated stamps within each hour")
     _add_output(show)
-    _add_data_dir(show)
+    add_data_dir_option(show)
     show.set_defaults(func=_show)
 
     zones = csub.add_parser("zones", help="list the zones and datasets available")
     _add_output(zones)
-    _add_data_dir(zones)
+    add_data_dir_option(zones)
     zones.set_defaults(func=_zones)
 
     presets = csub.add_parser("presets", help="the three original Clover traces")
-    _add_data_dir(presets)
+    add_data_dir_option(presets)
     presets.set_defaults(func=_presets)

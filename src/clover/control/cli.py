@@ -9,15 +9,13 @@ import argparse
 import sys
 from typing import Any
 
-from clover.cliutil import (HOURS_MAX, add_protocol_args, number, parse_json_arg,
-                             parse_max_loss, seed_value)
+from clover.cliutil import (HOURS_MAX, add_config_arg, add_data_dir_option, add_protocol_args,
+                             config_option, number, parse_json_arg, parse_max_loss, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
+from clover.names import SCHEME_NAMES
 from clover.timestamps import iso_utc
-
-#: Schemes ``clover run`` offers (clover.optimize.schemes).
-SCHEMES = ["base", "co2opt", "jung", "blover", "clover", "oracle", "sa-raw"]
 
 
 def profile_table(app: str, gpu: str, path: str | None, backend: str = "model",
@@ -347,14 +345,18 @@ def _run_grid(args: argparse.Namespace) -> int:
 
 
 def add_problem_args(p: argparse.ArgumentParser) -> None:
-    """Flags shared by ``clover run`` and ``clover gpu-count``."""
+    """Flags shared by ``clover run`` and ``clover gpu-count`` (``--config FILE`` and the
+    options defaulting to its keys: config gpu, problem, scheme_params, seed)."""
+    add_config_arg(p)
     p.add_argument("--app", required=True, choices=sorted(APPS))
-    p.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    config_option(p, "--gpu", key="gpu", help=f"one of {', '.join(GPUS)} (default %(default)s)")
     p.add_argument("--profiles", help="profile table written by `clover profile` "
                                       "(default: the modeled table, built in memory)")
-    p.add_argument("--problem-json", help="JSON object of Problem.build keyword arguments")
-    p.add_argument("--scheme-params-json", help="JSON object: scheme name -> make_scheme params")
-    p.add_argument("--seed", type=seed_value(), default=0)
+    config_option(p, "--problem-json", key="problem",
+                  help="JSON object of Problem.build keyword arguments (config problem)")
+    config_option(p, "--scheme-params-json", key="scheme_params",
+                  help="JSON object: scheme name -> make_scheme params (config scheme_params)")
+    config_option(p, "--seed", key="seed", type=seed_value(), help="default %(default)s")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -364,32 +366,33 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="carbon trace: a preset (CISO-March, CISO-Sep, ESO-March), "
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
     p.add_argument("--trace-name", help="name written in the log (default: the spec)")
-    p.add_argument("--lam", type=number("--lam", lo=0.0, hi=1.0), default=None,
-                   help="λ of the objective (default: the protocol's; extended 0.5, paper 0.1)")
+    config_option(p, "--lam", key="lam", type=number("--lam", lo=0.0, hi=1.0),
+                  help="λ of the objective (config lam; none: the protocol's, extended 0.5, "
+                       "paper 0.1)")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
-    p.add_argument("--n-gpus", type=number("--n-gpus", lo=1, integer=True), default=None,
-                   help="GPUs serving the app (default: extended 10, paper 2)")
-    p.add_argument("--backend", default="model", choices=["model", "live"],
-                   help="model: the serving simulator; live: the real service (clover.serve)")
-    p.add_argument("--hours", type=number("--hours", lo=1, hi=HOURS_MAX, integer=True),
-                    help="only the first HOURS hours of the trace")
-    p.add_argument("--eval-window-s", type=number("--eval-window-s", lo=0.0, lo_open=True),
-                    default=30.0,
-                   help="seconds each online evaluation serves the traffic (default 30)")
-    p.add_argument("--mig-repartition-s", type=number("--mig-repartition-s", lo=0.0),
-                    default=5.0,
-                   help="seconds per GPU whose MIG layout changes (default 5)")
-    p.add_argument("--model-load-base-s", type=number("--model-load-base-s", lo=0.0),
-                    default=3.0,
-                   help="fixed seconds per model load (default 3)")
-    p.add_argument("--model-load-mb-per-s",
-                   type=number("--model-load-mb-per-s", lo=0.0, lo_open=True),
-                    default=500.0,
-                   help="weight loading bandwidth, MB/s (default 500)")
-    p.add_argument("--initial", default="base", choices=["base", "none"],
-                   help="what is deployed before hour 0 (default: BASE)")
-    p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data, ...)")
+    config_option(p, "--n-gpus", key="n_gpus", type=number("--n-gpus", lo=1, integer=True),
+                  help="GPUs serving the app (config n_gpus; none: extended 10, paper 2)")
+    config_option(p, "--backend", key="backend", choices=["model", "live"],
+                  help="model: the serving simulator; live: the real service (clover.serve)")
+    config_option(p, "--hours", key="hours",
+                  type=number("--hours", lo=1, hi=HOURS_MAX, integer=True),
+                  help="only the first HOURS hours of the trace")
+    config_option(p, "--eval-window-s", key="control.eval_window_s",
+                  type=number("--eval-window-s", lo=0.0, lo_open=True),
+                  help="seconds each online evaluation serves the traffic (default %(default)s)")
+    config_option(p, "--mig-repartition-s", key="control.mig_repartition_s",
+                  type=number("--mig-repartition-s", lo=0.0),
+                  help="seconds per GPU whose MIG layout changes (default %(default)s)")
+    config_option(p, "--model-load-base-s", key="control.model_load_base_s",
+                  type=number("--model-load-base-s", lo=0.0),
+                  help="fixed seconds per model load (default %(default)s)")
+    config_option(p, "--model-load-mb-per-s", key="control.model_load_mb_per_s",
+                  type=number("--model-load-mb-per-s", lo=0.0, lo_open=True),
+                  help="weight loading bandwidth, MB/s (default %(default)s)")
+    config_option(p, "--initial", key="control.initial", choices=["base", "none"],
+                  help="what is deployed before hour 0 (default %(default)s: BASE)")
+    add_data_dir_option(p)
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     add_protocol_args(p)
     p.add_argument("--grid", default="main",
@@ -400,15 +403,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="step a scheme through a carbon trace hour by hour "
                                    "(controller log, one row per hour)")
     add_run_args(p)
-    p.add_argument("--scheme", required=True,
-                   choices=SCHEMES)
+    p.add_argument("--scheme", required=True, choices=SCHEME_NAMES)
     p.add_argument("--out", help="CSV log to write (atomically); default stdout")
     p.set_defaults(func=_run)
 
     g = sub.add_parser("run-grid", help="every scheme of one pipeline job in one process "
                                         "(one controller log per scheme)")
     add_run_args(g)
-    g.add_argument("--schemes", nargs="+", required=True, choices=SCHEMES)
+    g.add_argument("--schemes", nargs="+", required=True, choices=SCHEME_NAMES)
     g.add_argument("--out", nargs="+", required=True,
                    help="one CSV log per scheme, in --schemes order (each written atomically)")
     g.set_defaults(func=_run_grid)
@@ -435,17 +437,23 @@ def _register_decomposition(sub) -> None:
     """``clover decomposition``: the savings decomposition to a CSV (atomically)."""
     p = sub.add_parser("decomposition", help="where the savings come from: BASE, then one "
                                              "knob at a time (paper protocol, modeled)")
-    p.add_argument("--app", action="append", choices=sorted(APPS), help="repeatable (default: all 3)")
-    p.add_argument("--trace", action="append",
-                   help="carbon trace, repeatable (default: CISO-March, CISO-Sep, ESO-March)")
+    add_config_arg(p)
+    config_option(p, "--app", key="apps", repeat=True, choices=sorted(APPS),
+                  help="repeatable (default: config apps, else all 3)")
+    config_option(p, "--trace", key="traces", repeat=True,
+                  convert=lambda traces: list(traces.values()),
+                  help="carbon trace, repeatable (default: the specs of config traces, else "
+                       "CISO-March, CISO-Sep, ESO-March)")
     p.add_argument("--scheme", action="append", choices=("oracle", "clover", "blover"),
                    help="repeatable (default: oracle and clover)")
-    p.add_argument("--n-gpus", type=int, default=2, help="N, the schemes' GPUs (default 2)")
-    p.add_argument("--k", type=int, default=5, help="BASE's GPU factor (default 5)")
-    p.add_argument("--gpu", default="a100-40gb")
-    p.add_argument("--lam", type=float, default=0.1)
-    p.add_argument("--seed", type=seed_value(), default=0)
-    p.add_argument("--hours", type=int, help="only the first HOURS hours of each trace")
-    p.add_argument("--data-dir", help="data directory (default: CLOVER_DATA, ../shared/data)")
+    config_option(p, "--n-gpus", key="n_gpus", type=int,
+                  help="N, the schemes' GPUs (config n_gpus; none: the paper protocol's, 2)")
+    p.add_argument("--k", type=int, help="BASE's GPU factor (default: the paper protocol's, 5)")
+    config_option(p, "--gpu", key="gpu", help="default %(default)s")
+    p.add_argument("--lam", type=float, help="λ (default: the paper protocol's, 0.1)")
+    config_option(p, "--seed", key="seed", type=seed_value(), help="default %(default)s")
+    config_option(p, "--hours", key="hours", type=int,
+                  help="only the first HOURS hours of each trace")
+    add_data_dir_option(p)
     p.add_argument("--out", default="results/decomposition.csv")
     p.set_defaults(func=_decomposition)

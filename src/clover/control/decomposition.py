@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from clover.errors import CloverError
+from clover.mig.geometry import DEFAULT_GPU
 
 #: the three original traces of the paper (clover.carbon presets)
 ORIGINAL_TRACES = ("CISO-March", "CISO-Sep", "ESO-March")
@@ -185,7 +186,7 @@ def _summarise(setup: _Setup, hours: list[dict], ci: Sequence[float]) -> dict:
 
 def decomposition(app: str, traces: Iterable[str] = ORIGINAL_TRACES,
                   schemes: Sequence[str] = ("oracle", "clover"), *, n_gpus: int = 2,
-                  k: int = 5, gpu: str = "a100-40gb", lam: float = 0.1, seed: int = 0,
+                  k: int = 5, gpu: str = DEFAULT_GPU, lam: float = 0.1, seed: int = 0,
                   hours: int | None = None, data_dir: str | None = None,
                   profiles=None, ci_by_trace: dict | None = None) -> pd.DataFrame:
     """The savings decomposition of ``app``: one row per scheme × trace × step (:data:`STEPS`,
@@ -262,9 +263,16 @@ def write_decomposition(out: str, **kw) -> pd.DataFrame:
 
 
 def _cli(args) -> int:
+    """``clover decomposition``: flags, else the config's apps, traces and N, else the paper
+    protocol's N, k and λ (the decomposition is a paper-protocol study)."""
+    from clover.sim.protocol import protocol_settings
+
+    paper = protocol_settings("paper")
     table = write_decomposition(
         args.out, apps=tuple(args.app or APPS), traces=tuple(args.trace or ORIGINAL_TRACES),
-        schemes=tuple(args.scheme or ("oracle", "clover")), n_gpus=args.n_gpus, k=args.k,
-        gpu=args.gpu, lam=args.lam, seed=args.seed, hours=args.hours, data_dir=args.data_dir)
+        schemes=tuple(args.scheme or ("oracle", "clover")),
+        n_gpus=args.n_gpus or paper.default_gpus, k=args.k or paper.base_gpu_factor,
+        gpu=args.gpu, lam=paper.lam if args.lam is None else args.lam, seed=args.seed,
+        hours=args.hours, data_dir=args.data_dir)
     print(f"clover decomposition: {len(table)} rows -> {args.out}")
     return 0

@@ -7,9 +7,10 @@ protocol × grid × app × trace × λ × floor runs every scheme of that grid i
 ``workflow/rules/common.smk`` builds its rules from this table.
 
 Protocols per grid come from config keys ``protocols`` (main grid), ``lam_sweep.protocols``
-and ``regions.protocols``; each defaults to ``[config["protocol"]]``, itself ``paper`` in the
-pipeline's schema (``extended`` when a config names none). λ of the main and regions grids is
-``config["lam"]``, or the protocol's preset when null (:func:`grid_lam`).
+and ``regions.protocols``; each defaults to ``[config["protocol"]]``, itself the schema's
+default (``extended``) when a config names none (config/config.yaml names ``paper``). λ of the
+main and regions grids is ``config["lam"]``, or the protocol's preset when null
+(:func:`grid_lam`). ``config`` is a config dict (``RunConfig.as_dict()`` in the Snakefile).
 
 Every log row carries its labels (:data:`LABEL_COLUMNS`): ``protocol`` and ``grid``, which the
 analysis filters on (:mod:`clover.analysis.aggregate`).
@@ -19,14 +20,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
+from clover.config import schema_default
 from clover.errors import CloverError
 from clover.sim.protocol import PROTOCOLS
 
 if TYPE_CHECKING:  # pandas is imported where used: `clover` startup stays light
     import pandas as pd
 
-#: The protocol a grid runs when the config names none (as ``clover run``'s default).
-DEFAULT_PROTOCOL = "extended"
 #: How run logs are written (one format for ``clover run`` and ``clover run-grid``).
 LOG_CSV = {"index": False, "float_format": "%.10g", "lineterminator": "\n"}
 #: Grids the pipeline knows, in table order.
@@ -60,7 +60,7 @@ def job_id(protocol: str, grid: str, app: str, trace: str, lam: str, floor: str)
 
 
 def _protocols(section: dict, config: dict, where: str) -> list[str]:
-    default = config.get("protocol") or DEFAULT_PROTOCOL
+    default = config.get("protocol") or schema_default("protocol")
     values = list(section.get("protocols") or [default])
     bad = [p for p in values if p not in PROTOCOLS]
     if bad:
@@ -106,6 +106,27 @@ def _entries(config: dict) -> Iterable[tuple]:
                     for season in reg.get("seasons", []):
                         for scheme in reg.get("schemes", []):
                             yield protocol, "regions", app, f"{zone}.{season}", scheme, lam, "none"
+
+
+def default_n_gpus(config: dict) -> int:
+    """N of the pipeline's nodes (its MIG setup): config ``n_gpus``, else the default
+    protocol's (paper 2, extended 10)."""
+    from clover.sim.protocol import protocol_settings
+
+    n = config.get("n_gpus")
+    return int(n) if n is not None else \
+        protocol_settings(config.get("protocol") or schema_default("protocol")).default_gpus
+
+
+def profile_batch_sizes(config: dict, app: str) -> list[int]:
+    """Batch sizes a profile table of ``app`` must hold: 1 and the request batch of ``app``
+    under every protocol the grid runs (and the config's default protocol)."""
+    from clover.sim.protocol import protocol_settings
+
+    names = {config.get("protocol") or schema_default("protocol"),
+             *(entry[0] for entry in _entries(config))}
+    batch = config.get("request_batch")
+    return sorted({1, *(protocol_settings(n, request_batch=batch).batch(app) for n in names)})
 
 
 def grid_table(config: dict) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from functools import lru_cache
 import pandas as pd
 
 from clover.errors import CloverError
+from clover.mig.geometry import DEFAULT_GPU
 
 #: mean inter-arrival times of the artifact's sweep, lightest first (PROVENANCE.md 1a'')
 ARRIVALS_S = {"efficientnet": (1.0, 0.4, 0.2), "yolo": (1.0, 0.4, 0.2),
@@ -66,7 +67,7 @@ def _profiles(app: str, gpu: str, batch: int):
 
 
 def reference_configuration(app: str, configuration: str, n_gpus: int = 2,
-                            gpu: str = "a100-40gb"):
+                            gpu: str = DEFAULT_GPU):
     """The artifact's ``base`` or ``clover`` configuration of ``app`` on ``n_gpus`` GPUs."""
     from clover.mig.geometry import get_gpu
     from clover.models.catalog import largest_variant
@@ -85,7 +86,7 @@ def reference_configuration(app: str, configuration: str, n_gpus: int = 2,
 
 
 def modeled_reference(app: str, configuration: str, arrival_s: float, n_gpus: int = 2,
-                      gpu: str = "a100-40gb", seed: int = 0,
+                      gpu: str = DEFAULT_GPU, seed: int = 0,
                       n_requests: int = 1000) -> dict:
     """One artifact entry, modeled: the FCFS window of ``configuration`` ("base" or "clover")
     at 1/``arrival_s`` requests/s (a request = the paper protocol's request batch).
@@ -131,7 +132,7 @@ def artifact_entries(apps=tuple(ARRIVALS_S)) -> pd.DataFrame:
 
 
 def modeled_reference_table(measured: pd.DataFrame | None = None, n_gpus: int = 2,
-                            gpu: str = "a100-40gb", seed: int = 0) -> pd.DataFrame:
+                            gpu: str = DEFAULT_GPU, seed: int = 0) -> pd.DataFrame:
     """Per artifact entry, the modeled ratios vs BASE (module docstring, "Pairing").
 
     ``measured``: a table with ``kind, app, load_index, arrival_s`` (and optionally

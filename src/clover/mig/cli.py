@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from clover.cliutil import add_command_group, add_json_flag
 from clover.errors import CloverError
-from clover.mig.geometry import GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
+from clover.mig.geometry import DEFAULT_GPU, GPUS, enumerate_layouts, get_gpu, layout_by_name, layouts_json
 
 
 def _layouts(args: argparse.Namespace) -> int:
@@ -80,7 +80,8 @@ def configuration_layouts(data: dict) -> ConfigurationLayouts:
 
 
 def _targets(args: argparse.Namespace):
-    """{gpu index: Layout} from --layout (repeatable, GPU 0, 1, ...) or --configuration FILE."""
+    """{gpu index: Layout} from --layout (repeatable, GPU 0, 1, ...) then --whole N whole
+    GPUs, or --configuration FILE."""
     from clover.mig.manager import layouts_of
 
     if args.configuration:
@@ -91,10 +92,13 @@ def _targets(args: argparse.Namespace):
             raise CloverError(f"configuration file {args.configuration}: 'configuration' must "
                               "be a JSON object")
         return configuration_layouts(data.get("configuration", data))
-    if not args.layout:
-        raise CloverError("give --layout NAME (once per GPU) or --configuration FILE")
+    if args.whole < 0:
+        raise CloverError(f"--whole must be >= 0 (got {args.whole})")
+    if not args.layout and not args.whole:
+        raise CloverError("give --layout NAME (once per GPU), --whole N or --configuration FILE")
     spec = get_gpu(args.gpu)
-    return layouts_of([layout_by_name(spec.key, name) for name in args.layout])
+    names = [*args.layout, *[spec.full_profile.name] * args.whole]
+    return layouts_of([layout_by_name(spec.key, name) for name in names])
 
 
 def _emit_plan(ops, args: argparse.Namespace, header: str) -> None:
@@ -169,10 +173,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gpu", default="a100-40gb", help=f"GPU model for --layout: {', '.join(GPUS)}")
+    p.add_argument("--gpu", default=DEFAULT_GPU, help=f"GPU model for --layout: {', '.join(GPUS)}")
     p.add_argument("--layout", action="append", default=[],
                    help="layout name (profiles joined by '+', as `clover mig layouts` prints), "
                         "once per GPU: GPU 0, 1, ...")
+    p.add_argument("--whole", type=int, default=0, metavar="N",
+                   help="then N GPUs whole (one instance of the full profile each; BASE's "
+                        "initial deployment)")
     p.add_argument("--configuration", help="JSON file with a Configuration (as_dict form)")
     add_json_flag(p)
     p.add_argument("--out", help="also write the plan as JSON to this file")
@@ -181,11 +188,11 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     msub = add_command_group(sub, "mig", "MIG profiles and valid layouts")
     lay = msub.add_parser("layouts", help="list the valid MIG layouts of a GPU")
-    lay.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    lay.add_argument("--gpu", default=DEFAULT_GPU, help=f"one of {', '.join(GPUS)}")
     add_json_flag(lay)
     lay.set_defaults(func=_layouts)
     prof = msub.add_parser("profiles", help="list the MIG profiles of a GPU")
-    prof.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    prof.add_argument("--gpu", default=DEFAULT_GPU, help=f"one of {', '.join(GPUS)}")
     prof.set_defaults(func=_profiles)
     plan = msub.add_parser("plan", help="the MIG operations (and nvidia-smi commands) for a layout; "
                                         "never changes a GPU")

@@ -175,6 +175,9 @@ GPUS: dict[str, GpuSpec] = {
         idle_power_source="assumed: A100 near-idle 36.1 W scaled by TDP 700/400 (no public measurement)",
     ),
 }
+#: the GPU of the original Clover experiments (sc23-clover: A100-SXM4-40GB nodes), every
+#: command's and function's default (the config schema's ``gpu`` default agrees: a test)
+DEFAULT_GPU = "a100-40gb"
 
 
 def get_gpu(key: str) -> GpuSpec:

@@ -8,8 +8,9 @@ import json
 from clover.cliutil import (CI_MAX_G_PER_KWH, add_json_flag, add_protocol_args, ci_value, number,
                              pue_value, seed_value)
 from clover.errors import CloverError
-from clover.mig.geometry import GPUS
+from clover.mig.geometry import DEFAULT_GPU, GPUS
 from clover.models.catalog import APPS
+from clover.names import SCHEME_NAMES
 from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE
 
 
@@ -151,7 +152,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("space", help="the artifact's replicated search space: partitions, "
                                       "slice mixes, distinct configuration graphs")
     sp.add_argument("--app", required=True, choices=sorted(APPS))
-    sp.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    sp.add_argument("--gpu", default=DEFAULT_GPU, help=f"one of {', '.join(GPUS)}")
     sp.add_argument("--profiles", default=None, help="profile table file (for the fit count)")
     sp.add_argument("--backend", default="model", help="clover.profiles backend (model)")
     sp.add_argument("--all-variants", action="store_true",
@@ -165,12 +166,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="number of GPUs (default: extended 10, paper 2)")
     parser.add_argument("--ci", type=ci_value("--ci"), required=True,
                         help="carbon intensity, g/kWh (0 to 3,000)")
-    parser.add_argument("--scheme", default="clover",
-                        choices=["base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw"])
+    parser.add_argument("--scheme", default="clover", choices=SCHEME_NAMES)
     parser.add_argument("--lam", type=number("--lam", lo=0.0, hi=1.0), default=None,
                         help="lambda of the objective (default: the protocol's, paper 0.1, "
                              "extended 0.5)")
-    parser.add_argument("--gpu", default="a100-40gb", help=f"one of {', '.join(GPUS)}")
+    parser.add_argument("--gpu", default=DEFAULT_GPU, help=f"one of {', '.join(GPUS)}")
     parser.add_argument("--load-fraction",
                         type=number("--load-fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
                         default=LOAD_FRACTION,

@@ -56,6 +56,8 @@ BOUNDS = {
 MLPERF_WORKLOADS = {"resnet50": (8.2, 60),
                     "bert-99": (transformer_encoder_gflops(24, 1024, 384), 200),
                     "ssd-resnet34": (433.0, 60)}
+#: the GPU of the MISO measurements (A100-SXM4-40GB)
+MISO_GPU = "a100-40gb"
 #: NVIDIA's MLPerf v1.1 A100 engines run INT8: dense INT8 peak, A100 datasheet (TOPS)
 A100_INT8_TOPS = 624.0
 MLPERF_OFFLINE_BATCH = {"resnet50": 2048, "bert-99": 1024}  # NVIDIA's Offline batch sizes (order)
@@ -87,7 +89,7 @@ def _miso_step(params: ModelParams, batch: int, sms: int) -> tuple[float, float]
     """Modeled training step (ms, utilisation) of MISO ResNet50-CIFAR: no host term."""
     cal = params.calibration["miso_resnet_cifar"]
     est = estimate_service(float(cal["gflops_per_sample"]), int(cal["kernels_per_step"]), sms,
-                           "a100-40gb", replace(params, tau_host_ms=0.0, request_overhead_ms=0.0),
+                           MISO_GPU, replace(params, tau_host_ms=0.0, request_overhead_ms=0.0),
                            batch)
     return est.gpu_ms, est.utilisation
 
@@ -122,7 +124,7 @@ def fit_constants(data_dir: str | Path | None = None,
     a, y = [], []
     for batch, latency in sorted((int(b), float(v)) for b, v in mp["points"].items()):
         est = estimate_service(float(mp["gflops_per_sample"]), int(mp["kernels"]), sms,
-                               "a100-40gb", shape, batch)
+                               MISO_GPU, shape, batch)
         a.append([1.0, est.gpu_ms])
         y.append(latency - int(mp["kernels"]) * params.tau_host_ms)
     overhead, inv_e = np.linalg.solve(np.array(a), np.array(y))
@@ -131,7 +133,7 @@ def fit_constants(data_dir: str | Path | None = None,
     pw = miso_power(data_dir)
     trial = replace(params, hill_k=k, tau_kernel_ms=tau_kernel, efficiency_max=e_train)
     u = np.array([_miso_step(trial, int(b), MISO_SMS["full(no-MIG)"])[1] for b in pw["batch_size"]])
-    a100 = get_gpu("a100-40gb")
+    a100 = get_gpu(MISO_GPU)
     idle, tdp = a100.idle_power_w, a100.tdp_w
     frac = (pw["power_w"].to_numpy(float) - idle) / (tdp - idle)
     b1, b0 = np.polyfit(u, frac, 1)
@@ -158,7 +160,7 @@ def calibration_report(data_dir: str | Path | None = None,
     mp = params.calibration["migperf_bert_base"]
     for batch, latency in sorted((int(b), float(v)) for b, v in mp["points"].items()):
         est = estimate_service(float(mp["gflops_per_sample"]), int(mp["kernels"]), 14,
-                               "a100-40gb", params, batch)
+                               MISO_GPU, params, batch)
         add(f"MIGPerf BERT-base seq64 1g.5gb bs{batch} latency ms", "fit", "migperf",
             latency, est.service_ms)
 
@@ -179,7 +181,7 @@ def calibration_report(data_dir: str | Path | None = None,
     pw = miso_power(data_dir)
     for b, p in zip(pw["batch_size"], pw["power_w"]):
         _, u = _miso_step(trial, int(b), 108)
-        a100 = get_gpu("a100-40gb")
+        a100 = get_gpu(MISO_GPU)
         model_p = a100.idle_power_w + (a100.tdp_w - a100.idle_power_w) * (
             params.dynamic_base_frac + params.dynamic_util_frac * u)
         add(f"MISO ResNet50-CIFAR whole A100 bs{b} power W", "fit", "miso_power", float(p), model_p)

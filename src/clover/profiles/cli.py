@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from clover.cliutil import add_config_arg, config_option
 from clover.errors import CloverError
 from clover.models.catalog import APPS, get_app, get_variant
 from clover.paths import check_output_path
@@ -74,14 +75,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "MIG slice type (x batch size). backend 'model' is analytical (no hardware), "
                     "'cpu' times the real models on CPU cores standing in for slices, 'cuda' "
                     "times them on the MIG slices that already exist (never changes MIG mode).")
+    add_config_arg(parser)
     parser.add_argument("--app", required=True, help=f"one of {', '.join(APPS)}")
-    parser.add_argument("--gpu", default="a100-40gb", help="GPU catalog key (default a100-40gb)")
-    parser.add_argument("--backend", default="model", help=f"one of {', '.join(BACKENDS)}")
+    config_option(parser, "--gpu", key="gpu", help="GPU catalog key (default %(default)s)")
+    config_option(parser, "--backend", key="profiles.backend",
+                  help=f"one of {', '.join(BACKENDS)} (default %(default)s)")
     parser.add_argument("--out", help="output CSV (default results/profiles/<app>_<gpu>_<backend>.csv)")
-    parser.add_argument("--iters", type=int, default=30, help="timed iterations (measured backends)")
-    parser.add_argument("--warmup", type=int, default=5, help="warm-up iterations (measured backends)")
-    parser.add_argument("--input-scale", type=float, default=1.0,
-                        help="scale the catalog input size (measured backends; e.g. 0.25 for quick runs)")
+    config_option(parser, "--iters", key="profiles.iters", type=int,
+                  help="timed iterations (measured backends; default %(default)s)")
+    config_option(parser, "--warmup", key="profiles.warmup", type=int,
+                  help="warm-up iterations (measured backends; default %(default)s)")
+    config_option(parser, "--input-scale", key="profiles.input_scale", type=float,
+                  help="scale the catalog input size (measured backends; e.g. 0.25 for quick "
+                       "runs; default %(default)s)")
     parser.add_argument("--idle-s", type=float,
                         help="idle-baseline window before each timed loop, s (cpu 0.5, cuda 1.0)")
     parser.add_argument("--min-time-s", type=float,

@@ -56,7 +56,7 @@ from clover.errors import CloverError
 from clover.hw.energy import EnergyMeter, NvmlEnergyMeter, RaplEnergyMeter
 from clover.hw.nvml import Nvml
 from clover.timestamps import iso_utc
-from clover.mig.geometry import GpuSpec, MigProfile, get_gpu
+from clover.mig.geometry import DEFAULT_GPU, GpuSpec, MigProfile, get_gpu
 from clover.models.catalog import Variant, get_app, get_variant, variants_for_app
 from clover.models.catalog import scaled_input_size as _scaled_input_size
 from clover.profiles.model import memory_mb, modeled_row, slice_memory_mb
@@ -299,7 +299,7 @@ def cpu_threads(prof: MigProfile, spec: GpuSpec, cores: int | None = None) -> in
     return max(1, round(cores * prof.compute_slices / spec.compute_slices))
 
 
-def cpu_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] | None = None,
+def cpu_profiles(app: str, gpu: str = DEFAULT_GPU, *, variants: Iterable[str] | None = None,
                  slices: Iterable[str] | None = None, batch_sizes: Iterable[int] = (1,),
                  iters: int = 30, warmup: int = 5, input_scale: float = 1.0,
                  idle_s: float = 0.5, min_time_s: float = 0.0, meter: Any = "auto",
@@ -357,7 +357,7 @@ def _used_size(worker, default: int) -> int:
 
 
 # --------------------------------------------------------------------------- GPU backend
-def cuda_profiles(app: str, gpu: str = "a100-40gb", *, variants: Iterable[str] | None = None,
+def cuda_profiles(app: str, gpu: str = DEFAULT_GPU, *, variants: Iterable[str] | None = None,
                   slices: Iterable[str] | None = None, batch_sizes: Iterable[int] = (1,),
                   iters: int = 30, warmup: int = 5, input_scale: float = 1.0,
                   idle_s: float = 1.0, min_time_s: float = 2.0, nvml: Any = None,
@@ -451,7 +451,7 @@ def _mig_memory_mb(nv: Nvml, mig: MigSlice, reply: dict) -> float:
         return float(peak) if peak is not None else float("nan")
 
 
-def measure_profiles(app: str, gpu: str = "a100-40gb", *, backend: str = "cpu",
+def measure_profiles(app: str, gpu: str = DEFAULT_GPU, *, backend: str = "cpu",
                      **kwargs) -> pd.DataFrame:
     """Dispatch to :func:`cpu_profiles` or :func:`cuda_profiles`."""
     if backend == "cpu":

@@ -14,7 +14,7 @@ import time
 
 from clover.cliutil import add_command_group, seed_value
 from clover.errors import CloverError
-from clover.mig.geometry import GPUS
+from clover.mig.geometry import DEFAULT_GPU, GPUS
 from clover.models.catalog import APPS
 
 
@@ -85,7 +85,7 @@ def add_live_args(p: argparse.ArgumentParser) -> None:
                         "stated in the log")
     p.add_argument("--cluster", help="cluster YAML (nodes, GPUs, MIG UUIDs); default: this machine")
     p.add_argument("--gpus", type=int, default=1, help="GPUs (emulated on CPU) without --cluster")
-    p.add_argument("--gpu", default="a100-40gb", help=f"GPU model: {', '.join(GPUS)}")
+    p.add_argument("--gpu", default=DEFAULT_GPU, help=f"GPU model: {', '.join(GPUS)}")
     p.add_argument("--cores-per-gpu", type=int, default=0,
                    help="cpu backend: cores emulating one GPU (default: all cores / GPUs)")
     p.add_argument("--lam", type=float, default=0.5, help="λ of the objective (default 0.5)")

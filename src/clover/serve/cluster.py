@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import jsonschema
 
 from clover.errors import CloverError
-from clover.mig.geometry import get_gpu
+from clover.mig.geometry import DEFAULT_GPU, get_gpu
 from clover.mig.manager import MigInstance, layout_for_profiles
 from clover.models.catalog import get_variant, scaled_input_size as models_scaled_input_size
 from clover.models.configuration import Configuration
@@ -85,7 +85,7 @@ class ClusterSpec:
         return f"http://{host}:{self.http_port}"
 
 
-def local_cluster(backend: str = "cpu", n_gpus: int = 1, gpu: str = "a100-40gb",
+def local_cluster(backend: str = "cpu", n_gpus: int = 1, gpu: str = DEFAULT_GPU,
                   cores_per_gpu: int = 0, http_port: int = 8000, mig_apply: bool = False
                   ) -> ClusterSpec:
     """A one-node cluster on this machine (a laptop, or one GPU node without a cluster file)."""
@@ -172,7 +172,7 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
         raise bad(*problem)
     backend = data.get("backend", "cuda")
     try:
-        gpu = get_gpu(data.get("gpu", "a100-40gb")).key
+        gpu = get_gpu(data.get("gpu", DEFAULT_GPU)).key
     except CloverError as exc:
         raise bad("gpu", exc.message) from None
     http = data["http"]

@@ -1,0 +1,38 @@
+"""The light name registries (clover.names, clover.mig.geometry.DEFAULT_GPU) agree with what
+they name, and the commands offer them (no copy of the scheme list in a CLI module)."""
+
+from __future__ import annotations
+
+import argparse
+
+from clover.cli import build_parser
+from clover.mig.geometry import DEFAULT_GPU, GPUS
+from clover.names import SCHEME_NAMES
+
+
+def _option(words, flag):
+    parser = build_parser(words[0])
+    for word in words:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return next(a for a in parser._actions if flag in a.option_strings)
+
+
+def test_scheme_names_are_the_implemented_schemes_in_order():
+    from clover.optimize.schemes import DEFAULTS, SCHEMES
+
+    assert tuple(SCHEMES) == SCHEME_NAMES
+    assert tuple(DEFAULTS) == ("base", "co2opt", "oracle", "clover", "blover", "jung", "sa-raw")
+    assert set(DEFAULTS) == set(SCHEME_NAMES)
+
+
+def test_commands_offer_the_registry():
+    for words, flag in ((["run"], "--scheme"), (["run-grid"], "--schemes"),
+                        (["optimize"], "--scheme"), (["gpu-count"], "--schemes")):
+        assert tuple(_option(words, flag).choices) == SCHEME_NAMES, words
+
+
+def test_default_gpu_is_the_artifacts_a100_in_the_catalog():
+    assert DEFAULT_GPU in GPUS and GPUS[DEFAULT_GPU].name == "NVIDIA A100-SXM4-40GB"
+    for words in (["optimize"], ["space"], ["mig", "layouts"], ["mig", "plan"]):
+        assert _option(words, "--gpu").default == DEFAULT_GPU, words
