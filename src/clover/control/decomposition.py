@@ -185,15 +185,24 @@ def _summarise(setup: _Setup, hours: list[dict], ci: Sequence[float]) -> dict:
 
 
 def decomposition(app: str, traces: Iterable[str] = ORIGINAL_TRACES,
-                  schemes: Sequence[str] = ("oracle", "clover"), *, n_gpus: int = 2,
-                  k: int = 5, gpu: str = DEFAULT_GPU, lam: float = 0.1, seed: int = 0,
+                  schemes: Sequence[str] = ("oracle", "clover"), *, n_gpus: int | None = None,
+                  k: int | None = None, gpu: str = DEFAULT_GPU, lam: float | None = None,
+                  seed: int = 0,
                   hours: int | None = None, data_dir: str | None = None,
                   profiles=None, ci_by_trace: dict | None = None) -> pd.DataFrame:
     """The savings decomposition of ``app``: one row per scheme × trace × step (:data:`STEPS`,
     module docstring), columns :data:`COLUMNS` (percent, points, ms, J, g per request).
 
-    ``ci_by_trace`` (name -> hourly g/kWh) replaces loading the traces (tests); ``hours``
-    keeps the first hours only. Deterministic for a given ``seed``."""
+    ``n_gpus``, ``k`` and ``lam`` default to the paper protocol's (``clover.sim.protocol``:
+    N = 2, k = 5, λ = 0.1; the decomposition is a paper-protocol study). ``ci_by_trace``
+    (name -> hourly g/kWh) replaces loading the traces (tests); ``hours`` keeps the first
+    hours only. Deterministic for a given ``seed``."""
+    from clover.sim.protocol import protocol_settings
+
+    paper = protocol_settings("paper")
+    n_gpus = paper.default_gpus if n_gpus is None else n_gpus
+    k = paper.base_gpu_factor if k is None else k
+    lam = paper.lam if lam is None else lam
     if int(k) < 2:
         raise CloverError(f"decomposition: k must be >= 2 (the equal-load row is k = 1; got {k})")
     if int(n_gpus) < 1:
@@ -265,14 +274,10 @@ def write_decomposition(out: str, **kw) -> pd.DataFrame:
 def _cli(args) -> int:
     """``clover decomposition``: flags, else the config's apps, traces and N, else the paper
     protocol's N, k and λ (the decomposition is a paper-protocol study)."""
-    from clover.sim.protocol import protocol_settings
-
-    paper = protocol_settings("paper")
     table = write_decomposition(
         args.out, apps=tuple(args.app or APPS), traces=tuple(args.trace or ORIGINAL_TRACES),
         schemes=tuple(args.scheme or ("oracle", "clover")),
-        n_gpus=args.n_gpus or paper.default_gpus, k=args.k or paper.base_gpu_factor,
-        gpu=args.gpu, lam=paper.lam if args.lam is None else args.lam, seed=args.seed,
+        n_gpus=args.n_gpus or None, k=args.k or None, gpu=args.gpu, lam=args.lam, seed=args.seed,
         hours=args.hours, data_dir=args.data_dir)
     print(f"clover decomposition: {len(table)} rows -> {args.out}")
     return 0

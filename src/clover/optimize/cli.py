@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from clover.cliutil import (CI_MAX_G_PER_KWH, add_json_flag, add_protocol_args, ci_value, number,
-                             pue_value, seed_value)
+from clover.cliutil import (CI_MAX_G_PER_KWH, add_config_arg, add_json_flag, add_protocol_args,
+                             ci_value, config_option, number, pue_value, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import DEFAULT_GPU, GPUS
 from clover.models.catalog import APPS
@@ -167,10 +167,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ci", type=ci_value("--ci"), required=True,
                         help="carbon intensity, g/kWh (0 to 3,000)")
     parser.add_argument("--scheme", default="clover", choices=SCHEME_NAMES)
-    parser.add_argument("--lam", type=number("--lam", lo=0.0, hi=1.0), default=None,
-                        help="lambda of the objective (default: the protocol's, paper 0.1, "
-                             "extended 0.5)")
-    parser.add_argument("--gpu", default=DEFAULT_GPU, help=f"one of {', '.join(GPUS)}")
+    add_config_arg(parser)
+    config_option(parser, "--lam", key="lam", type=number("--lam", lo=0.0, hi=1.0),
+                  help="lambda of the objective (default: the protocol's, paper 0.1, "
+                       "extended 0.5)")
+    config_option(parser, "--gpu", key="gpu", help=f"one of {', '.join(GPUS)} (default %(default)s)")
     parser.add_argument("--load-fraction",
                         type=number("--load-fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
                         default=LOAD_FRACTION,
@@ -194,7 +195,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", default="model", help="clover.profiles backend (model)")
     parser.add_argument("--simulate", action="store_true",
                         help="p95 from the event simulation instead of the closed form")
-    parser.add_argument("--seed", type=seed_value(), default=0)
+    config_option(parser, "--seed", key="seed", type=seed_value(), help="default %(default)s")
     add_json_flag(parser)
     add_protocol_args(parser)
     parser.set_defaults(func=_run)
