@@ -16,6 +16,7 @@ from clover.cliutil import add_command_group, seed_value
 from clover.errors import CloverError
 from clover.mig.geometry import DEFAULT_GPU, GPUS
 from clover.models.catalog import APPS
+from clover.names import SCHEME_NAMES
 
 
 def _on_sigterm_like_ctrl_c(fn):
@@ -74,8 +75,9 @@ def add_live_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--app", required=True, choices=sorted(APPS))
     p.add_argument("--backend", default="cpu", choices=["cpu", "cuda"],
                    help="cpu: slices are shares of CPU cores (laptop); cuda: MIG slices")
+    # checked by the run parser (its choices), which clover live's flags go through
     p.add_argument("--scheme", default="clover",
-                   help="base, co2opt, clover, blover, oracle or jung (default clover)")
+                   help=f"{', '.join(SCHEME_NAMES)} (default clover)")
     p.add_argument("--trace", default="CISO-March", help="carbon trace (preset, zone spec or CSV)")
     p.add_argument("--hours", type=int, default=3, help="hours of the trace to run (default 3)")
     p.add_argument("--hour-seconds", type=float, default=20.0,
@@ -85,10 +87,12 @@ def add_live_args(p: argparse.ArgumentParser) -> None:
                         "stated in the log")
     p.add_argument("--cluster", help="cluster YAML (nodes, GPUs, MIG UUIDs); default: this machine")
     p.add_argument("--gpus", type=int, default=1, help="GPUs (emulated on CPU) without --cluster")
-    p.add_argument("--gpu", default=DEFAULT_GPU, help=f"GPU model: {', '.join(GPUS)}")
+    p.add_argument("--gpu", help=f"GPU model: {', '.join(GPUS)} (default: clover run's, "
+                                 f"{DEFAULT_GPU})")
     p.add_argument("--cores-per-gpu", type=int, default=0,
                    help="cpu backend: cores emulating one GPU (default: all cores / GPUs)")
-    p.add_argument("--lam", type=float, default=0.5, help="λ of the objective (default 0.5)")
+    p.add_argument("--lam", type=float,
+                   help="λ of the objective (default: clover run's, the protocol's)")
     p.add_argument("--max-accuracy-loss", default="none", help="'none' or percent vs BASE")
     p.add_argument("--search", default="sim", choices=["sim", "live"],
                    help="score the scheme's candidates with the simulator (fast) or deploy and "
@@ -105,7 +109,7 @@ def add_live_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles", help="profile table CSV (default: calibrate on CPU / model on GPU)")
     p.add_argument("--calib-iterations", type=int, default=10)
     p.add_argument("--scheme-params-json", help="JSON object of make_scheme parameters")
-    p.add_argument("--seed", type=seed_value(), default=0)
+    p.add_argument("--seed", type=seed_value(), help="default: clover run's (0)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port of the service (loopback)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance")
     p.add_argument("--out-dir", default="results/live", help="where logs go (default results/live)")
