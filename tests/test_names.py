@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 
 from clover.cli import build_parser
+from clover.cliutil import ConfigDefault
 from clover.mig.geometry import DEFAULT_GPU, GPUS
-from clover.names import SCHEME_NAMES
+from clover.names import PROTOCOL_NAMES, SCHEME_NAMES
 
 
 def _option(words, flag):
@@ -34,5 +35,16 @@ def test_commands_offer_the_registry():
 
 def test_default_gpu_is_the_artifacts_a100_in_the_catalog():
     assert DEFAULT_GPU in GPUS and GPUS[DEFAULT_GPU].name == "NVIDIA A100-SXM4-40GB"
-    for words in (["optimize"], ["space"], ["mig", "layouts"], ["mig", "plan"]):
-        assert _option(words, "--gpu").default == DEFAULT_GPU, words
+    for words in (["optimize"], ["run"], ["space"], ["mig", "layouts"], ["mig", "plan"]):
+        default = _option(words, "--gpu").default
+        # a config option's default is the schema's, read when no --config sets it
+        default = default.value() if isinstance(default, ConfigDefault) else default
+        assert default == DEFAULT_GPU, words
+
+
+def test_protocol_names_are_the_protocols_and_the_commands_offer_them():
+    from clover.sim.protocol import PROTOCOLS
+
+    assert PROTOCOLS == PROTOCOL_NAMES == ("paper", "extended")
+    for words in (["aggregate"], ["gpu-count"]):
+        assert tuple(_option(words, "--protocol").choices) == PROTOCOL_NAMES, words

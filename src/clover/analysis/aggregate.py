@@ -18,6 +18,7 @@ import pandas as pd
 
 from clover.control.grid import log_columns
 from clover.errors import CloverError
+from clover.names import PROTOCOL_NAMES
 
 #: Keys that identify a run: its labels (protocol, grid) and its parameters.
 RUN_KEYS = ("protocol", "grid", "app", "trace", "scheme", "lam", "floor")
@@ -181,7 +182,7 @@ def select(df: pd.DataFrame, grid: str | None = None, protocol: str | None = Non
 def protocols(df: pd.DataFrame) -> list[str]:
     """Protocols present, paper first."""
     present = set(df["protocol"]) if "protocol" in df else set()
-    return [p for p in ("paper", "extended") if p in present] + sorted(present - {"paper", "extended"})
+    return [p for p in PROTOCOL_NAMES if p in present] + sorted(present - set(PROTOCOL_NAMES))
 
 
 def read_gpu_counts(paths: Sequence[str | Path]) -> pd.DataFrame:

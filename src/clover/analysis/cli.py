@@ -7,7 +7,7 @@ import argparse
 
 from clover.cliutil import add_config_arg, add_data_dir_option, config_option, seed_value
 from clover.errors import CloverError
-from clover.names import SCHEME_NAMES
+from clover.names import PROTOCOL_NAMES, SCHEME_NAMES
 
 
 def _write_csv(df, path) -> None:
@@ -147,7 +147,7 @@ def _main_grid_args(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     config_option(p, "--lam", key="lam", type=float,
                   help="λ of the main grid (config lam; none: the config protocol's preset)")
-    config_option(p, "--protocol", key="protocol", choices=("paper", "extended"),
+    config_option(p, "--protocol", key="protocol", choices=PROTOCOL_NAMES,
                   help="the default protocol, whose λ the main grid has when neither --lam "
                        "nor config lam is set (default %(default)s)")
     config_option(p, "--embodied-kg-per-gpu", key="embodied.kg_co2e_per_gpu", type=float,
@@ -200,7 +200,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                   help="carbon intensity, g/kWh (default %(default)s)")
     config_option(g, "--lam", key="lam", type=float,
                   help="λ (config lam; none: the protocol's, paper 0.1, extended 0.5)")
-    config_option(g, "--protocol", key="gpu_count.protocol", choices=("paper", "extended"),
+    config_option(g, "--protocol", key="gpu_count.protocol", choices=PROTOCOL_NAMES,
                   help="the service target's protocol (default %(default)s: BASE on k x N = "
                        "--base-gpus GPUs, replicated space, FCFS)")
     g.add_argument("--out", help="CSV to write (atomically)")

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from clover.analysis.aggregate import SCHEME_LABEL, SCHEME_ORDER, protocols, select
+from clover.names import PROTOCOL_NAMES
 
 #: Protocols in table order.
-PROTOCOL_ORDER = ("paper", "extended")
+PROTOCOL_ORDER = PROTOCOL_NAMES
 NOT_RUN = "not run"
 
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
 from clover.errors import CloverError
+from clover.names import PROTOCOL_NAMES
 
-PROTOCOLS = ("paper", "extended")
+PROTOCOLS = PROTOCOL_NAMES  # the light registry (clover.names)
 SPACES = ("replicated", "per-gpu")
 DISPATCHES = ("fcfs", "optimal")
 ACCOUNTINGS = ("artifact", "modeled")
