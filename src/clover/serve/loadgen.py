@@ -128,19 +128,6 @@ def run_load(url: str, arrivals_s: Sequence[float], **kwargs) -> list[RequestRec
     return asyncio.run(run_open_loop(url, arrivals_s, **kwargs))
 
 
-def poisson_arrivals(rate_rps: float, duration_s: float, seed: int) -> np.ndarray:
-    """Poisson arrival times in [0, duration_s); uses clover.workload when it is installed."""
-    try:
-        from clover.workload import poisson_arrivals as wl_poisson
-    except ImportError:
-        wl_poisson = None
-    if wl_poisson is not None:
-        return np.asarray(wl_poisson(rate_rps, duration_s, seed), dtype=float)
-    rng = np.random.default_rng(seed)
-    n = rng.poisson(rate_rps * duration_s)
-    return np.sort(rng.uniform(0.0, duration_s, size=n))
-
-
 @dataclass(frozen=True)
 class WindowStats:
     """Summary of one measurement window."""

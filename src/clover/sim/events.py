@@ -25,6 +25,7 @@ from clover.mig.geometry import get_gpu
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
 from clover.sim.queueing import fit_shifted_exponential
+from clover.workload.arrivals import poisson_arrivals  # noqa: F401  (the one arrival generator; re-exported)
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,6 @@ class SimResult:
 
     def sla_met(self, sla_ms: float) -> bool:
         return bool(self.p95_ms <= sla_ms)
-
-
-def poisson_arrivals(rate_rps: float, duration_s: float, seed: int = 0) -> np.ndarray:
-    """Arrival times (s) of a Poisson process of ``rate_rps`` on ``[0, duration_s)``."""
-    if rate_rps <= 0 or duration_s <= 0:
-        raise CloverError("poisson_arrivals: rate_rps and duration_s must be positive")
-    rng = np.random.default_rng(seed)
-    n = rng.poisson(rate_rps * duration_s)
-    return np.sort(rng.uniform(0.0, duration_s, size=n))
 
 
 def lindley_sojourn(arrivals_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
