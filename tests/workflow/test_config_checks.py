@@ -28,6 +28,18 @@ def dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
     return out
 
 
+def job_counts(log: str) -> dict[str, int]:
+    """A dry run's "Job stats" table, rule -> jobs, without the target rules all/default."""
+    lines = log.split("Job stats:", 1)[-1].splitlines()
+    rows = (l.split() for l in lines[3:])
+    out = {}
+    for row in rows:
+        if len(row) != 2 or not row[1].isdigit():
+            break
+        out[row[0]] = int(row[1])
+    return {k: v for k, v in out.items() if k not in ("all", "default", "total")}
+
+
 def _work(tmp_path: Path, extra: str = "") -> Path:
     work = tmp_path / "work"
     shutil.copytree(REPO / ".test" / "config", work / "config")
@@ -67,6 +79,28 @@ def test_dry_run_names_a_bad_key_in_one_line(tmp_path, old, new, line):
     assert out.returncode != 0
     assert any(l.startswith(line) for l in out.log.splitlines()), out.log[-2000:]
     assert "Failed validating" not in out.log  # not jsonschema's multi-line dump
+
+
+def test_bare_snakemake_plans_all(tmp_path):
+    """`snakemake` without a target runs `all` (the root Snakefile names the default: an
+    included file's default_target does not carry over)."""
+    work = _work(tmp_path)
+    bare, full = dry_run(work), dry_run(work, "all")
+    assert bare.returncode == 0 and full.returncode == 0
+    assert job_counts(bare.log) == job_counts(full.log) != {}, bare.log[-2000:]
+
+
+def test_dry_run_refuses_the_paper_grid_on_the_live_backend(tmp_path):
+    """backend live with the paper protocol in the grid: one line at parse time, naming the
+    grid and the way out (the live service cannot deploy BASE on k x N GPUs, FCFS, batches)."""
+    work = _work(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("backend: model", "backend: live", 1))
+    out = dry_run(work)
+    assert out.returncode != 0
+    line = "config backend: live: the main grid's efficientnet runs: protocol paper is not deployable"
+    assert any(l.startswith(line) for l in out.log.splitlines()), out.log[-2000:]
+    assert "set protocol: extended and protocols: [extended]" in out.log
 
 
 def test_dry_run_names_the_yaml_line(tmp_path):

@@ -159,12 +159,11 @@ def _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, st
               service, log, on_hour):
     """:func:`run_once` on the live service: BASE measured sets the SLA and C_base (the
     problem is rebuilt at the same rate with that SLA), deploys and hours are measured."""
-    if protocol.is_paper_like or protocol.batch(args.app) != 1:
-        raise CloverError(f"backend live: protocol {protocol.name} is not deployable (BASE on "
-                          f"{protocol.base_gpu_factor} x N GPUs, {protocol.space} space, "
-                          f"{protocol.dispatch} dispatch, request batch "
-                          f"{protocol.batch(args.app)}); the live service serves one request "
-                          "at a time on its own GPUs: use --protocol extended")
+    from clover.sim.protocol import live_refusal
+
+    refusal = live_refusal(protocol, args.app)
+    if refusal:
+        raise CloverError(f"backend live: {refusal}: use --protocol extended")
     import os
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
