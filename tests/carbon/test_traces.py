@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from clover.carbon import (
-    CLOVER_PUE,
     PRESETS,
     CarbonTrace,
     list_zones,
@@ -72,9 +71,9 @@ def test_ciso_march_correlates_with_electricity_maps_window():
 
 def test_pue_scales_intensity_and_is_absolute():
     base = load_trace("CISO-March")
-    clover = base.with_pue(CLOVER_PUE)
-    from clover.sim.problem import CI_REF_G_PER_KWH, PUE  # the objective's owner
-    assert CLOVER_PUE == PUE == 1.5 and CI_REF_G_PER_KWH == 250.0
+    from clover.sim.problem import CI_REF_G_PER_KWH, PUE  # the objective's constants' owner
+    assert PUE == 1.5 and CI_REF_G_PER_KWH == 250.0
+    clover = base.with_pue(PUE)
     np.testing.assert_allclose(clover.ci_g_per_kwh, 1.5 * base.ci_g_per_kwh)
     np.testing.assert_allclose(clover.grid_ci_g_per_kwh, base.ci_g_per_kwh)
     np.testing.assert_allclose(clover.with_pue(1.2).ci_g_per_kwh, 1.2 * base.ci_g_per_kwh)

@@ -56,12 +56,11 @@ from clover.carbon.csvio import read_carbon_csv
 from clover.carbon.datasets import DATASETS, PRESETS, CarbonDataset, Preset, list_zones
 from clover.carbon.seasons import SEASON_STARTS, season_start
 from clover.carbon.spec import TraceSpec, load_trace, parse_trace_spec
-from clover.carbon.trace import CLOVER_PUE, CLOVER_TRACE_HOURS, CarbonTrace
+from clover.carbon.trace import CLOVER_TRACE_HOURS, CarbonTrace
 from clover.carbon.windows import (load_csv_trace, load_preset, load_zone, season_window,
                                    select_window)
 
 __all__ = [
-    "CLOVER_PUE",
     "CLOVER_TRACE_HOURS",
     "DATASETS",
     "PRESETS",

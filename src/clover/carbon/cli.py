@@ -9,7 +9,7 @@ from clover.cliutil import add_command_group, add_data_dir_option, add_json_flag
 from clover.timestamps import ISO_UTC_FORMAT
 from clover.carbon.datasets import PRESETS, list_zones
 from clover.carbon.spec import load_trace
-from clover.carbon.trace import CLOVER_PUE, CarbonTrace
+from clover.carbon.trace import CarbonTrace
 from clover.carbon.windows import load_preset
 
 _SPEC_HELP = ("preset (CISO-March, CISO-Sep, ESO-March), ZONE[@DATASET][:SEASON:YEAR[:HOURS]], "
@@ -65,7 +65,6 @@ def _presets(args: argparse.Namespace) -> int:
         trace = load_preset(name, args.data_dir)
         print(f"{name:<11} {trace.zone:<12} {trace.summary()['start_utc']:<21} "
               f"{trace.hours:>5} {trace.ci_g_per_kwh.mean():>7.1f}  {preset.file}")
-    print(f"(original Clover reference: C_base at 250 g/kWh and PUE {CLOVER_PUE})")
     return 0
 
 
@@ -82,8 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description=f"Print a trace. SPEC: {_SPEC_HELP}.")
     show.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
     show.add_argument("--pue", type=pue_value("--pue"), default=None,
-                      help="facility PUE multiplying the grid intensity (default 1.0; "
-                           f"the original Clover reference uses {CLOVER_PUE})")
+                      help="facility PUE multiplying the grid intensity (default 1.0, the "
+                           "grid's own; the objective's PUE is clover.sim.problem's)")
     show.add_argument("--fill", choices=["interpolate"], default=None,
                       help="linearly interpolate missing hours instead of failing")
     show.add_argument("--resample", action="store_true",

@@ -13,13 +13,8 @@ from clover.cliutil import CI_MAX_G_PER_KWH, PUE_MAX
 from clover.errors import CloverError
 from clover.timestamps import ISO_UTC_FORMAT
 
-#: PUE of the original Clover's reference carbon ``C_base``: sc23-clover ``system/clover.py``,
-#: ``CloverExperiment.run(self, Lambda, base_ci=250, base_pue=1.5)`` (commit 8cea06e, MIT).
-#: Shown by ``clover carbon`` only; the objective's constants are owned by
-#: :mod:`clover.sim.problem` (``PUE``, ``CI_REF_G_PER_KWH``), which carbon may not import
-#: (carbon comes before sim in the one-way order; a test checks the two agree).
-#: Traces themselves default to PUE 1.0 (grid intensity).
-CLOVER_PUE = 1.5
+#: Traces default to PUE 1.0 (grid intensity); the objective's reference (C_base at 250 g/kWh,
+#: PUE 1.5) is :mod:`clover.sim.problem`'s (``CI_REF_G_PER_KWH``, ``PUE``).
 
 #: Hours of every Clover trace (49 hourly values, SC'23 artifact ``system/csv/*.csv``).
 CLOVER_TRACE_HOURS = 49
@@ -103,7 +98,7 @@ class CarbonTrace:
         """The same trace with facility PUE ``pue`` (absolute, not compounded).
 
         Intensities become ``grid_ci · pue``: carbon per kWh of IT energy. ``with_pue(1.0)``
-        gives back the grid intensities. Clover's reference uses :data:`CLOVER_PUE` (1.5).
+        gives back the grid intensities (the objective's PUE is ``clover.sim.problem.PUE``).
         """
         pue = _check_pue(pue)
         return CarbonTrace(self.name, self.zone, self.timestamps_utc,

@@ -25,9 +25,10 @@ from clover.sim.queueing import fit_shifted_exponential, sla_capacity, sojourn_q
 
 #: J -> kWh
 J_PER_KWH = 3.6e6
-#: reference carbon intensity for C_base, g/kWh (original Clover)
+#: reference carbon intensity for C_base, g/kWh, and the power usage effectiveness: the original
+#: Clover's, sc23-clover ``system/clover.py``, ``CloverExperiment.run(self, Lambda, base_ci=250,
+#: base_pue=1.5)`` (commit 8cea06e, MIT). The one place of these constants.
 CI_REF_G_PER_KWH = 250.0
-#: power usage effectiveness (original Clover)
 PUE = 1.5
 #: default offered load as a fraction of BASE's capacity
 LOAD_FRACTION = 0.6
