@@ -58,7 +58,7 @@ from clover.hw.nvml import Nvml
 from clover.timestamps import iso_utc
 from clover.mig.geometry import DEFAULT_GPU, GpuSpec, MigProfile, get_gpu
 from clover.models.catalog import Variant, get_app, get_variant, variants_for_app
-from clover.models.catalog import scaled_input_size as _scaled_input_size
+from clover.models.catalog import scaled_input_size
 from clover.profiles.model import memory_mb, modeled_row, slice_memory_mb
 from clover.profiles.params import load_params
 from clover.profiles.schema import finalize
@@ -192,11 +192,6 @@ def list_mig_slices(nvml: Any) -> list[MigSlice]:
 
 
 # --------------------------------------------------------------------------- rows
-def scaled_input_size(var: Variant, input_scale: float) -> int:
-    """Catalog input size x ``input_scale`` (:func:`clover.models.catalog.scaled_input_size`)."""
-    return _scaled_input_size(var, input_scale)
-
-
 def _software() -> str:
     parts = [f"clover {__version__}", f"python {platform.python_version()}"]
     for mod in ("torch", "timm", "transformers", "ultralytics"):
