@@ -210,7 +210,7 @@ def test_cuda_backend_subprocess_and_energy(tmp_path):
 
     with pytest.warns(UserWarning, match=r"no MIG device of profile\(s\) \['2g.10gb'"):
         df = cuda_profiles("efficientnet", "a100-40gb", variants=["efficientnet-b1"], iters=3,
-                           warmup=1, input_scale=0.15, idle_s=0.05, min_time_s=0.05, nvml=nvml,
+                           warmup=1, input_scale=0.15, idle_s=0.2, min_time_s=0.2, nvml=nvml,
                            worker_factory=factory, device="cpu")
     assert seen["CUDA_VISIBLE_DEVICES"] == "MIG-11111111-2222-3333-4444-555555555555"
     assert nvml.set_mig_calls == 0 and nvml.reads == 4
@@ -218,8 +218,12 @@ def test_cuda_backend_subprocess_and_energy(tmp_path):
     row = df.iloc[0]
     assert len(df) == 1 and row["slice_profile"] == "1g.5gb" and row["source"] == "measured-gpu"
     assert row["power_source"] == "nvml" and row["memory_mb"] == pytest.approx(1234.0)
-    assert row["power_w_idle"] == pytest.approx(IDLE_W / 7, rel=0.02)
-    assert row["power_w_busy"] == pytest.approx(IDLE_W / 7 + ACTIVE_W - IDLE_W, rel=0.02)
+    # the fake counter integrates real time and the meter times its window with its own clock
+    # reads around the counter reads (clock, counter ... counter, clock), so a loaded machine
+    # makes the window look longer by the gaps: 10 % leaves room for 20 ms of them, and still
+    # tells the 1/7 idle share and the busy increment from any other attribution
+    assert row["power_w_idle"] == pytest.approx(IDLE_W / 7, rel=0.1)
+    assert row["power_w_busy"] == pytest.approx(IDLE_W / 7 + ACTIVE_W - IDLE_W, rel=0.1)
     assert row["energy_j_per_request"] == pytest.approx(row["power_w_busy"] / row["max_throughput_rps"])
     assert row["iterations"] >= 3 and row["service_ms_p95"] >= row["service_ms_p50"] > 0
     assert "MIG-11111111" in row["device"] and "NVIDIA driver 550.54.15" in row["software"]
