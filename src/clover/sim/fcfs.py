@@ -38,6 +38,7 @@ from clover.mig.geometry import get_gpu
 from clover.models.configuration import Configuration
 from clover.sim.evaluator import Evaluation
 from clover.sim.problem import Problem
+from clover.sim.protocol import BASE_REQUESTS, EVAL_REQUESTS
 
 QUANTILE_PCT = 95.0
 
@@ -194,18 +195,22 @@ class FcfsEvaluator:
                  base_requests: int | None = None):
         self.problem = problem
         proto = problem.protocol
-        self.eval_requests = int(eval_requests or getattr(proto, "eval_requests", 1000))
-        self.base_requests = int(base_requests or getattr(proto, "base_requests", 2000))
+        self.eval_requests = int(eval_requests or getattr(proto, "eval_requests", EVAL_REQUESTS))
+        self.base_requests = int(base_requests or getattr(proto, "base_requests", BASE_REQUESTS))
         self._fp = problem_fingerprint(problem)
         self._base_key = problem.base_reference_configuration().key()
         self.calls = 0
 
-    def window(self, configuration: Configuration, n_requests: int | None = None) -> FcfsWindow:
+    def window(self, configuration: Configuration, n_requests: int | None = None,
+               counts: np.ndarray | None = None) -> FcfsWindow:
+        """The (cached) simulated window of ``configuration``; ``counts``: its instance counts
+        per type when the caller already has them (``problem.counts``)."""
         p = self.problem
         if n_requests is None:
             n_requests = (self.base_requests if configuration.key() == self._base_key
                           and p.base_gpus != p.n_gpus else self.eval_requests)
-        counts = p.counts(configuration)
+        if counts is None:
+            counts = p.counts(configuration)
         key = (self._fp, counts.tobytes(), configuration.n_gpus, int(n_requests))
         w = _WINDOWS.get(key)
         if w is None:
@@ -228,7 +233,7 @@ class FcfsEvaluator:
                 throughput_rps=0.0, sla_ms=p.sla_ms, sla_met=False, feasible=False,
                 source=self.source, ci_g_per_kwh=float(ci_g_per_kwh),
                 reason="does not fit: " + ", ".join(f"{v} on {s}" for v, s in bad))
-        w = self.window(configuration, n_requests)
+        w = self.window(configuration, n_requests, counts)
         sla_met = bool(w.p95_ms <= p.sla_ms * (1 + 1e-9))
         shares = {k: float(n) / w.duration_s for k, n in zip(t.keys, w.served_per_type) if n > 0}
         return Evaluation(
