@@ -144,11 +144,8 @@ def rapl_zones(root: Path | str = RAPL_ROOT) -> list[Path]:
     for z in sorted(root.glob("intel-rapl:*")):
         if z.name.count(":") != 1:  # sub-zones intel-rapl:N:M are inside the package zone
             continue
-        try:
-            int((z / "energy_uj").read_text().strip())
-        except (OSError, ValueError):
-            continue
-        zones.append(z)
+        if _read_int(z / "energy_uj") is not None:
+            zones.append(z)
     return zones
 
 
