@@ -29,11 +29,15 @@ from clover.errors import CloverError
 SCHEMA_FILE = "config.schema.yaml"
 
 
+@lru_cache(maxsize=None)
 def config_schema() -> dict:
-    """The configuration's JSON Schema (``clover/config.schema.yaml``), itself checked."""
-    from clover.schemas import load_schema
+    """The configuration's JSON Schema (``clover/config.schema.yaml``), itself checked: the
+    one parse of :func:`_schema_tree`, checked once per process."""
+    import jsonschema
 
-    return load_schema("clover", SCHEMA_FILE)
+    schema = _schema_tree()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
 
 
 @lru_cache(maxsize=None)
