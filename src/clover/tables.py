@@ -42,3 +42,15 @@ def parse_timestamps(raw: pd.DataFrame, column: str, path: str, what: str, *, ut
         raise CloverError(f"{what} file {path} line {i + 2}: unparsable {column} "
                           f"{raw[column].iloc[i]!r}{hint}")
     return ts
+
+
+#: How every output table is written: no index, 10 significant digits, ``\n`` line ends.
+CSV_FORMAT = {"index": False, "float_format": "%.10g", "lineterminator": "\n"}
+
+
+def write_csv(table: pd.DataFrame, path: str) -> None:
+    """``table`` to ``path`` in :data:`CSV_FORMAT`, atomically (:func:`clover.paths.atomic_write`)."""
+    from clover.paths import atomic_write
+
+    with atomic_write(path) as fh:
+        table.to_csv(fh, **CSV_FORMAT)

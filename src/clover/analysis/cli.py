@@ -10,13 +10,6 @@ from clover.errors import CloverError
 from clover.names import PROTOCOL_NAMES, SCHEME_NAMES
 
 
-def _write_csv(df, path) -> None:
-    from clover.paths import atomic_write
-
-    with atomic_write(path) as fh:
-        df.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
-
-
 def main_lam(args: argparse.Namespace) -> float:
     """λ of the main grid: ``--lam`` (default config lam), else the default protocol's
     preset (paper 0.1, extended 0.5), as :func:`clover.control.grid.grid_lam` names runs."""
@@ -34,13 +27,14 @@ def _aggregate(args: argparse.Namespace) -> int:
     )
     from clover.analysis.summary import render_markdown
     from clover.paths import atomic_write
+    from clover.tables import write_csv
 
     hourly = combine_logs(args.runs)
     runs = summarize_runs(hourly)
     gpus = embodied_savings(read_gpu_counts(args.gpu_count or []), args.embodied_kg_per_gpu)
-    _write_csv(hourly, args.hourly)
-    _write_csv(runs, args.summary)
-    _write_csv(gpus, args.gpus)
+    write_csv(hourly, args.hourly)
+    write_csv(runs, args.summary)
+    write_csv(gpus, args.gpus)
     extra = {}
     for key in ("decomposition", "reference"):
         path = getattr(args, key, None)
@@ -108,11 +102,12 @@ def _gpu_count(args: argparse.Namespace) -> int:
     from clover.control.cli import profile_source, profile_table
 
     from clover.sim.protocol import protocol_settings
+    from clover.tables import write_csv
 
     protocol = protocol_settings(args.protocol)
     profiles = profile_table(args.app, args.gpu, args.profiles,
                              batch_sizes=(1, protocol.batch(args.app)))
-    lam = args.lam if args.lam is not None else (protocol.lam if protocol.lam is not None else 0.5)
+    lam = args.lam if args.lam is not None else protocol.default_lam
     table = gpu_count_table(
         args.app, args.gpu, profiles, args.schemes, args.base_gpus, args.max_gpus,
         args.max_accuracy_loss, args.ci, lam,
@@ -120,7 +115,7 @@ def _gpu_count(args: argparse.Namespace) -> int:
         parse_json_arg(args.scheme_params_json, "--scheme-params-json"), args.seed,
         profile_source(profiles), protocol=args.protocol)
     if args.out:
-        _write_csv(table, args.out)
+        write_csv(table, args.out)
     else:
         print(table.to_string(index=False))
     return 0
@@ -131,12 +126,13 @@ def _reference_check(args: argparse.Namespace) -> int:
     from clover.analysis.reference import load_reference, reference_check
     from clover.control.reference_model import modeled_reference_table
     from clover.paths import resolve_data_dir
+    from clover.tables import write_csv
 
     measured = load_reference(resolve_data_dir(args.data_dir))
     table = reference_check(measured, lambda m: modeled_reference_table(m, seed=args.seed))
     table.insert(0, "protocol", "paper")
     table.insert(1, "grid", "reference")
-    _write_csv(table, args.out)
+    write_csv(table, args.out)
     print(f"clover reference-check: {len(table)} rows (one per artifact log entry) -> {args.out}")
     return 0
 

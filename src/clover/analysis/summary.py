@@ -52,10 +52,6 @@ class Claim:
                 return r.verdict if p == "paper" else f"{r.verdict} (extended only)"
         return NOT_RUN
 
-    @property
-    def measured(self) -> str:
-        return " / ".join(r.measured for r in self.results.values()) or NOT_RUN
-
 
 def ladder(*rungs: tuple[bool, str], otherwise: str = "not reproduced") -> str:
     """The verdict of the first rung whose condition holds (``(condition, verdict)`` pairs)."""

@@ -130,7 +130,7 @@ def run_once(args: argparse.Namespace, live=None, service=None, log=None, on_hou
     if args.n_gpus is None:
         args.n_gpus = protocol.default_gpus
     if args.lam is None:
-        args.lam = protocol.lam if protocol.lam is not None else 0.5
+        args.lam = protocol.default_lam
     max_loss = parse_max_loss(args.max_accuracy_loss)
     problem_kwargs = parse_json_arg(args.problem_json, "--problem-json")
     scheme_params = parse_json_arg(args.scheme_params_json, "--scheme-params-json")
@@ -257,9 +257,9 @@ def _sigterm_like_ctrl_c_when_live(fn):
 def run_and_write(args: argparse.Namespace, live=None, service=None, log=None):
     """:func:`run_once`, its log labelled and written to ``--out`` (atomically; a live run
     rewrites it after every hour) or stdout; returns the labelled log."""
-    from clover.control.grid import LOG_CSV, check_protocol, label_log, write_log
+    from clover.control.grid import label_log
+    from clover.tables import CSV_FORMAT, write_csv
 
-    check_protocol(args.protocol)
 
     def labelled(df):
         return label_log(df, args.protocol, args.grid)
@@ -267,13 +267,13 @@ def run_and_write(args: argparse.Namespace, live=None, service=None, log=None):
     on_hour = None
     if args.backend == "live" and args.out:
         def on_hour(df) -> None:
-            write_log(labelled(df), args.out)
+            write_csv(labelled(df), args.out)
 
     out = labelled(run_once(args, live, service, log, on_hour))
     if args.out:
-        write_log(out, args.out)
+        write_csv(out, args.out)
     else:
-        print(out.to_csv(**LOG_CSV), end="")
+        print(out.to_csv(**CSV_FORMAT), end="")
     return out
 
 

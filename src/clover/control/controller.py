@@ -42,8 +42,7 @@ from clover.errors import CloverError
 from clover.models.configuration import Configuration
 from clover.sim.problem import carbon_g
 # the log-column contract lives below serve and control (clover.sim.runlog); re-exported here
-from clover.sim.runlog import (CONTRACT_COLUMNS, EXTRA_COLUMNS, LIVE_COLUMNS,  # noqa: F401
-                               LOG_COLUMNS, HourCosts, Part, Period)
+from clover.sim.runlog import CONTRACT_COLUMNS, LOG_COLUMNS, HourCosts, Part, Period  # noqa: F401
 
 
 def decision_metrics(decision: Any) -> Any:

@@ -130,13 +130,10 @@ def _least_p95(setup: _Setup, restriction: dict):
 def _scheme_hours(setup: _Setup, scheme: str, restriction: dict, ci: Sequence[float],
                   seed: int) -> tuple[list[dict], str]:
     """Hourly decisions of ``scheme`` in the restricted space; (rows, note)."""
+    from clover.control.cli import build_scheme
     from clover.optimize.objective import score
-    from clover.optimize.schemes import make_scheme
 
-    params = dict(restriction)
-    if scheme in ("clover", "blover"):
-        params["seed"] = seed
-    sch = make_scheme(scheme, setup.problem, setup.evaluator, **params)
+    sch = build_scheme(scheme, setup.problem, setup.evaluator, {scheme: restriction}, seed)
     rows = []
     try:
         for h, c in enumerate(ci):
@@ -263,11 +260,10 @@ def decomposition_table(apps: Sequence[str] = APPS, traces: Sequence[str] = ORIG
 
 def write_decomposition(out: str, **kw) -> pd.DataFrame:
     """:func:`decomposition_table` written atomically to ``out`` (CSV)."""
-    from clover.paths import atomic_write
+    from clover.tables import write_csv
 
     table = decomposition_table(**kw)
-    with atomic_write(out) as fh:
-        table.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
+    write_csv(table, out)
     return table
 
 

@@ -28,9 +28,6 @@ if TYPE_CHECKING:  # pandas is imported where used: `clover` startup stays light
     import pandas as pd
 
 #: How run logs are written (one format for ``clover run`` and ``clover run-grid``).
-LOG_CSV = {"index": False, "float_format": "%.10g", "lineterminator": "\n"}
-#: Grids the pipeline knows, in table order.
-GRIDS = ("main", "lam_sweep", "regions")
 #: Label columns every run log ends with (``protocol`` may already be a controller column).
 LABEL_COLUMNS = ("protocol", "grid")
 #: Columns of :func:`grid_table`, in order.
@@ -76,7 +73,7 @@ def grid_lam(config: dict, protocol: str) -> str:
 
     lam = config.get("lam")
     if lam is None:
-        lam = PRESETS[protocol].lam if PRESETS[protocol].lam is not None else 0.5
+        lam = PRESETS[protocol].default_lam
     return fmt_num(lam)
 
 
@@ -172,20 +169,6 @@ def label_log(log: pd.DataFrame, protocol: str, grid: str) -> pd.DataFrame:
     return out[cols + [c for c in out.columns if c not in cols]]
 
 
-def check_protocol(protocol: str) -> None:
-    """A known protocol (:data:`clover.sim.protocol.PROTOCOLS`), checked before any run starts."""
-    if protocol not in PROTOCOLS:
-        raise CloverError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
-
-
-def write_log(log: pd.DataFrame, out: str) -> None:
-    """One run log to ``out``, atomically."""
-    from clover.paths import atomic_write
-
-    with atomic_write(out) as fh:
-        log.to_csv(fh, **LOG_CSV)
-
-
 def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.DataFrame]:
     """Run every scheme of one job in this process and write each labelled log atomically.
 
@@ -197,11 +180,12 @@ def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.
         raise CloverError(f"--schemes names {len(schemes)} scheme(s) but --out {len(outs)} file(s)")
     if len(set(outs)) != len(outs):
         raise CloverError("--out names one file twice")
-    check_protocol(args.protocol)
+    from clover.tables import write_csv
+
     logs = []
     for scheme, out in zip(schemes, outs):
         one = type(args)(**{**vars(args), "scheme": scheme})
         log = label_log(run_once(one), args.protocol, args.grid)
-        write_log(log, out)
+        write_csv(log, out)
         logs.append(log)
     return logs

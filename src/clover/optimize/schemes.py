@@ -410,8 +410,6 @@ def make_scheme(name: str, problem: Problem, evaluator: Evaluator | None = None,
     cls = SCHEMES.get(key)
     if cls is None:
         raise CloverError(f"unknown scheme {name!r} (known: {', '.join(SCHEMES)})")
-    if evaluator is None:
-        evaluator = default_evaluator(problem)
     if problem_space(problem) == "replicated":
         from clover.optimize.replicated import REPLICATED
 

@@ -57,7 +57,7 @@ from clover.hw.energy import EnergyMeter, NvmlEnergyMeter, RaplEnergyMeter
 from clover.hw.nvml import Nvml
 from clover.timestamps import iso_utc
 from clover.mig.geometry import DEFAULT_GPU, GpuSpec, MigProfile, get_gpu
-from clover.models.catalog import Variant, get_app, get_variant, variants_for_app
+from clover.models.catalog import get_app, get_variant, variants_for_app
 from clover.models.catalog import scaled_input_size
 from clover.profiles.model import memory_mb, modeled_row, slice_memory_mb
 from clover.profiles.params import load_params

@@ -67,6 +67,11 @@ class ProtocolSettings:
     #: downtime priced by clover.control.accounting)
     accounting: str = "modeled"
 
+    @property
+    def default_lam(self) -> float:
+        """λ when the caller gives none: the preset's (paper 0.1), else 0.5."""
+        return self.lam if self.lam is not None else 0.5
+
     def batch(self, app: str) -> int:
         """Request batch of ``app`` (1 when the map does not name it)."""
         return int(self.request_batch.get(app, 1))
@@ -165,7 +170,7 @@ def build_problem(app: str, gpu: str, n_gpus: int, profiles, settings: ProtocolS
     from clover.sim.queueing import sojourn_quantile
 
     if lam is None:
-        lam = settings.lam if settings.lam is not None else 0.5
+        lam = settings.default_lam
     kw = dict(problem_kwargs)
     if not settings.is_paper_like and settings.batch(app) == 1:
         return _replace(Problem.build(app, gpu, n_gpus, profiles, lam=lam, **kw),

@@ -175,7 +175,6 @@ def parse_kind(kind: str) -> str:
     return key
 
 
-_normalise_kind = parse_kind
 
 
 def arrivals(kind: str, rate_rps: float, duration_s: float, seed: int = 0,
