@@ -62,8 +62,9 @@ def check_live_grid(run: RunConfig, grid) -> None:
         return
     from clover.sim.protocol import live_refusal, protocol_settings
 
+    # protocol_settings ignores the None ones (the preset's)
     knobs = {k: run.get(k) for k in ("base_gpu_factor", "space", "dispatch", "request_batch",
-                                     "base_utilisation") if run.get(k) is not None}
+                                     "base_utilisation")}
     for (protocol, name, app), _ in grid.groupby(["protocol", "grid", "app"], sort=False):
         refusal = live_refusal(protocol_settings(protocol, **knobs), app)
         if refusal:

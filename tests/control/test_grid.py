@@ -12,6 +12,7 @@ from clover.control.grid import (
     grid_table,
     label_log,
     log_columns,
+    profile_batch_sizes,
     run_path,
 )
 from clover.control.controller import LOG_COLUMNS
@@ -66,6 +67,20 @@ def test_adding_the_paper_protocol_is_a_config_change():
     c["protocols"] = ["papr"]
     with pytest.raises(CloverError, match="unknown protocol"):
         grid_table(c)
+
+
+def test_profile_batch_sizes_cover_the_gpu_count_protocol():
+    """An extended-only grid still needs the paper batch rows: gpu-count runs under its own
+    protocol (gpu_count.protocol, paper: yolo and efficientnet 8-image requests)."""
+    c = config()
+    assert [profile_batch_sizes(c, a) for a in ("yolo", "albert", "efficientnet")] == [
+        [1, 8], [1], [1, 8]]
+    c.update(protocol="extended", protocols=["extended"])
+    c["lam_sweep"]["protocols"] = c["regions"]["protocols"] = ["extended"]
+    assert set(grid_table(c)["protocol"]) == {"extended"}
+    assert profile_batch_sizes(c, "yolo") == [1, 8]
+    c["gpu_count"]["protocol"] = "extended"
+    assert profile_batch_sizes(c, "yolo") == [1]
 
 
 def test_test_config_grid():
