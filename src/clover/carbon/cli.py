@@ -75,7 +75,7 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    csub = add_command_group(sub, "carbon", "carbon-intensity traces: zones, presets, windows")
+    csub = add_command_group(sub, "carbon", "carbon-intensity traces: zones, presets, windows, imports")
 
     show = csub.add_parser("show", help="print a trace's hourly values",
                            description=f"Print a trace. SPEC: {_SPEC_HELP}.")
