@@ -105,8 +105,11 @@ def read_trace_file(path: str | os.PathLike[str], *, basis: Basis = "lifecycle",
         raise input_error(path, "carbon trace file", exc) from None
     if not path.is_file():
         raise CloverError(f"carbon trace file {path} is not a file")
-    found = _read_cached(str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size, basis,
-                         bool(resample), fill == "interpolate")
+    try:
+        found = _read_cached(str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size,
+                             basis, bool(resample), fill == "interpolate")
+    except OSError as exc:  # unreadable (permissions, I/O): one line naming the file
+        raise input_error(path, "carbon trace file", exc) from None
     return TraceFile(found.frame.copy(), found.kind, found.source)
 
 
