@@ -195,3 +195,16 @@ def test_partial_download_requires_only_the_selected_files(run_cli, tmp_path, sh
     assert code == 0 and "3 ok" in out and "not downloaded" in out, err
     code, out, err = run_cli("data", "verify", "--data-dir", str(ext), "--only", "carbon/")
     assert code == 2 and "listed file(s) missing" in err
+
+
+@pytest.mark.slow
+def test_snakemake_lint_is_clean(tmp_path):
+    """Issue 22 item 6: no lint; in particular no rule uses a global (CONFIG_FILE) in its
+    shell command: the effective config reaches it as the param ``config`` (common.smk)."""
+    shutil.copytree(REPO / ".test" / "config", tmp_path / "config")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+           str(tmp_path), "--lint"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ}, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "Lints for" not in log and "Congratulations" in log, log
