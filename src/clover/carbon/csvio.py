@@ -33,6 +33,20 @@ def _display(path: Path, data_dir: Path | None = None) -> str:
     return str(path)
 
 
+def trace_file_stat(path: Path) -> os.stat_result:
+    """``path``'s stat (the key of the per-file-version caches); a missing, unreadable or
+    non-regular file is one :class:`~clover.errors.CloverError` naming it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise CloverError(f"carbon trace file {path} not found") from None
+    except OSError as exc:
+        raise input_error(path, "carbon trace file", exc) from None
+    if not path.is_file():
+        raise CloverError(f"carbon trace file {path} is not a file")
+    return stat
+
+
 def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> pd.DataFrame:
     """Read and validate one tidy carbon CSV; cached per file version.
 
@@ -45,14 +59,7 @@ def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> 
     Missing hours are *not* filled here (see :func:`load_zone`).
     """
     path = Path(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise CloverError(f"carbon trace file {path} not found") from None
-    except OSError as exc:
-        raise input_error(path, "carbon trace file", exc) from None
-    if not path.is_file():
-        raise CloverError(f"carbon trace file {path} is not a file")
+    stat = trace_file_stat(path)
     return _read_carbon_csv_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size,
                                    bool(resample)).copy()
 

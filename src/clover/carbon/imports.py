@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from clover.carbon.csvio import (CI_COL, REQUIRED_COLUMNS, TIMESTAMP_COL, ZONE_COL,
-                                 read_carbon_csv, validate_tidy)
+                                 read_carbon_csv, trace_file_stat, validate_tidy)
 from clover.errors import CloverError
 from clover.paths import input_error
 from clover.tables import parse_timestamps
@@ -97,14 +97,7 @@ def read_trace_file(path: str | os.PathLike[str], *, basis: Basis = "lifecycle",
         raise CloverError(f"carbon column basis must be one of {', '.join(BASES)} "
                           f"(got {basis!r})")
     path = Path(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise CloverError(f"carbon trace file {path} not found") from None
-    except OSError as exc:
-        raise input_error(path, "carbon trace file", exc) from None
-    if not path.is_file():
-        raise CloverError(f"carbon trace file {path} is not a file")
+    stat = trace_file_stat(path)
     try:
         found = _read_cached(str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size,
                              basis, bool(resample), fill == "interpolate")
