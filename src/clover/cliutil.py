@@ -294,8 +294,8 @@ def config_keys(parser, except_flags: Iterable[str] = ()) -> tuple[str, ...]:
 
 def add_protocol_args(parser) -> None:
     """``--protocol`` and one flag per knob (None = the preset's), defaulting to the config
-    keys of the same names; see clover.sim.protocol, whose
-    :func:`~clover.sim.protocol.protocol_from_args` reads them."""
+    keys of the same names; see clover.sim.protocol. :func:`protocol_overrides` reads the
+    knobs."""
     config_option(parser, "--protocol", key="protocol",
                   help="paper (the original artifact's experiment) or extended "
                        "(this project's generalisation); default %(default)s")
@@ -309,6 +309,21 @@ def add_protocol_args(parser) -> None:
     config_option(parser, "--base-utilisation", key="base_utilisation", type=float,
                   help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
 
+
+
+def protocol_overrides(args) -> dict:
+    """The protocol knobs of :func:`add_protocol_args` flags (None = the preset's), typed:
+    ``--request-batch`` JSON becomes an integer or an app -> integer mapping."""
+    batch = args.request_batch
+    if isinstance(batch, str):
+        try:
+            batch = json.loads(batch)
+        except json.JSONDecodeError:
+            raise CloverError(f"--request-batch: expected an integer or a JSON object "
+                              f"(got {batch!r})") from None
+    return {"base_gpu_factor": args.base_gpu_factor, "space": args.space,
+            "dispatch": args.dispatch, "request_batch": batch,
+            "base_utilisation": args.base_utilisation}
 
 
 def add_command_group(sub, name: str, help: str):

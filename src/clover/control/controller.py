@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from clover.config import schema_default
 from clover.control.accounting import ModeledCosts, ReconfigCosts, metric
 from clover.errors import CloverError
 from clover.models.configuration import Configuration
@@ -82,15 +83,18 @@ class Reference:
 class ControlSettings:
     """How the controller accounts an hour. Times in seconds.
 
-    ``eval_window_s``: how long each online evaluation serves the traffic. Default 30 s:
-    assumed; the original Clover measures each candidate with 1000 requests
+    ``eval_window_s``: how long each online evaluation serves the traffic. Default (the
+    schema's ``control.eval_window_s``) 30 s: assumed; the original Clover measures each
+    candidate with 1000 requests
     (``req_limit`` in sc23-clover ``system/experiment.py``), which lasts tens of seconds at
     its arrival rates.
     """
 
-    eval_window_s: float = 30.0
+    eval_window_s: float = field(
+        default_factory=lambda: float(schema_default("control.eval_window_s")))
     hour_s: float = 3600.0
-    initial: str = "base"  # what is deployed before hour 0: "base" (the problem's) or "none"
+    #: what is deployed before hour 0: "base" (the problem's) or "none"
+    initial: str = field(default_factory=lambda: schema_default("control.initial"))
 
     def __post_init__(self) -> None:
         if self.eval_window_s < 0:
