@@ -53,7 +53,9 @@ def _schema_tree() -> dict:
 
     import yaml
 
-    return yaml.safe_load(resources.files("clover").joinpath(SCHEMA_FILE).read_text())
+    text = resources.files("clover").joinpath(SCHEMA_FILE).read_text()
+    # libyaml's loader when present: the schema is read by every command (~20x faster)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _subschema(key: str) -> dict:

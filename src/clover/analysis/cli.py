@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from clover.cliutil import add_config_arg, add_data_dir_option, config_option, seed_value
+from clover.cliutil import (add_config_arg, add_data_dir_option, config_option, preset_help,
+                             seed_value)
 from clover.errors import CloverError
 from clover.names import PROTOCOL_NAMES, scheme_names
 
 
 def main_lam(args: argparse.Namespace) -> float:
     """λ of the main grid: ``--lam`` (default config lam), else the default protocol's
-    preset (paper 0.1, extended 0.5), as :func:`clover.control.grid.grid_lam` names runs."""
+    preset, as :func:`clover.control.grid.grid_lam` names runs."""
     from clover.control.grid import grid_lam
 
     return float(grid_lam({"lam": args.lam}, args.protocol))
@@ -185,7 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     config_option(g, "--ci", key="gpu_count.ci_g_per_kwh", type=float,
                   help="carbon intensity, g/kWh (default %(default)s)")
     config_option(g, "--lam", key="lam", type=float,
-                  help="λ (config lam; none: the protocol's, paper 0.1, extended 0.5)")
+                  help=f"λ (config lam; none: the protocol's, {preset_help('lam')})")
     config_option(g, "--protocol", key="gpu_count.protocol", choices=PROTOCOL_NAMES,
                   help="the service target's protocol (default %(default)s: BASE on k x N = "
                        "--base-gpus GPUs, replicated space, FCFS)")

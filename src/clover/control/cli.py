@@ -12,7 +12,7 @@ import functools
 
 from clover.cliutil import (HOURS_MAX, add_config_arg, add_data_dir_option, add_protocol_args,
                              config_option, number, parse_json_arg, parse_max_loss,
-                             protocol_overrides, seed_value)
+                             preset_help, protocol_overrides, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
@@ -193,12 +193,13 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
     p.add_argument("--trace-name", help="name written in the log (default: the spec)")
     config_option(p, "--lam", key="lam", type=number("--lam", lo=0.0, hi=1.0),
-                  help="λ of the objective (config lam; none: the protocol's, extended 0.5, "
-                       "paper 0.1)")
+                  help=f"λ of the objective (config lam; none: the protocol's, "
+                       f"{preset_help('lam')})")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
     config_option(p, "--n-gpus", key="n_gpus", type=number("--n-gpus", lo=1, integer=True),
-                  help="GPUs serving the app (config n_gpus; none: extended 10, paper 2)")
+                  help=f"GPUs serving the app (config n_gpus; none: the protocol's, "
+                       f"{preset_help('default_gpus')})")
     config_option(p, "--backend", key="backend", choices=["model", "live"],
                   help="model: the serving simulator; live: the real service (clover.serve)")
     config_option(p, "--hours", key="hours",
@@ -284,10 +285,13 @@ def _register_decomposition(sub) -> None:
     p.add_argument("--scheme", action="append", choices=("oracle", "clover", "blover"),
                    help="repeatable (default: oracle and clover)")
     config_option(p, "--n-gpus", key="n_gpus", type=int,
-                  help="N, the schemes' GPUs (config n_gpus; none: the paper protocol's, 2)")
-    p.add_argument("--k", type=int, help="BASE's GPU factor (default: the paper protocol's, 5)")
+                  help="N, the schemes' GPUs (config n_gpus; none: the paper protocol's, "
+                       f"{preset_help('default_gpus', 'paper')})")
+    p.add_argument("--k", type=int, help="BASE's GPU factor (default: the paper protocol's, "
+                                         f"{preset_help('base_gpu_factor', 'paper')})")
     config_option(p, "--gpu", key="gpu", help="default %(default)s")
-    p.add_argument("--lam", type=float, help="λ (default: the paper protocol's, 0.1)")
+    p.add_argument("--lam", type=float, help="λ (default: the paper protocol's, "
+                                             f"{preset_help('lam', 'paper')})")
     config_option(p, "--seed", key="seed", type=seed_value(), help="default %(default)s")
     config_option(p, "--hours", key="hours", type=int,
                   help="only the first HOURS hours of each trace")

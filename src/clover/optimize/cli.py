@@ -6,7 +6,8 @@ import argparse
 import json
 
 from clover.cliutil import (CI_MAX_G_PER_KWH, add_config_arg, add_json_flag, add_protocol_args,
-                             ci_value, config_option, number, pue_value, seed_value)
+                             ci_value, config_option, number, preset_help, pue_value,
+                             seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import DEFAULT_GPU, GPUS
 from clover.models.catalog import APPS
@@ -176,14 +177,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
     parser.add_argument("--app", required=True, choices=sorted(APPS))
     parser.add_argument("--gpus", type=number("--gpus", lo=1, integer=True), default=None,
-                        help="number of GPUs (default: extended 10, paper 2)")
+                        help=f"number of GPUs (default: the protocol's, "
+                             f"{preset_help('default_gpus')})")
     parser.add_argument("--ci", type=ci_value("--ci"), required=True,
                         help="carbon intensity, g/kWh (0 to 3,000)")
     parser.add_argument("--scheme", default="clover", choices=scheme_names())
     add_config_arg(parser)
     config_option(parser, "--lam", key="lam", type=number("--lam", lo=0.0, hi=1.0),
-                  help="lambda of the objective (default: the protocol's, paper 0.1, "
-                       "extended 0.5)")
+                  help=f"lambda of the objective (default: the protocol's, {preset_help('lam')})")
     config_option(parser, "--gpu", key="gpu", help=f"one of {', '.join(GPUS)} (default %(default)s)")
     parser.add_argument("--load-fraction",
                         type=number("--load-fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
