@@ -36,6 +36,8 @@ PUE = float(schema_default("problem.pue"))
 #: p95 (the schema's ``problem.load_fraction``, ``problem.sla_factor``)
 LOAD_FRACTION = float(schema_default("problem.load_fraction"))
 SLA_FACTOR = float(schema_default("problem.sla_factor"))
+#: the seed of every scheme and simulation when none is given (the schema's ``seed``)
+SEED = int(schema_default("seed"))
 #: relative slack on the SLA when computing capacities (so BASE, which sits exactly at its own
 #: p95, is feasible despite floating-point bisection)
 SLA_TOL = 1e-9
@@ -181,7 +183,7 @@ class Problem:
     base_carbon_g: float = 0.0
     pue: float = PUE
     accuracy_floor: float | None = None
-    seed: int = 0
+    seed: int = SEED
     load_fraction: float = LOAD_FRACTION
     sla_factor: float = SLA_FACTOR
     ci_ref: float = CI_REF_G_PER_KWH
@@ -204,7 +206,7 @@ class Problem:
               load_fraction: float = LOAD_FRACTION, sla_factor: float = SLA_FACTOR,
               sla_ms: float | None = None, rate_rps: float | None = None,
               ci_ref: float = CI_REF_G_PER_KWH, pue: float = PUE,
-              accuracy_floor: float | None = None, seed: int = 0,
+              accuracy_floor: float | None = None, seed: int = SEED,
               batch_size: int = 1) -> "Problem":
         """Size the service from BASE (see the module docstring) and fix the constants.
 
