@@ -92,11 +92,6 @@ class ProtocolSettings:
     default_gpus: int
     accounting: str
 
-    @property
-    def default_lam(self) -> float:
-        """λ when the caller gives none: the preset's (paper 0.1, extended 0.5)."""
-        return self.lam
-
     def batch(self, app: str) -> int:
         """Request batch of ``app`` (1 when the map does not name it)."""
         return int(self.request_batch.get(app, 1))
