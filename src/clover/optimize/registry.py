@@ -36,10 +36,6 @@ class SchemeEntry:
     variants: Mapping[str, type] = field(default_factory=dict)
     origin: str = "built-in"
 
-    def for_space(self, space: str) -> type:
-        """The class that runs in ``space`` (the scheme's own without a variant there)."""
-        return self.variants.get(space, self.cls)
-
 
 class Registry:
     """name -> :class:`SchemeEntry`; iterates over every name (built-ins first, then the
@@ -92,11 +88,6 @@ SCHEMES.register("jung", JungScheme)
 SCHEMES.register("sa-raw", SaRawScheme)
 
 
-def scheme_class(name: str, space: str) -> type:
-    """The class of scheme ``name`` in search space ``space``."""
-    return SCHEMES[name].for_space(space)
-
-
 def check_scheme_params(name: str, params: Mapping, where: str) -> dict:
     """``params`` of scheme ``name`` checked against its ``default_params`` (known keys, each
     of its default's type, non-negative; :data:`~clover.optimize.schemes.POSITIVE_PARAMS`
@@ -109,4 +100,5 @@ def make_scheme(name: str, problem: Problem, evaluator: Evaluator | None = None,
     """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung, sa-raw or a plug-in)
     for ``problem``, in the search space of the problem's protocol (``space: replicated``
     uses :mod:`clover.optimize.replicated` for clover, blover, oracle and co2opt)."""
-    return scheme_class(name, problem.protocol.space)(problem, evaluator, **params)
+    cls = problem.protocol.scheme_variant(SCHEMES[name])
+    return cls(problem, evaluator, **params)

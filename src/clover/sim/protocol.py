@@ -127,6 +127,12 @@ class ProtocolSettings:
         (:data:`EVALUATORS`)."""
         return EVALUATORS[self.dispatch](problem, simulate)
 
+    def scheme_variant(self, entry) -> type:
+        """The class a registered scheme (a :class:`clover.optimize.registry.SchemeEntry`)
+        runs as in this protocol's search space: its variant for ``space`` (the replicated
+        space's Clover, Blover, ORACLE, CO2OPT), else the scheme's own class."""
+        return entry.variants.get(self.space, entry.cls)
+
     def build_problem(self, app: str, gpu: str, n_gpus: int, profiles,
                       lam: float | None = None, **problem_kwargs):
         """:class:`clover.sim.Problem` sized under this protocol
