@@ -51,7 +51,7 @@ def _parsers(parser: argparse.ArgumentParser, words=()):
 def test_the_schema_is_valid_and_its_enums_are_the_registries():
     from clover.mig.geometry import DEFAULT_GPU, GPUS
     from clover.models.catalog import APPS
-    from clover.names import SCHEME_NAMES
+    from clover.names import scheme_names
     from clover.profiles import BACKENDS
     from clover.sim.protocol import DISPATCHES, PROTOCOLS, SPACES
     from clover.carbon.seasons import SEASON_STARTS
@@ -59,7 +59,7 @@ def test_the_schema_is_valid_and_its_enums_are_the_registries():
     schema = config_schema()  # jsonschema's check_schema passed
     d, p = schema["definitions"], schema["properties"]
     assert tuple(d["gpu"]["enum"]) == tuple(GPUS) and p["gpu"]["default"] == DEFAULT_GPU
-    assert tuple(d["scheme"]["enum"]) == SCHEME_NAMES
+    assert tuple(d["scheme"]["enum"]) == scheme_names()  # the registry's, at load time
     assert set(d["app"]["enum"]) == set(APPS)
     assert tuple(d["protocol"]["enum"]) == PROTOCOLS
     assert tuple(p["profiles"]["properties"]["backend"]["enum"]) == BACKENDS
@@ -83,7 +83,8 @@ def test_defaults_come_from_the_schema():
     assert config.gpu_count.schemes == ("base", "co2opt", "jung", "clover", "oracle")
     assert config.embodied.kg_co2e_per_gpu == 318 and config.regions is None
     assert config.lam_sweep.max_accuracy_loss_pct == () and config.lam_sweep.protocols is None
-    assert config.problem.kwargs() == {} and dict(config.scheme_params) == {}
+    assert config.problem.kwargs() == {"load_fraction": 0.6, "sla_factor": 1.0, "ci_ref": 250,
+                                       "pue": 1.5} and dict(config.scheme_params) == {}
     with pytest.raises(AttributeError):
         config.control.eval_window_s = 1  # frozen
 

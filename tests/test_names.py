@@ -20,17 +20,25 @@ def _option(words, flag):
 
 
 def test_scheme_names_are_the_implemented_schemes_in_order():
-    from clover.optimize.schemes import DEFAULTS, SCHEMES
+    from clover.names import scheme_names
+    from clover.optimize.registry import SCHEMES
+    from clover.optimize.schemes import DEFAULTS
 
-    assert tuple(SCHEMES) == SCHEME_NAMES
+    assert tuple(SCHEMES) == scheme_names()[:len(SCHEME_NAMES)] == SCHEME_NAMES
     assert tuple(DEFAULTS) == ("base", "co2opt", "oracle", "clover", "blover", "jung", "sa-raw")
     assert set(DEFAULTS) == set(SCHEME_NAMES)
+    for name in SCHEME_NAMES:  # each built-in states its parameters, in every space
+        entry = SCHEMES[name]
+        assert entry.origin == "built-in" and entry.cls.default_params is DEFAULTS[name]
+        assert all(v.default_params is DEFAULTS[name] for v in entry.variants.values())
 
 
 def test_commands_offer_the_registry():
+    from clover.names import scheme_names
+
     for words, flag in ((["run"], "--scheme"), (["run-grid"], "--schemes"),
                         (["optimize"], "--scheme"), (["gpu-count"], "--schemes")):
-        assert tuple(_option(words, flag).choices) == SCHEME_NAMES, words
+        assert tuple(_option(words, flag).choices) == scheme_names(), words
 
 
 def test_default_gpu_is_the_artifacts_a100_in_the_catalog():

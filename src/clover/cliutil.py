@@ -292,23 +292,56 @@ def config_keys(parser, except_flags: Iterable[str] = ()) -> tuple[str, ...]:
                          and not skip & set(a.option_strings)}))
 
 
+def preset_help(knob: str, only: str | None = None) -> str:
+    """Each protocol preset's value of ``knob`` for a help text (``paper 0.1, extended 0.5``;
+    ``only``: that preset's value alone), read from the schema's presets, their one place."""
+    from clover.config import protocol_presets
+
+    def fmt(value) -> str:
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k} {v}" for k, v in value.items())
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    presets = protocol_presets()
+    if only is not None:
+        return fmt(presets[only][knob])
+    return ", ".join(f"{name} {fmt(knobs[knob])}" for name, knobs in presets.items())
+
+
 def add_protocol_args(parser) -> None:
     """``--protocol`` and one flag per knob (None = the preset's), defaulting to the config
-    keys of the same names; see clover.sim.protocol, whose
-    :func:`~clover.sim.protocol.protocol_from_args` reads them."""
+    keys of the same names; see clover.sim.protocol. :func:`protocol_overrides` reads the
+    knobs."""
     config_option(parser, "--protocol", key="protocol",
                   help="paper (the original artifact's experiment) or extended "
                        "(this project's generalisation); default %(default)s")
     config_option(parser, "--base-gpu-factor", key="base_gpu_factor", type=int,
-                  help="k: BASE runs on k x N GPUs (paper 5, extended 1)")
+                  help=f"k: BASE runs on k x N GPUs ({preset_help('base_gpu_factor')})")
     config_option(parser, "--space", key="space", help="replicated or per-gpu")
     config_option(parser, "--dispatch", key="dispatch", help="fcfs or optimal")
     config_option(parser, "--request-batch", key="request_batch",
                   help="images/questions per request: an integer for every app or a "
-                       "JSON object app -> integer (paper: yolo 8, efficientnet 8, albert 1)")
+                       "JSON object app -> integer (paper: "
+                       f"{preset_help('request_batch', 'paper')})")
     config_option(parser, "--base-utilisation", key="base_utilisation", type=float,
-                  help="BASE's utilisation at its own load, sets the rate (paper 0.15)")
+                  help="BASE's utilisation at its own load, sets the rate "
+                       f"({preset_help('base_utilisation')})")
 
+
+
+def protocol_overrides(args) -> dict:
+    """The protocol knobs of :func:`add_protocol_args` flags (None = the preset's), typed:
+    ``--request-batch`` JSON becomes an integer or an app -> integer mapping."""
+    batch = args.request_batch
+    if isinstance(batch, str):
+        try:
+            batch = json.loads(batch)
+        except json.JSONDecodeError:
+            raise CloverError(f"--request-batch: expected an integer or a JSON object "
+                              f"(got {batch!r})") from None
+    return {"base_gpu_factor": args.base_gpu_factor, "space": args.space,
+            "dispatch": args.dispatch, "request_batch": batch,
+            "base_utilisation": args.base_utilisation}
 
 
 def add_command_group(sub, name: str, help: str):

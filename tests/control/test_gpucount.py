@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from clover.control.gpucount import gpu_count_table
-from clover.control.cli import profile_source, profile_table
+from clover.control.runs import profile_source, profile_table
 from clover.errors import CloverError
+from clover.sim.protocol import protocol_settings
 
 
 def _table(base_gpus=10, schemes=("base", "clover")):
     prof = profile_table("efficientnet", "a100-40gb", None, batch_sizes=(1, 8))
     return gpu_count_table("efficientnet", "a100-40gb", prof, list(schemes), base_gpus, 4, 5.0,
-                           250.0, 0.1, {}, {}, 0, profile_source(prof), protocol="paper")
+                           250.0, 0.1, {}, {}, 0, profile_source(prof), protocol=protocol_settings("paper"))
 
 
 def test_paper_target_is_base_on_k_times_n():

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from clover.control.accounting import transition
-from clover.control.cli import reconfig_costs
+from clover.control.runs import reconfig_costs
 from clover.errors import CloverError
 from clover.models.configuration import Configuration
 from clover.sim.protocol import protocol_settings
 
-FLAGS = argparse.Namespace(mig_repartition_s=5.0, model_load_base_s=3.0, model_load_mb_per_s=500.0)
+FLAGS = (5.0, 3.0, 500.0)  # re-partition s, model load s, load MB/s
 
 
 def test_presets_name_their_accounting():
@@ -26,7 +24,7 @@ def test_artifact_accounting_charges_no_reconfiguration():
     """A re-partition plus two model loads costs 0 s under paper, 5 s + loads under extended."""
     old = Configuration.uniform("a100-40gb", 2, "efficientnet-b7")
     new = Configuration.uniform("a100-40gb", 2, "efficientnet-b1")
-    paper = transition(old, new, reconfig_costs(protocol_settings("paper"), FLAGS))
+    paper = transition(old, new, reconfig_costs(protocol_settings("paper"), *FLAGS))
     assert paper.reconfig_s == 0.0 and paper.n_model_loads == 2
-    ext = reconfig_costs(protocol_settings("extended"), FLAGS)
+    ext = reconfig_costs(protocol_settings("extended"), *FLAGS)
     assert transition(old, new, ext).reconfig_s == pytest.approx(2 * ext.load_s("efficientnet-b1"))

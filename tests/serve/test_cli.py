@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.parametrize("args, message", [
     (["--input-scale", "2"], "--input-scale must be in (0, 1]"),
     (["--hours", "0"], "--hours must be within [1,"),
-    (["--scheme", "nope"], "argument --scheme: invalid choice: 'nope'"),
+    (["--scheme", "nope"], "--scheme: unknown scheme 'nope'"),
     (["--lam", "1.5"], "--lam must be within [0, 1]"),
     (["--max-accuracy-loss", "abc"], "--max-accuracy-loss must be"),
     (["--trace", "NOPE-March"], "NOPE"),

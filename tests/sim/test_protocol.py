@@ -17,8 +17,36 @@ def test_presets():
         5, "replicated", "fcfs", 0.1, 0.15)
     assert dict(p.request_batch) == {"yolo": 8, "efficientnet": 8, "albert": 1}
     e = protocol_settings("extended")
-    assert (e.base_gpu_factor, e.space, e.dispatch, e.lam) == (1, "per-gpu", "optimal", None)
+    assert (e.base_gpu_factor, e.space, e.dispatch, e.lam) == (1, "per-gpu", "optimal", 0.5)
     assert not e.is_paper_like and e.batch("yolo") == 1
+
+
+def test_presets_are_the_schemas():
+    """One executable default per value: the presets are the schema's x-protocol-presets."""
+    from clover.config import protocol_presets
+
+    for name, knobs in protocol_presets().items():
+        s = protocol_settings(name)
+        assert {k: (dict(v) if k == "request_batch" else v) for k, v in vars(s).items()
+                if k != "name"} == knobs
+
+
+def test_a_problem_always_holds_a_protocol_object(profiles):
+    """Problem.protocol is the extended preset by default; it builds the evaluator, prices
+    reconfigurations and sizes BASE's GPUs (no string or getattr branches outside it)."""
+    from clover.sim import SimEvaluator
+
+    p = Problem.build("efficientnet", "a100-40gb", 3, profiles)
+    assert p.protocol == protocol_settings("extended") and p.base_gpus == 3
+    assert type(p.protocol.evaluator(p)) is SimEvaluator
+    assert p.protocol.evaluator(p, simulate=True).simulate
+    assert p.protocol.reconfig_costs(5.0, 3.0, 500.0) == (5.0, 3.0, 500.0)
+    paper = protocol_settings("paper")
+    assert paper.reconfig_costs(5.0, 3.0, 500.0) == (0.0, 0.0, float("inf"))
+    assert paper.base_gpus(2) == 10 and paper.sla_by_window and not p.protocol.sla_by_window
+    prof = model_profiles("efficientnet", "a100-40gb", batch_sizes=(1, 8))
+    q = paper.build_problem("efficientnet", "a100-40gb", 2, prof)
+    assert q.protocol is paper and type(paper.evaluator(q)) is FcfsEvaluator and q.lam == 0.1
 
 
 def test_each_knob_overrides_the_preset():

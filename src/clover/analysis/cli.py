@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from clover.cliutil import add_config_arg, add_data_dir_option, config_option, seed_value
+from clover.cliutil import (add_config_arg, add_data_dir_option, config_option, preset_help,
+                             seed_value)
 from clover.errors import CloverError
-from clover.names import PROTOCOL_NAMES, SCHEME_NAMES
+from clover.names import PROTOCOL_NAMES, scheme_names
 
 
 def main_lam(args: argparse.Namespace) -> float:
     """λ of the main grid: ``--lam`` (default config lam), else the default protocol's
-    preset (paper 0.1, extended 0.5), as :func:`clover.control.grid.grid_lam` names runs."""
+    preset, as :func:`clover.control.grid.grid_lam` names runs."""
     from clover.control.grid import grid_lam
 
     return float(grid_lam({"lam": args.lam}, args.protocol))
@@ -97,23 +98,18 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _gpu_count(args: argparse.Namespace) -> int:
-    from clover.control.gpucount import gpu_count_table
+    from clover.api import RunSpec, gpu_count
     from clover.cliutil import parse_json_arg
-    from clover.control.cli import profile_source, profile_table
-
-    from clover.sim.protocol import protocol_settings
+    from clover.control.cli import flag_errors
     from clover.tables import write_csv
 
-    protocol = protocol_settings(args.protocol)
-    profiles = profile_table(args.app, args.gpu, args.profiles,
-                             batch_sizes=(1, protocol.batch(args.app)))
-    lam = args.lam if args.lam is not None else protocol.default_lam
-    table = gpu_count_table(
-        args.app, args.gpu, profiles, args.schemes, args.base_gpus, args.max_gpus,
-        args.max_accuracy_loss, args.ci, lam,
-        parse_json_arg(args.problem_json, "--problem-json"),
-        parse_json_arg(args.scheme_params_json, "--scheme-params-json"), args.seed,
-        profile_source(profiles), protocol=args.protocol)
+    spec = flag_errors(RunSpec)(
+        app=args.app, gpu=args.gpu, profiles=args.profiles, lam=args.lam, seed=args.seed,
+        protocol=args.protocol, problem=parse_json_arg(args.problem_json, "--problem-json"),
+        scheme_params=parse_json_arg(args.scheme_params_json, "--scheme-params-json"))
+    table = flag_errors(gpu_count)(
+        spec, args.schemes, base_gpus=args.base_gpus, max_gpus=args.max_gpus,
+        max_accuracy_loss_pct=args.max_accuracy_loss, ci_g_per_kwh=args.ci)
     if args.out:
         write_csv(table, args.out)
     else:
@@ -123,15 +119,10 @@ def _gpu_count(args: argparse.Namespace) -> int:
 
 def _reference_check(args: argparse.Namespace) -> int:
     """The artifact's measured arrival sweep beside the modeled one (held-out check)."""
-    from clover.analysis.reference import load_reference, reference_check
-    from clover.control.reference_model import modeled_reference_table
-    from clover.paths import resolve_data_dir
+    from clover.api import reference_check
     from clover.tables import write_csv
 
-    measured = load_reference(resolve_data_dir(args.data_dir))
-    table = reference_check(measured, lambda m: modeled_reference_table(m, seed=args.seed))
-    table.insert(0, "protocol", "paper")
-    table.insert(1, "grid", "reference")
+    table = reference_check(args.data_dir, seed=args.seed)
     write_csv(table, args.out)
     print(f"clover reference-check: {len(table)} rows (one per artifact log entry) -> {args.out}")
     return 0
@@ -184,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     g = sub.add_parser("gpu-count", help="fewest GPUs each scheme needs for a service target")
     add_problem_args(g)
-    config_option(g, "--schemes", key="gpu_count.schemes", nargs="+", choices=SCHEME_NAMES,
+    config_option(g, "--schemes", key="gpu_count.schemes", nargs="+", choices=scheme_names(),
                   help="default %(default)s")
     config_option(g, "--base-gpus", key="gpu_count.base_gpus", type=int,
                   help="BASE on this many GPUs sets the rate and SLA (default %(default)s)")
@@ -195,7 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     config_option(g, "--ci", key="gpu_count.ci_g_per_kwh", type=float,
                   help="carbon intensity, g/kWh (default %(default)s)")
     config_option(g, "--lam", key="lam", type=float,
-                  help="λ (config lam; none: the protocol's, paper 0.1, extended 0.5)")
+                  help=f"λ (config lam; none: the protocol's, {preset_help('lam')})")
     config_option(g, "--protocol", key="gpu_count.protocol", choices=PROTOCOL_NAMES,
                   help="the service target's protocol (default %(default)s: BASE on k x N = "
                        "--base-gpus GPUs, replicated space, FCFS)")

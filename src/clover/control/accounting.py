@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from clover.config import schema_default
 from clover.errors import CloverError
 from clover.mig.geometry import get_gpu
 from clover.models.catalog import get_variant
@@ -48,12 +49,13 @@ from clover.sim.runlog import Evaluate, Part, Period
 #: Assumed: NVML GPU/compute instance create/destroy calls return in well under a second
 #: each, and the original Clover controller adds 1.5 s of fixed sleeps around every MIG
 #: change (``reconfig_mig`` in sc23-clover ``system/experiment.py``); 5 s covers both.
-MIG_REPARTITION_S = 5.0
+#: (The values are the config schema's ``control.*`` defaults, their one place.)
+MIG_REPARTITION_S = float(schema_default("control.mig_repartition_s"))
 #: Default fixed part of loading one model on a slice (process, CUDA context, framework): assumed.
-MODEL_LOAD_BASE_S = 3.0
+MODEL_LOAD_BASE_S = float(schema_default("control.model_load_base_s"))
 #: Default weight loading bandwidth host -> slice, MB/s: assumed (page-cached weights,
 #: deserialisation-bound rather than PCIe-bound).
-MODEL_LOAD_MB_PER_S = 500.0
+MODEL_LOAD_MB_PER_S = float(schema_default("control.model_load_mb_per_s"))
 
 
 @dataclass(frozen=True)

@@ -1,240 +1,62 @@
 """``clover run``: one controller run (an app, a scheme, a carbon trace, λ) to a CSV log, on the
 simulator (``--backend model``) or the live service (``--backend live``), with one controller;
 ``clover run-grid``: every scheme of one pipeline job (same app, trace, λ, floor) in one process;
-``clover live``: the alias of ``clover run --backend live`` with the live flags."""
+``clover live``: the alias of ``clover run --backend live`` with the live flags;
+``clover decomposition``. Each parses its flags into a :class:`clover.api.RunSpec` (or the
+study's arguments) and calls :mod:`clover.api`."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+import functools
 
 from clover.cliutil import (HOURS_MAX, add_config_arg, add_data_dir_option, add_protocol_args,
-                             config_option, number, parse_json_arg, parse_max_loss, seed_value)
+                             config_option, number, parse_json_arg, parse_max_loss,
+                             preset_help, protocol_overrides, seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import GPUS
 from clover.models.catalog import APPS
-from clover.names import SCHEME_NAMES
-from clover.timestamps import iso_utc
+from clover.names import scheme_names
+
+#: RunSpec field -> the flag that sets it, for the errors the API raises naming the field
+FLAGS = {"problem": "--problem-json", "scheme_params": "--scheme-params-json",
+         "hours": "--hours", "lam": "--lam", "scheme": "--scheme", "seed": "--seed",
+         "n_gpus": "--n-gpus"}
+#: ``clover live``'s flags where they differ
+LIVE_FLAGS = {**FLAGS, "n_gpus": "--gpus", "eval_window_s": "--candidate-window-s"}
 
 
-def profile_table(app: str, gpu: str, path: str | None, backend: str = "model",
-                  batch_sizes: tuple[int, ...] = (1,)):
-    """The per-slice profile table (a file written by ``clover profile``, or modeled in memory
-    with rows at ``batch_sizes``)."""
-    from clover.profiles import load_profiles
+def flag_errors(fn, flags: dict = FLAGS):
+    """``fn`` whose CloverErrors about a :class:`~clover.api.RunSpec` field name its flag."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CloverError as exc:
+            for name, flag in flags.items():
+                if exc.message.startswith((f"{name}:", f"{name} ")):
+                    raise CloverError(flag + exc.message[len(name):]) from None
+            raise
 
-    return load_profiles(app, gpu, backend=backend, path=path, batch_sizes=batch_sizes)
-
-
-def profile_source(profiles) -> str:
-    """The ``source`` of the profile rows an app uses (``modeled``, ``measured-gpu`` ...)."""
-    if "source" not in profiles.columns:
-        return "unknown"
-    values = sorted({str(s) for s in profiles["source"].dropna()})
-    return "+".join(values) if values else "unknown"
+    return call
 
 
-def build_problem(app: str, gpu: str, n_gpus: int, profiles, lam: float | None,
-                  max_accuracy_loss_pct: float | None, problem_kwargs: dict, seed: int,
-                  settings=None):
-    """``clover.sim.Problem`` for a run under the protocol ``settings`` (default extended);
-    the accuracy floor is BASE accuracy minus the loss."""
-    import inspect
+def spec_from_args(args: argparse.Namespace):
+    """The :class:`clover.api.RunSpec` of ``clover run`` / ``run-grid`` flags (``scheme``:
+    ``--scheme``, or None under run-grid)."""
+    from clover.api import RunSpec
 
-    from clover.models.catalog import largest_variant
-    from clover.sim import Problem
-    from clover.sim.protocol import build_problem as build, protocol_settings
-
-    settings = settings or protocol_settings("extended")
-    known = set(inspect.signature(Problem.build).parameters) - {
-        "cls", "app", "gpu", "n_gpus", "profiles", "lam", "accuracy_floor", "seed"}
-    unknown = sorted(set(problem_kwargs) - known)
-    if unknown:
-        raise CloverError(f"--problem-json: unknown key(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(sorted(known))})")
-    floor = None
-    if max_accuracy_loss_pct is not None:
-        floor = largest_variant(app).accuracy * (1.0 - max_accuracy_loss_pct / 100.0)
-    try:
-        return build(app, gpu, n_gpus, profiles, settings, lam=lam, accuracy_floor=floor,
-                     seed=seed, **problem_kwargs)
-    except TypeError as exc:
-        raise CloverError(f"config problem: {exc}") from None
-    except CloverError as exc:
-        if exc.message.split(" ", 1)[0] in known:  # a value of --problem-json
-            raise CloverError(f"--problem-json: {exc.message}") from None
-        raise
-
-
-def check_scheme_params_json(scheme_params: dict) -> None:
-    """``--scheme-params-json``: scheme name -> object of that scheme's parameters."""
-    from clover.optimize.schemes import DEFAULTS, check_scheme_params
-
-    for name, params in scheme_params.items():
-        if name not in DEFAULTS:
-            raise CloverError(f"--scheme-params-json: unknown scheme {name!r} "
-                              f"(known: {', '.join(DEFAULTS)})")
-        if not isinstance(params, dict):
-            raise CloverError(f"--scheme-params-json {name}: expected a JSON object, got "
-                              f"{type(params).__name__}")
-        check_scheme_params(name, params, f"--scheme-params-json {name}")
-
-
-def build_scheme(name: str, problem, evaluator, scheme_params: dict, seed: int):
-    """``clover.optimize.make_scheme`` with the config's parameters; seeded when it has a seed."""
-    from clover.optimize.schemes import DEFAULTS, make_scheme
-
-    params = dict(scheme_params.get(name, {}))
-    if "seed" in DEFAULTS.get(name, {}) and params.get("seed") is None:
-        params["seed"] = seed
-    return make_scheme(name, problem, evaluator, **params)
-
-
-def trace_hours(spec: str, data_dir: str | None, hours: int | None):
-    """(intensities g/kWh, ISO timestamps) of the trace ``spec``, its first ``hours`` hours."""
-    from clover.carbon import load_trace
-
-    trace = load_trace(spec, data_dir)
-    ci = [float(x) for x in trace.ci_g_per_kwh]
-    stamps = [iso_utc(t) for t in trace.timestamps_utc]
-    if hours is not None:
-        if hours > len(ci):
-            raise CloverError(f"--hours {hours} is longer than trace {spec} "
-                              f"({len(ci)} h); give --hours <= {len(ci)} or a longer trace")
-        ci, stamps = ci[:hours], stamps[:hours]
-    return ci, stamps
-
-
-def sim_evaluator(problem) -> Any:
-    """The simulator's evaluator for ``problem`` (its protocol's dispatch)."""
-    from clover.optimize.schemes import default_evaluator
-
-    return default_evaluator(problem)
-
-
-def run_once(args: argparse.Namespace, live=None, service=None, log=None, on_hour=None):
-    """Build everything a run needs from the parsed arguments and step the controller.
-
-    ``--backend model``: the simulator, transitions priced by ``ModeledCosts``. ``--backend
-    live``: the live service (``clover.serve.live``; ``live`` = its
-    :class:`~clover.serve.live.LiveSettings`, default from ``CLOVER_LIVE_*``; ``service`` an
-    already started one), BASE measured to set the SLA and C_base, transitions and hours
-    measured (``MeasuredCosts``). ``log`` takes progress lines (live), ``on_hour`` the log so
-    far after every hour.
-    """
-    from clover.sim.protocol import protocol_from_args
-
-    # --n-gpus, --lam and --hours are range-checked by their argparse types (clover.cliutil)
-    protocol = protocol_from_args(args)
-    if args.n_gpus is None:
-        args.n_gpus = protocol.default_gpus
-    if args.lam is None:
-        args.lam = protocol.default_lam
-    max_loss = parse_max_loss(args.max_accuracy_loss)
-    problem_kwargs = parse_json_arg(args.problem_json, "--problem-json")
-    scheme_params = parse_json_arg(args.scheme_params_json, "--scheme-params-json")
-    check_scheme_params_json(scheme_params)
-    ci, stamps = trace_hours(args.trace, args.data_dir, args.hours)
-
-    def problem_for(gpu, n_gpus, profiles, kwargs):
-        return build_problem(args.app, gpu, n_gpus, profiles, args.lam, max_loss, kwargs,
-                             args.seed, protocol)
-
-    if args.backend == "live":
-        return _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, stamps,
-                         live, service, log, on_hour)
-    profiles = profile_table(args.app, args.gpu, args.profiles,
-                             batch_sizes=(1, protocol.batch(args.app)))
-    problem = problem_for(args.gpu, args.n_gpus, profiles, problem_kwargs)
-    from clover.control.accounting import ModeledCosts
-
-    costs = ModeledCosts(reconfig_costs(protocol, args), problem.rate_rps)
-    return control_run(args, protocol, problem, sim_evaluator(problem), costs, scheme_params,
-                       ci, stamps, source=profile_source(profiles), backend=args.backend,
-                       on_hour=on_hour)
-
-
-def _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, stamps, live,
-              service, log, on_hour):
-    """:func:`run_once` on the live service: BASE measured sets the SLA and C_base (the
-    problem is rebuilt at the same rate with that SLA), deploys and hours are measured."""
-    from clover.sim.protocol import live_refusal
-
-    refusal = live_refusal(protocol, args.app)
-    if refusal:
-        raise CloverError(f"backend live: {refusal}: use --protocol extended")
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
-    from clover.serve.live import LiveBackend, LiveSettings
-
-    log = log or (lambda m: print(f"[live] {m}", file=sys.stderr, flush=True))
-    backend = LiveBackend(live or LiveSettings.from_env(), args.app, args.gpu, args.n_gpus,
-                          seed=args.seed, log=log, service=service)
-    profiles = backend.profiles(args.profiles)
-    draft = problem_for(backend.gpu, backend.n_gpus, profiles, problem_kwargs)
-    with backend:
-        base = backend.measure_base(draft, problem_kwargs.get("sla_ms"))
-        problem = base.apply(problem_for(backend.gpu, backend.n_gpus, profiles, {
-            **problem_kwargs, "rate_rps": draft.rate_rps, "sla_ms": base.sla_ms}))
-        log(f"C_base {problem.base_carbon_g * 1000:.4f} mg/request")
-        evaluator, costs = backend.controller_parts(problem, sim_evaluator(problem),
-                                                    args.eval_window_s, base)
-        return control_run(args, protocol, problem, evaluator, costs, scheme_params, ci, stamps,
-                           source="", backend=backend.kind,
-                           hour_s=backend.settings.hour_seconds,
-                           on_hour=_logging_hours(log, on_hour))
-
-
-def _logging_hours(log, on_hour):
-    """``on_hour`` that also logs the hour's line (a live run takes minutes per hour)."""
-    def each(df) -> None:
-        r = df.iloc[-1]
-        log(f"hour {r['hour']} ci {r['ci_g_per_kwh']:6.1f} g/kWh | {r['configuration']} | "
-            f"p95 {r['p95_ms']:7.1f} ms (SLA {r['sla_ms']:.1f}) | acc {r['accuracy']:.2f}% | "
-            f"{r['energy_j_per_request']:.3f} J/req | f {r['objective']:+.2f} | reconfig "
-            f"{r['reconfig_s']:.1f} s | {r['evaluations']} evals | "
-            f"{r['answered']}/{r['requests']} ok")
-        if on_hour is not None:
-            on_hour(df)
-
-    return each
-
-
-def control_run(args: argparse.Namespace, protocol, problem, evaluator, costs,
-                scheme_params: dict, ci: list[float], stamps: list[str], *, source: str,
-                backend: str, hour_s: float = 3600.0, on_hour=None):
-    """The scheme and the controller of one run, stepped through the trace (both backends).
-
-    ``source`` is the profiles' provenance (simulator), or empty: each evaluation states its
-    own (live: measured-cpu/-gpu)."""
-    from clover.control.controller import ControlSettings, Controller
-
-    scheme = build_scheme(args.scheme, problem, evaluator, scheme_params, args.seed)
-    scheme.set_period(ci)
-    settings = ControlSettings(eval_window_s=args.eval_window_s, hour_s=hour_s,
-                               initial=args.initial)
-    meta = {"scheme": args.scheme, "app": args.app, "lam": args.lam,
-            "trace": args.trace_name or args.trace, "source": source, "backend": backend,
-            "gpu": problem.gpu,
-            "accuracy_floor": "" if problem.accuracy_floor is None else problem.accuracy_floor,
-            **protocol.columns(args.app)}
-    controller = Controller(problem, scheme, evaluator, costs, settings=settings, meta=meta)
-    return controller.run(ci, stamps, progress=args.progress, on_hour=on_hour)
-
-
-def reconfig_costs(protocol, args):
-    """What a reconfiguration costs under ``protocol.accounting``: ``artifact`` (the paper
-    protocol, sc23-clover ``system/run.py``) charges none — zero re-partition and load time
-    (infinite load bandwidth), whatever the control flags say; ``modeled`` the flags' costs."""
-    import math
-
-    from clover.control.accounting import ReconfigCosts
-
-    if protocol.accounting == "artifact":
-        return ReconfigCosts(0.0, 0.0, math.inf)
-    return ReconfigCosts(args.mig_repartition_s, args.model_load_base_s, args.model_load_mb_per_s)
+    return RunSpec(
+        app=args.app, scheme=getattr(args, "scheme", None), trace=args.trace,
+        trace_name=args.trace_name, gpu=args.gpu, n_gpus=args.n_gpus, lam=args.lam,
+        max_accuracy_loss_pct=parse_max_loss(args.max_accuracy_loss), hours=args.hours,
+        seed=args.seed, backend=args.backend, protocol=args.protocol,
+        **protocol_overrides(args),
+        problem=parse_json_arg(args.problem_json, "--problem-json"),
+        scheme_params=parse_json_arg(args.scheme_params_json, "--scheme-params-json"),
+        profiles=args.profiles, data_dir=args.data_dir, eval_window_s=args.eval_window_s,
+        mig_repartition_s=args.mig_repartition_s, model_load_base_s=args.model_load_base_s,
+        model_load_mb_per_s=args.model_load_mb_per_s, initial=args.initial, grid=args.grid)
 
 
 def _sigterm_like_ctrl_c_when_live(fn):
@@ -254,50 +76,40 @@ def _sigterm_like_ctrl_c_when_live(fn):
     return run
 
 
-def run_and_write(args: argparse.Namespace, live=None, service=None, log=None):
-    """:func:`run_once`, its log labelled and written to ``--out`` (atomically; a live run
-    rewrites it after every hour) or stdout; returns the labelled log."""
-    from clover.control.grid import label_log
+@flag_errors
+def run_and_write(spec, out: str | None, progress: bool = False, live=None, service=None,
+                  log=None):
+    """:func:`clover.api.run`, its log written to ``out`` (atomically; a live run rewrites it
+    after every hour) or stdout; returns the log."""
+    from clover.api import run
     from clover.tables import CSV_FORMAT, write_csv
 
-
-    def labelled(df):
-        return label_log(df, args.protocol, args.grid)
-
     on_hour = None
-    if args.backend == "live" and args.out:
+    if spec.backend == "live" and out:
         def on_hour(df) -> None:
-            write_csv(labelled(df), args.out)
+            write_csv(df, out)
 
-    out = labelled(run_once(args, live, service, log, on_hour))
-    if args.out:
-        write_csv(out, args.out)
+    result = run(spec, on_hour=on_hour, progress=progress, live=live, service=service,
+                 log=log)
+    if out:
+        write_csv(result.log, out)
     else:
-        print(out.to_csv(**CSV_FORMAT), end="")
-    return out
+        print(result.log.to_csv(**CSV_FORMAT), end="")
+    return result.log
 
 
 @_sigterm_like_ctrl_c_when_live
 def _run(args: argparse.Namespace) -> int:
-    run_and_write(args)
+    run_and_write(flag_errors(spec_from_args)(args), args.out, args.progress)
     return 0
 
 
-class _RaisingParser(argparse.ArgumentParser):
-    """A parser whose usage errors are CloverErrors (one line, exit 2, via clover.cli)."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise CloverError(f"{self.prog}: {message}")
-
-
-def live_command(args: argparse.Namespace, service=None, log=None):
-    """``clover live``: its flags mapped onto ``clover run --backend live`` (one code path),
-    parsed by the ``run`` parser itself; the log goes to
-    ``<out-dir>/<app>_<backend>_<scheme>_<trace>.csv`` (grid label ``live``), every window's
-    requests to ``..._requests/``. ``service``: an already started live service (tests)."""
-    import json
+def live_spec(args: argparse.Namespace):
+    """(:class:`clover.api.RunSpec`, :class:`clover.serve.live.LiveSettings`, log path) of
+    ``clover live`` flags: the run's settings the flags give, the schema's for the rest."""
     from pathlib import Path
 
+    from clover.api import RunSpec
     from clover.serve.live import LiveSettings, run_name
 
     name = run_name(args.app, args.backend, args.scheme, args.trace)
@@ -310,18 +122,23 @@ def live_command(args: argparse.Namespace, service=None, log=None):
         request_log_dir=str(out_dir / f"{name}_requests")).validate()
     problem = {k: v for k, v in (("rate_rps", args.rate_rps), ("load_fraction", args.load_fraction),
                                  ("sla_ms", args.sla_ms)) if v is not None}
-    flags = {"--app": args.app, "--gpu": args.gpu, "--backend": "live", "--scheme": args.scheme,
-             "--trace": args.trace, "--lam": args.lam, "--max-accuracy-loss": args.max_accuracy_loss,
-             "--n-gpus": args.gpus, "--hours": args.hours, "--eval-window-s": args.candidate_window_s,
-             "--seed": args.seed, "--profiles": args.profiles, "--data-dir": args.data_dir,
-             "--problem-json": json.dumps(problem) if problem else None,
-             "--scheme-params-json": args.scheme_params_json, "--grid": "live",
-             "--out": str(out_dir / f"{name}.csv")}
-    parser = _RaisingParser(prog="clover")
-    register(parser.add_subparsers(dest="command"))
-    run = parser.parse_args(["run", *[x for k, v in flags.items() if v is not None
-                                      for x in (k, str(v))]])
-    return run_and_write(run, live, service, log)
+    given = {"gpu": args.gpu, "lam": args.lam, "seed": args.seed, "data_dir": args.data_dir,
+             "scheme_params": parse_json_arg(args.scheme_params_json, "--scheme-params-json")}
+    spec = RunSpec.from_config(
+        None, app=args.app, scheme=args.scheme, trace=args.trace, backend="live",
+        max_accuracy_loss_pct=parse_max_loss(args.max_accuracy_loss), n_gpus=args.gpus,
+        hours=args.hours, eval_window_s=args.candidate_window_s, profiles=args.profiles,
+        problem=problem, grid="live", **{k: v for k, v in given.items() if v is not None})
+    return spec, live, str(out_dir / f"{name}.csv")
+
+
+def live_command(args: argparse.Namespace, service=None, log=None):
+    """``clover live``: its flags as a live run (:func:`live_spec`, no re-parsing); the log
+    goes to ``<out-dir>/<app>_<backend>_<scheme>_<trace>.csv`` (grid label ``live``), every
+    window's requests to ``..._requests/``. ``service``: an already started live service
+    (tests)."""
+    spec, live, out = flag_errors(live_spec, LIVE_FLAGS)(args)
+    return run_and_write(spec, out, live=live, service=service, log=log)
 
 
 def _live(args: argparse.Namespace) -> int:
@@ -337,9 +154,19 @@ def _live(args: argparse.Namespace) -> int:
 
 @_sigterm_like_ctrl_c_when_live
 def _run_grid(args: argparse.Namespace) -> int:
-    from clover.control.grid import run_schemes
+    """Every scheme of one job in this process, each labelled log written atomically as its
+    run ends (a killed job leaves complete logs only: Snakemake reruns the job)."""
+    from clover.api import run_schemes
+    from clover.tables import write_csv
 
-    run_schemes(args, args.schemes, args.out, run_once)
+    if len(args.schemes) != len(args.out):
+        raise CloverError(f"--schemes names {len(args.schemes)} scheme(s) but --out "
+                          f"{len(args.out)} file(s)")
+    if len(set(args.out)) != len(args.out):
+        raise CloverError("--out names one file twice")
+    results = flag_errors(run_schemes)(flag_errors(spec_from_args)(args), args.schemes)
+    for out in args.out:
+        write_csv(flag_errors(next)(results).log, out)
     return 0
 
 
@@ -366,12 +193,13 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                         "ZONE:season:year[:hours], ZONE:YYYY-MM-DDTHH:hours or a CSV path")
     p.add_argument("--trace-name", help="name written in the log (default: the spec)")
     config_option(p, "--lam", key="lam", type=number("--lam", lo=0.0, hi=1.0),
-                  help="λ of the objective (config lam; none: the protocol's, extended 0.5, "
-                       "paper 0.1)")
+                  help=f"λ of the objective (config lam; none: the protocol's, "
+                       f"{preset_help('lam')})")
     p.add_argument("--max-accuracy-loss", default="none",
                    help="accuracy floor as the largest loss vs BASE, %% (default none)")
     config_option(p, "--n-gpus", key="n_gpus", type=number("--n-gpus", lo=1, integer=True),
-                  help="GPUs serving the app (config n_gpus; none: extended 10, paper 2)")
+                  help=f"GPUs serving the app (config n_gpus; none: the protocol's, "
+                       f"{preset_help('default_gpus')})")
     config_option(p, "--backend", key="backend", choices=["model", "live"],
                   help="model: the serving simulator; live: the real service (clover.serve)")
     config_option(p, "--hours", key="hours",
@@ -402,14 +230,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="step a scheme through a carbon trace hour by hour "
                                    "(controller log, one row per hour)")
     add_run_args(p)
-    p.add_argument("--scheme", required=True, choices=SCHEME_NAMES)
+    p.add_argument("--scheme", required=True, choices=scheme_names())
     p.add_argument("--out", help="CSV log to write (atomically); default stdout")
     p.set_defaults(func=_run)
 
     g = sub.add_parser("run-grid", help="every scheme of one pipeline job in one process "
                                         "(one controller log per scheme)")
     add_run_args(g)
-    g.add_argument("--schemes", nargs="+", required=True, choices=SCHEME_NAMES)
+    g.add_argument("--schemes", nargs="+", required=True, choices=scheme_names())
     g.add_argument("--out", nargs="+", required=True,
                    help="one CSV log per scheme, in --schemes order (each written atomically)")
     g.set_defaults(func=_run_grid)
@@ -427,9 +255,20 @@ def _register_live(sub) -> None:
 
 
 def _decomposition(args: argparse.Namespace) -> int:
-    from clover.control.decomposition import _cli
+    """``clover decomposition``: flags, else the config's apps, traces and N, else the paper
+    protocol's N, k and λ (the decomposition is a paper-protocol study)."""
+    from clover.api import decomposition
+    from clover.control.decomposition import APPS as STUDY_APPS, ORIGINAL_TRACES
+    from clover.tables import write_csv
 
-    return _cli(args)
+    table = decomposition(
+        apps=tuple(args.app or STUDY_APPS), traces=tuple(args.trace or ORIGINAL_TRACES),
+        schemes=tuple(args.scheme or ("oracle", "clover")),
+        n_gpus=args.n_gpus or None, k=args.k or None, gpu=args.gpu, lam=args.lam, seed=args.seed,
+        hours=args.hours, data_dir=args.data_dir)
+    write_csv(table, args.out)
+    print(f"clover decomposition: {len(table)} rows -> {args.out}")
+    return 0
 
 
 def _register_decomposition(sub) -> None:
@@ -446,10 +285,13 @@ def _register_decomposition(sub) -> None:
     p.add_argument("--scheme", action="append", choices=("oracle", "clover", "blover"),
                    help="repeatable (default: oracle and clover)")
     config_option(p, "--n-gpus", key="n_gpus", type=int,
-                  help="N, the schemes' GPUs (config n_gpus; none: the paper protocol's, 2)")
-    p.add_argument("--k", type=int, help="BASE's GPU factor (default: the paper protocol's, 5)")
+                  help="N, the schemes' GPUs (config n_gpus; none: the paper protocol's, "
+                       f"{preset_help('default_gpus', 'paper')})")
+    p.add_argument("--k", type=int, help="BASE's GPU factor (default: the paper protocol's, "
+                                         f"{preset_help('base_gpu_factor', 'paper')})")
     config_option(p, "--gpu", key="gpu", help="default %(default)s")
-    p.add_argument("--lam", type=float, help="λ (default: the paper protocol's, 0.1)")
+    p.add_argument("--lam", type=float, help="λ (default: the paper protocol's, "
+                                             f"{preset_help('lam', 'paper')})")
     config_option(p, "--seed", key="seed", type=seed_value(), help="default %(default)s")
     config_option(p, "--hours", key="hours", type=int,
                   help="only the first HOURS hours of each trace")

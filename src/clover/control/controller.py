@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from clover.config import schema_default
 from clover.control.accounting import ModeledCosts, ReconfigCosts, metric
 from clover.errors import CloverError
 from clover.models.configuration import Configuration
@@ -82,15 +83,18 @@ class Reference:
 class ControlSettings:
     """How the controller accounts an hour. Times in seconds.
 
-    ``eval_window_s``: how long each online evaluation serves the traffic. Default 30 s:
-    assumed; the original Clover measures each candidate with 1000 requests
+    ``eval_window_s``: how long each online evaluation serves the traffic. Default (the
+    schema's ``control.eval_window_s``) 30 s: assumed; the original Clover measures each
+    candidate with 1000 requests
     (``req_limit`` in sc23-clover ``system/experiment.py``), which lasts tens of seconds at
     its arrival rates.
     """
 
-    eval_window_s: float = 30.0
+    eval_window_s: float = field(
+        default_factory=lambda: float(schema_default("control.eval_window_s")))
     hour_s: float = 3600.0
-    initial: str = "base"  # what is deployed before hour 0: "base" (the problem's) or "none"
+    #: what is deployed before hour 0: "base" (the problem's) or "none"
+    initial: str = field(default_factory=lambda: schema_default("control.initial"))
 
     def __post_init__(self) -> None:
         if self.eval_window_s < 0:
@@ -151,60 +155,14 @@ class Controller:
     # -- one hour ---------------------------------------------------------------------------
     def step(self, hour: int, ci_g_per_kwh: float, timestamp_utc: str = "") -> dict:
         """Let the scheme decide for ``hour`` and account the hour; returns one log row."""
-        s = self.settings
         decision = self.scheme.decide(hour, ci_g_per_kwh)
-        chosen: Configuration = decision.configuration
         m = decision_metrics(decision)
-
-        parts: list[Part] = []
-        current = self.deployed
-        for cand in decision.evaluations:
-            cm = self.evaluate(cand, ci_g_per_kwh)
-            parts.append(self.costs.evaluation(current, cand, cm, s.eval_window_s, ci_g_per_kwh,
-                                               self.evaluate))
-            current = cand
-        parts.append(self.costs.switch(current, chosen, m, ci_g_per_kwh, self.evaluate))
-        periods = [p for part in parts for p in part.periods]
-        reconfig_s = 0.0
-        for part in parts:
-            reconfig_s += part.reconfig_s
-        n_layout = sum(part.n_layout_changes for part in parts)
-        n_loads = sum(part.n_model_loads for part in parts)
-        used = sum(p.duration_s for p in periods)
-        served = self.costs.serve(chosen, m, max(s.hour_s - used, 0.0), ci_g_per_kwh)
-        periods += served.periods
-        self.deployed = chosen
+        parts, served = self._pay(decision, m, ci_g_per_kwh)
+        periods = [p for part in parts for p in part.periods] + list(served.periods)
+        self.deployed = decision.configuration
         self.periods.append(periods)
-
-        ref = self.reference
         lam = float(self.meta.get("lam", getattr(decision, "lam", math.nan)))
         steady = m if served.measured is None else served.measured
-        energy_pr = float(metric(steady, "energy_j_per_request"))
-        if served.measured is None:  # the scheme's own numbers
-            carbon_pr = float(decision.carbon_g_per_request)
-            g_per_j = carbon_pr / energy_pr if energy_pr > 0 else 0.0
-            objective = float(decision.objective)
-            dcarb, dacc = float(decision.delta_carbon_pct), float(decision.delta_accuracy_pct)
-        else:  # measured while serving: scored against the same A_base and C_base
-            g_per_j = float(carbon_g(1.0, ci_g_per_kwh, self.problem.pue))
-            carbon_pr = (float(carbon_g(energy_pr, ci_g_per_kwh, self.problem.pue))
-                         if math.isfinite(energy_pr) else math.inf)
-            acc = float(metric(steady, "accuracy"))
-            objective = ref.objective(acc, carbon_pr, lam) if math.isfinite(lam) else math.nan
-            dcarb, dacc = ref.delta_carbon_pct(carbon_pr), ref.delta_accuracy_pct(acc)
-
-        hour_s = sum(p.duration_s for p in periods)
-        requests = sum(p.requests for p in periods)
-        energy = sum(p.energy_j for p in periods)
-        eval_e = sum(p.energy_j for p in periods if p.kind == "evaluation")
-        reconf_e = sum(p.energy_j for p in periods if p.kind == "reconfig")
-        # a live hour whose windows answered nothing has no per-request numbers
-        accuracy = sum(p.accuracy * p.requests for p in periods) / requests if requests else math.nan
-        energy_per_req = energy / requests if requests else math.inf
-        carbon_per_req = energy_per_req * g_per_j
-        violation_s = sum(p.duration_s for p in periods if not p.sla_met)
-        ok_req = sum(p.requests for p in periods if p.sla_met)
-        sla_ms = metric(steady, "sla_ms", getattr(self.problem, "sla_ms", None))
         row = {
             **{k: self.meta.get(k, "") for k in ("scheme", "app", "trace", "source", "backend",
                                                  "gpu", "accuracy_floor", "protocol", "space",
@@ -213,51 +171,103 @@ class Controller:
             # no stated source (live backend): the evaluation says how it was obtained
             **({"source": str(metric(steady, "source", "unknown"))}
                if not self.meta.get("source") else {}),
-            "hour": int(hour),
-            "timestamp_utc": timestamp_utc,
-            "ci_g_per_kwh": float(ci_g_per_kwh),
-            "lam": lam,
-            "configuration": edge_weights_json(chosen),
-            "accuracy": float(metric(steady, "accuracy")),
-            "energy_j_per_request": energy_pr,
-            "carbon_g_per_request": carbon_pr,
-            "p95_ms": float(metric(steady, "p95_ms")),
-            "sla_ms": float(sla_ms) if sla_ms is not None else math.nan,
-            "sla_met": bool(metric(steady, "sla_met")),
-            "objective": objective,
-            "delta_carbon_pct": dcarb,
-            "delta_accuracy_pct": dacc,
+            "hour": int(hour), "timestamp_utc": timestamp_utc,
+            "ci_g_per_kwh": float(ci_g_per_kwh), "lam": lam,
+            **self._steady_columns(decision, steady, served, ci_g_per_kwh, lam),
             "evaluations": len(decision.evaluations),
-            "evaluation_carbon_g": eval_e * g_per_j,
-            "reconfig_s": reconfig_s,
             "decision_s": float(getattr(decision, "decision_s", 0.0)),
-            "n_gpus": chosen.n_gpus,
-            "rate_rps": self.rate_rps,
-            "config_key": chosen.key(),
-            "layouts": json.dumps(sorted("+".join(g.layout) for g in chosen.canonical().gpus)),
-            "eval_window_s": s.eval_window_s,
-            "evaluation_energy_j": eval_e,
-            "reconfig_energy_j": reconf_e,
-            "reconfig_carbon_g": reconf_e * g_per_j,
-            "n_layout_changes": n_layout,
-            "n_model_loads": n_loads,
-            "hour_s": hour_s,
-            "hour_requests": requests,
-            "hour_energy_j": energy,
-            "hour_carbon_g": energy * g_per_j,
-            "hour_energy_j_per_request": energy_per_req,
-            "hour_carbon_g_per_request": carbon_per_req,
-            "hour_accuracy": accuracy,
-            "hour_delta_carbon_pct": ref.delta_carbon_pct(carbon_per_req),
-            "hour_delta_accuracy_pct": ref.delta_accuracy_pct(accuracy),
-            "hour_objective": ref.objective(accuracy, carbon_per_req, lam) if math.isfinite(lam) else math.nan,
-            "sla_violation_s": violation_s,
-            "sla_ok_pct": ok_req / requests * 100.0 if requests else math.nan,
-            "overrun_s": max(used - s.hour_s, 0.0),
+            "rate_rps": self.rate_rps, "eval_window_s": self.settings.eval_window_s,
         }
+        row.update(self._hour_columns(parts, periods, row["g_per_j"], lam))
         out = {k: row.get(k, "") for k in LOG_COLUMNS}
         out.update(self.costs.columns())
         return out
+
+    def _pay(self, decision: Any, m: Any, ci_g_per_kwh: float) -> tuple[list[Part], Part]:
+        """The hour's parts, in order: each new online evaluation (the transition to the
+        candidate, then its window), the switch to the chosen configuration; and the chosen
+        configuration serving the rest of the hour."""
+        s = self.settings
+        parts: list[Part] = []
+        current = self.deployed
+        for cand in decision.evaluations:
+            cm = self.evaluate(cand, ci_g_per_kwh)
+            parts.append(self.costs.evaluation(current, cand, cm, s.eval_window_s, ci_g_per_kwh,
+                                               self.evaluate))
+            current = cand
+        chosen: Configuration = decision.configuration
+        parts.append(self.costs.switch(current, chosen, m, ci_g_per_kwh, self.evaluate))
+        used = sum(p.duration_s for part in parts for p in part.periods)
+        served = self.costs.serve(chosen, m, max(s.hour_s - used, 0.0), ci_g_per_kwh)
+        return parts, served
+
+    def _steady_columns(self, decision: Any, steady: Any, served: Part, ci_g_per_kwh: float,
+                        lam: float) -> dict:
+        """The chosen configuration's steady-state columns: the scheme's own numbers, or as
+        the service measured them while serving (scored against the same A_base and
+        C_base); ``g_per_j`` carries the hour's grams per joule."""
+        ref = self.reference
+        energy_pr = float(metric(steady, "energy_j_per_request"))
+        if served.measured is None:  # the scheme's own numbers
+            carbon_pr = float(decision.carbon_g_per_request)
+            g_per_j = carbon_pr / energy_pr if energy_pr > 0 else 0.0
+            objective = float(decision.objective)
+            dcarb, dacc = float(decision.delta_carbon_pct), float(decision.delta_accuracy_pct)
+        else:
+            g_per_j = float(carbon_g(1.0, ci_g_per_kwh, self.problem.pue))
+            carbon_pr = (float(carbon_g(energy_pr, ci_g_per_kwh, self.problem.pue))
+                         if math.isfinite(energy_pr) else math.inf)
+            acc = float(metric(steady, "accuracy"))
+            objective = ref.objective(acc, carbon_pr, lam) if math.isfinite(lam) else math.nan
+            dcarb, dacc = ref.delta_carbon_pct(carbon_pr), ref.delta_accuracy_pct(acc)
+        sla_ms = metric(steady, "sla_ms", getattr(self.problem, "sla_ms", None))
+        chosen = decision.configuration
+        return {
+            "g_per_j": g_per_j, "configuration": edge_weights_json(chosen),
+            "accuracy": float(metric(steady, "accuracy")), "energy_j_per_request": energy_pr,
+            "carbon_g_per_request": carbon_pr, "p95_ms": float(metric(steady, "p95_ms")),
+            "sla_ms": float(sla_ms) if sla_ms is not None else math.nan,
+            "sla_met": bool(metric(steady, "sla_met")), "objective": objective,
+            "delta_carbon_pct": dcarb, "delta_accuracy_pct": dacc, "n_gpus": chosen.n_gpus,
+            "config_key": chosen.key(),
+            "layouts": json.dumps(sorted("+".join(g.layout) for g in chosen.canonical().gpus)),
+        }
+
+    def _hour_columns(self, parts: list[Part], periods: list[Period], g_per_j: float,
+                      lam: float) -> dict:
+        """The realised ``hour_*`` totals (search and reconfiguration overheads included)."""
+        ref = self.reference
+        reconfig_s = 0.0
+        for part in parts:
+            reconfig_s += part.reconfig_s
+        used = sum(p.duration_s for part in parts for p in part.periods)
+        requests = sum(p.requests for p in periods)
+        energy = sum(p.energy_j for p in periods)
+        eval_e = sum(p.energy_j for p in periods if p.kind == "evaluation")
+        reconf_e = sum(p.energy_j for p in periods if p.kind == "reconfig")
+        # a live hour whose windows answered nothing has no per-request numbers
+        accuracy = sum(p.accuracy * p.requests for p in periods) / requests if requests else math.nan
+        energy_per_req = energy / requests if requests else math.inf
+        carbon_per_req = energy_per_req * g_per_j
+        ok_req = sum(p.requests for p in periods if p.sla_met)
+        return {
+            "evaluation_carbon_g": eval_e * g_per_j, "reconfig_s": reconfig_s,
+            "evaluation_energy_j": eval_e, "reconfig_energy_j": reconf_e,
+            "reconfig_carbon_g": reconf_e * g_per_j,
+            "n_layout_changes": sum(part.n_layout_changes for part in parts),
+            "n_model_loads": sum(part.n_model_loads for part in parts),
+            "hour_s": sum(p.duration_s for p in periods), "hour_requests": requests,
+            "hour_energy_j": energy, "hour_carbon_g": energy * g_per_j,
+            "hour_energy_j_per_request": energy_per_req,
+            "hour_carbon_g_per_request": carbon_per_req, "hour_accuracy": accuracy,
+            "hour_delta_carbon_pct": ref.delta_carbon_pct(carbon_per_req),
+            "hour_delta_accuracy_pct": ref.delta_accuracy_pct(accuracy),
+            "hour_objective": (ref.objective(accuracy, carbon_per_req, lam)
+                               if math.isfinite(lam) else math.nan),
+            "sla_violation_s": sum(p.duration_s for p in periods if not p.sla_met),
+            "sla_ok_pct": ok_req / requests * 100.0 if requests else math.nan,
+            "overrun_s": max(used - self.settings.hour_s, 0.0),
+        }
 
     def run(self, ci_g_per_kwh: Sequence[float], timestamps_utc: Iterable[str] | None = None,
             progress: bool = False,

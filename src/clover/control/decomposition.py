@@ -80,15 +80,14 @@ class _Setup:
 
 def _setup(app: str, k: int, n_gpus: int, gpu: str, lam: float, seed: int,
            profiles=None) -> _Setup:
-    from clover.control.cli import profile_source, profile_table
-    from clover.optimize.schemes import default_evaluator
-    from clover.sim.protocol import build_problem, protocol_settings
+    from clover.control.runs import profile_source, profile_table
+    from clover.sim.protocol import protocol_settings
 
     settings = protocol_settings("paper", base_gpu_factor=int(k))
     if profiles is None:
         profiles = profile_table(app, gpu, None, batch_sizes=(1, settings.batch(app)))
-    problem = build_problem(app, gpu, n_gpus, profiles, settings, lam=lam, seed=seed)
-    return _Setup(problem, default_evaluator(problem), profile_source(profiles))
+    problem = settings.build_problem(app, gpu, n_gpus, profiles, lam=lam, seed=seed)
+    return _Setup(problem, settings.evaluator(problem), profile_source(profiles))
 
 
 def _restriction(app: str, step: str) -> dict:
@@ -130,7 +129,7 @@ def _least_p95(setup: _Setup, restriction: dict):
 def _scheme_hours(setup: _Setup, scheme: str, restriction: dict, ci: Sequence[float],
                   seed: int) -> tuple[list[dict], str]:
     """Hourly decisions of ``scheme`` in the restricted space; (rows, note)."""
-    from clover.control.cli import build_scheme
+    from clover.control.runs import build_scheme
     from clover.optimize.objective import score
 
     sch = build_scheme(scheme, setup.problem, setup.evaluator, {scheme: restriction}, seed)
@@ -256,24 +255,3 @@ def decomposition_table(apps: Sequence[str] = APPS, traces: Sequence[str] = ORIG
     """Every app's per-trace rows followed by the per-app means (``trace`` = "mean")."""
     per = pd.concat([decomposition(a, traces, schemes, **kw) for a in apps], ignore_index=True)
     return pd.concat([per, mean_over_traces(per)], ignore_index=True)
-
-
-def write_decomposition(out: str, **kw) -> pd.DataFrame:
-    """:func:`decomposition_table` written atomically to ``out`` (CSV)."""
-    from clover.tables import write_csv
-
-    table = decomposition_table(**kw)
-    write_csv(table, out)
-    return table
-
-
-def _cli(args) -> int:
-    """``clover decomposition``: flags, else the config's apps, traces and N, else the paper
-    protocol's N, k and λ (the decomposition is a paper-protocol study)."""
-    table = write_decomposition(
-        args.out, apps=tuple(args.app or APPS), traces=tuple(args.trace or ORIGINAL_TRACES),
-        schemes=tuple(args.scheme or ("oracle", "clover")),
-        n_gpus=args.n_gpus or None, k=args.k or None, gpu=args.gpu, lam=args.lam, seed=args.seed,
-        hours=args.hours, data_dir=args.data_dir)
-    print(f"clover decomposition: {len(table)} rows -> {args.out}")
-    return 0

@@ -30,12 +30,11 @@ GPU_COUNT_COLUMNS = ("protocol", "app", "scheme", "gpus_needed", "base_gpus", "m
 def gpus_needed(problem, scheme_name: str, ci_g_per_kwh: float, max_gpus: int,
                 accuracy_target: float, scheme_params: dict, seed: int) -> tuple[int | None, object]:
     """(fewest N, that N's decision) for one scheme; (None, None) if no N <= max_gpus works."""
-    from clover.control.cli import build_scheme
-    from clover.optimize.schemes import default_evaluator
+    from clover.control.runs import build_scheme
 
     for n in range(1, int(max_gpus) + 1):
         p = problem.with_params(n_gpus=n, accuracy_floor=accuracy_target)
-        evaluator = default_evaluator(p)
+        evaluator = p.protocol.evaluator(p)
         try:
             scheme = build_scheme(scheme_name, p, evaluator, scheme_params, seed)
             scheme.set_period([ci_g_per_kwh])
@@ -54,19 +53,22 @@ def gpus_needed(problem, scheme_name: str, ci_g_per_kwh: float, max_gpus: int,
 def gpu_count_table(app: str, gpu: str, profiles, schemes: list[str], base_gpus: int,
                     max_gpus: int, max_accuracy_loss_pct: float, ci_g_per_kwh: float, lam: float,
                     problem_kwargs: dict, scheme_params: dict, seed: int, source: str,
-                    protocol: str = "paper") -> pd.DataFrame:
-    from clover.control.cli import build_problem
+                    protocol=None) -> pd.DataFrame:
+    """One row per scheme: :data:`GPU_COUNT_COLUMNS`. ``protocol``: a protocol object (None:
+    the paper preset)."""
+    from clover.control.runs import build_problem
     from clover.sim.protocol import protocol_settings
 
     if base_gpus < 1 or max_gpus < 1:
         raise CloverError("gpu_count: base_gpus and max_gpus must be >= 1")
     if not 0 <= max_accuracy_loss_pct <= 100:
         raise CloverError("gpu_count.max_accuracy_loss_pct must be within [0, 100]")
-    settings = protocol_settings(protocol)
+    settings = protocol_settings("paper") if protocol is None else protocol
     k = settings.base_gpu_factor
     if base_gpus % k:
-        raise CloverError(f"gpu_count.base_gpus = {base_gpus} is not a multiple of the {protocol} "
-                          f"protocol's base_gpu_factor {k} (BASE runs on k x N GPUs)")
+        raise CloverError(f"gpu_count.base_gpus = {base_gpus} is not a multiple of the "
+                          f"{settings.name} protocol's base_gpu_factor {k} (BASE runs on k x N "
+                          "GPUs)")
     problem = build_problem(app, gpu, base_gpus // k, profiles, lam, None, problem_kwargs, seed,
                             settings)
     target = problem.base_accuracy * (1.0 - max_accuracy_loss_pct / 100.0)
@@ -75,7 +77,7 @@ def gpu_count_table(app: str, gpu: str, profiles, schemes: list[str], base_gpus:
         n, d = gpus_needed(problem, s, ci_g_per_kwh, max_gpus, target, scheme_params, seed)
         ev = d.evaluation if d is not None else None
         rows.append({
-            "protocol": protocol, "app": app, "scheme": s, "gpus_needed": n if n is not None else math.nan,
+            "protocol": settings.name, "app": app, "scheme": s, "gpus_needed": n if n is not None else math.nan,
             "base_gpus": base_gpus, "max_gpus": max_gpus, "rate_rps": problem.rate_rps,
             "sla_ms": problem.sla_ms, "accuracy_target": target,
             "accuracy": float(ev.accuracy) if ev is not None else math.nan,

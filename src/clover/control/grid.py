@@ -69,11 +69,11 @@ def _protocols(section: dict, config: dict, where: str) -> list[str]:
 def grid_lam(config: dict, protocol: str) -> str:
     """λ of the main and regions grids under ``protocol``: the config's ``lam`` when set,
     else the protocol's preset (paper 0.1, extended 0.5), formatted as in file names."""
-    from clover.sim.protocol import PRESETS
+    from clover.sim.protocol import protocol_settings
 
     lam = config.get("lam")
     if lam is None:
-        lam = PRESETS[protocol].default_lam
+        lam = protocol_settings(protocol).lam
     return fmt_num(lam)
 
 
@@ -169,25 +169,3 @@ def label_log(log: pd.DataFrame, protocol: str, grid: str) -> pd.DataFrame:
     out["grid"] = grid
     cols = list(log_columns())
     return out[cols + [c for c in out.columns if c not in cols]]
-
-
-def run_schemes(args, schemes: list[str], outs: list[str], run_once) -> list[pd.DataFrame]:
-    """Run every scheme of one job in this process and write each labelled log atomically.
-
-    ``args`` is a ``clover run`` namespace (its ``scheme`` is replaced per run); ``run_once``
-    is :func:`clover.control.cli.run_once`. Logs are written as each run ends, so a killed job
-    leaves complete logs only (Snakemake reruns the job: its outputs are incomplete together).
-    """
-    if len(schemes) != len(outs):
-        raise CloverError(f"--schemes names {len(schemes)} scheme(s) but --out {len(outs)} file(s)")
-    if len(set(outs)) != len(outs):
-        raise CloverError("--out names one file twice")
-    from clover.tables import write_csv
-
-    logs = []
-    for scheme, out in zip(schemes, outs):
-        one = type(args)(**{**vars(args), "scheme": scheme})
-        log = label_log(run_once(one), args.protocol, args.grid)
-        write_csv(log, out)
-        logs.append(log)
-    return logs

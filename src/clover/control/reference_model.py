@@ -61,7 +61,7 @@ RATIO_COLUMNS = ("carbon_ratio_vs_base_same_load", "p95_ratio_vs_base_same_load"
 
 @lru_cache(maxsize=None)
 def _profiles(app: str, gpu: str, batch: int):
-    from clover.control.cli import profile_table
+    from clover.control.runs import profile_table
 
     return profile_table(app, gpu, None, batch_sizes=tuple(sorted({1, batch})))
 
@@ -95,14 +95,14 @@ def modeled_reference(app: str, configuration: str, arrival_s: float, n_gpus: in
     ``carbon_per_request`` (kWh per request × ci 1 × PUE 1, i.e. g at 1 g/kWh), ``accuracy``
     (%, served-weighted), ``utilisation`` (offered rate ÷ the configuration's capacity),
     ``rate_rps``, ``n_requests``, ``source``."""
-    from clover.control.cli import profile_source
+    from clover.control.runs import profile_source
     from clover.sim.fcfs import simulate_window
     from clover.sim.problem import Problem
-    from clover.sim.protocol import PAPER_REQUEST_BATCH
+    from clover.sim.protocol import protocol_settings
 
     if not arrival_s > 0:
         raise CloverError(f"reference: arrival_s must be > 0 (got {arrival_s!r})")
-    batch = PAPER_REQUEST_BATCH.get(app, 1)
+    batch = protocol_settings("paper").batch(app)
     profiles = _profiles(app, gpu, batch)
     rate = 1.0 / float(arrival_s)
     problem = Problem.build(app, gpu, int(n_gpus), profiles, rate_rps=rate, sla_ms=1e9,

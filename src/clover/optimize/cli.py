@@ -6,12 +6,13 @@ import argparse
 import json
 
 from clover.cliutil import (CI_MAX_G_PER_KWH, add_config_arg, add_json_flag, add_protocol_args,
-                             ci_value, config_option, number, pue_value, seed_value)
+                             ci_value, config_option, number, preset_help, pue_value,
+                             seed_value)
 from clover.errors import CloverError
 from clover.mig.geometry import DEFAULT_GPU, GPUS
 from clover.models.catalog import APPS
-from clover.names import SCHEME_NAMES
-from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE
+from clover.names import scheme_names
+from clover.sim.problem import CI_REF_G_PER_KWH, LOAD_FRACTION, PUE, SLA_FACTOR
 
 
 def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str = "model",
@@ -33,7 +34,7 @@ def load_profile_table(app: str, gpu: str, path: str | None = None, backend: str
 
 def _params(pairs: list[str] | None, scheme: str | None = None) -> dict:
     """``--param NAME=VALUE`` pairs (values JSON-decoded), checked against the scheme's
-    DEFAULTS types and signs when ``scheme`` is given."""
+    default parameters' types and signs when ``scheme`` is given."""
     out = {}
     for item in pairs or []:
         if "=" not in item:
@@ -44,32 +45,34 @@ def _params(pairs: list[str] | None, scheme: str | None = None) -> dict:
         except json.JSONDecodeError:
             out[k] = v
     if scheme is not None:
-        from clover.optimize.schemes import check_scheme_params
+        from clover.optimize.registry import check_scheme_params
 
         out = check_scheme_params(scheme, out, "--param")
     return out
 
 
-def _run(args: argparse.Namespace) -> int:
-    from clover.sim.protocol import protocol_from_args
-    from clover.optimize.schemes import default_evaluator, make_scheme
-    from clover.sim import SimEvaluator
-    from clover.sim.protocol import build_problem
-
-    params = _params(args.param, args.scheme)
-    settings = protocol_from_args(args)
-    if args.gpus is None:  # --gpus and --ci are range-checked by their argparse types
-        args.gpus = settings.default_gpus
+def _problem_and_evaluator(args: argparse.Namespace, settings):
+    """The problem of ``clover optimize`` under the protocol object ``settings`` and the
+    evaluator of its dispatch (``--simulate``: the event simulation under optimal routing)."""
+    gpus = settings.default_gpus if args.gpus is None else args.gpus
     profiles = load_profile_table(args.app, args.gpu, args.profiles, args.backend,
                                   batch_sizes=(1, settings.batch(args.app)))
-    problem = build_problem(args.app, args.gpu, args.gpus, profiles, settings, lam=args.lam,
-                            load_fraction=args.load_fraction, sla_factor=args.sla_factor,
-                            ci_ref=args.ci_ref, pue=args.pue, accuracy_floor=args.accuracy_floor,
-                            seed=args.seed)
-    if settings.dispatch == "fcfs":
-        evaluator = default_evaluator(problem)
-    else:
-        evaluator = SimEvaluator(problem, simulate=args.simulate)
+    problem = settings.build_problem(args.app, args.gpu, gpus, profiles, lam=args.lam,
+                                     load_fraction=args.load_fraction,
+                                     sla_factor=args.sla_factor, ci_ref=args.ci_ref,
+                                     pue=args.pue, accuracy_floor=args.accuracy_floor,
+                                     seed=args.seed)
+    return problem, settings.evaluator(problem, simulate=args.simulate)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from clover.cliutil import protocol_overrides
+    from clover.optimize.registry import make_scheme
+    from clover.sim.protocol import protocol_settings
+
+    params = _params(args.param, args.scheme)
+    settings = protocol_settings(args.protocol, **protocol_overrides(args))
+    problem, evaluator = _problem_and_evaluator(args, settings)
     scheme = make_scheme(args.scheme, problem, evaluator, **params)
     if args.scheme == "jung" and args.ci_range:
         scheme.set_period(args.ci_range)
@@ -79,19 +82,31 @@ def _run(args: argparse.Namespace) -> int:
         why = ev.reason or f"p95 {ev.p95_ms:.2f} ms > SLA {ev.sla_ms:.2f} ms"
         raise CloverError(f"scheme {args.scheme}: no feasible configuration found ({why})")
     if args.json:
-        out = d.as_dict()
-        out.update({"app": args.app, "gpu": problem.gpu, "n_gpus": problem.n_gpus,
-                    "lam": problem.lam, "base_carbon_g": problem.base_carbon_g,
-                    "base_accuracy": problem.base_accuracy, "load_fraction": problem.load_fraction})
-        out.update(settings.columns(args.app))
         base = make_scheme("base", problem, evaluator).decide(0, args.ci)
-        out.update({"base_gpus": problem.base_gpus,
-                    "base_carbon_g_per_request": base.carbon_g_per_request,
-                    "carbon_saved_pct": (1.0 - d.carbon_g_per_request
-                                         / base.carbon_g_per_request) * 100.0,
-                    "accuracy_loss_pts": base.evaluation.accuracy - ev.accuracy})
-        print(json.dumps(out, indent=2))
-        return 0
+        print(json.dumps(_json_report(args, problem, settings, d, base), indent=2))
+    else:
+        _print_report(args, problem, d)
+    return 0
+
+
+def _json_report(args: argparse.Namespace, problem, settings, d, base) -> dict:
+    """``clover optimize --json``: the decision, the problem and the comparison with BASE."""
+    out = d.as_dict()
+    out.update({"app": args.app, "gpu": problem.gpu, "n_gpus": problem.n_gpus,
+                "lam": problem.lam, "base_carbon_g": problem.base_carbon_g,
+                "base_accuracy": problem.base_accuracy, "load_fraction": problem.load_fraction})
+    out.update(settings.columns(args.app))
+    out.update({"base_gpus": problem.base_gpus,
+                "base_carbon_g_per_request": base.carbon_g_per_request,
+                "carbon_saved_pct": (1.0 - d.carbon_g_per_request
+                                     / base.carbon_g_per_request) * 100.0,
+                "accuracy_loss_pts": base.evaluation.accuracy - d.evaluation.accuracy})
+    return out
+
+
+def _print_report(args: argparse.Namespace, problem, d) -> None:
+    """``clover optimize``: the decision in words."""
+    ev = d.evaluation
     print(f"{args.scheme} for {args.app} on {problem.n_gpus} x {problem.gpu} at ci = "
           f"{args.ci:g} g/kWh (lambda = {problem.lam:g}, load {problem.rate_rps:.1f} req/s = "
           f"{problem.load_fraction:.0%} of BASE capacity)")
@@ -111,7 +126,6 @@ def _run(args: argparse.Namespace) -> int:
           f"{d.carbon_g_per_request * 1000:.4f} mg/request (BASE at {problem.ci_ref:g} g/kWh: "
           f"{problem.base_carbon_g * 1000:.4f} mg), accuracy {ev.accuracy:.3f}%")
     print(f"evaluations {len(d.evaluations)}, decision {d.decision_s * 1000:.1f} ms")
-    return 0
 
 
 def _space(args: argparse.Namespace) -> int:
@@ -163,29 +177,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("optimize", help="choose a configuration for one hour with a scheme")
     parser.add_argument("--app", required=True, choices=sorted(APPS))
     parser.add_argument("--gpus", type=number("--gpus", lo=1, integer=True), default=None,
-                        help="number of GPUs (default: extended 10, paper 2)")
+                        help=f"number of GPUs (default: the protocol's, "
+                             f"{preset_help('default_gpus')})")
     parser.add_argument("--ci", type=ci_value("--ci"), required=True,
                         help="carbon intensity, g/kWh (0 to 3,000)")
-    parser.add_argument("--scheme", default="clover", choices=SCHEME_NAMES)
+    parser.add_argument("--scheme", default="clover", choices=scheme_names())
     add_config_arg(parser)
     config_option(parser, "--lam", key="lam", type=number("--lam", lo=0.0, hi=1.0),
-                  help="lambda of the objective (default: the protocol's, paper 0.1, "
-                       "extended 0.5)")
+                  help=f"lambda of the objective (default: the protocol's, {preset_help('lam')})")
     config_option(parser, "--gpu", key="gpu", help=f"one of {', '.join(GPUS)} (default %(default)s)")
     parser.add_argument("--load-fraction",
                         type=number("--load-fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
                         default=LOAD_FRACTION,
-                        help=f"offered load / BASE capacity (default {LOAD_FRACTION})")
+                        help="offered load / BASE capacity (default %(default)s)")
     parser.add_argument("--sla-factor", type=number("--sla-factor", lo=0.0, lo_open=True),
-                        default=1.0,
-                        help="L_tail = factor x BASE p95 at the offered load (default 1)")
+                        default=SLA_FACTOR,
+                        help="L_tail = factor x BASE p95 at the offered load (default %(default)s)")
     parser.add_argument("--accuracy-floor", type=number("--accuracy-floor", lo=0.0, hi=100.0),
                         default=None, help="minimum accuracy, %%")
     parser.add_argument("--ci-ref",
                         type=number("--ci-ref", lo=0.0, hi=CI_MAX_G_PER_KWH, lo_open=True),
                         default=CI_REF_G_PER_KWH,
-                        help="ci of C_base, g/kWh (default 250)")
-    parser.add_argument("--pue", type=pue_value("--pue"), default=PUE, help="PUE (default 1.5)")
+                        help="ci of C_base, g/kWh (default %(default)s)")
+    parser.add_argument("--pue", type=pue_value("--pue"), default=PUE, help="PUE (default %(default)s)")
     parser.add_argument("--ci-range", type=ci_value("--ci-range"), nargs=2,
                         metavar=("LOW", "HIGH"),
                         help="JUNG: the period's min and max ci")

@@ -39,7 +39,7 @@ from clover.models.configuration import Configuration, GpuAssignment
 from clover.optimize.objective import score
 from clover.optimize.space import (distinct_graphs, replicate, restricted_fitting,
                                    restricted_partitions)
-from clover.optimize.schemes import Scheme
+from clover.optimize.schemes import DEFAULTS, Scheme
 from clover.sim.evaluator import Evaluation, SimEvaluator, objective_batch
 from clover.sim.fcfs import FcfsEvaluator
 from clover.sim.problem import carbon_g
@@ -193,6 +193,7 @@ class ReplicatedClover(_ReplicatedSearch):
     """Clover in the replicated space (module docstring); history keyed by graph."""
 
     name = "clover"
+    default_params = DEFAULTS["clover"]
 
     def key(self, cand):
         return self.counts(cand).tobytes()
@@ -221,6 +222,7 @@ class ReplicatedBlover(_ReplicatedSearch):
     """Blover = the artifact's random search with history, keyed by the raw encoding."""
 
     name = "blover"
+    default_params = DEFAULTS["blover"]
     anneal = False
 
     def key(self, cand):
@@ -283,6 +285,7 @@ class ReplicatedOracle(_Exhaustive):
     """ORACLE: the best SLA-meeting objective over every distinct graph, each hour."""
 
     name = "oracle"
+    default_params = DEFAULTS["oracle"]
 
     def fcfs_objectives(self, ci: float) -> np.ndarray:
         """Every graph's objective at ``ci`` under FCFS, vectorised: a window does not depend
@@ -342,6 +345,7 @@ class ReplicatedCo2Opt(_Exhaustive):
     once (at the first hour's ci; ci-independent under FCFS) and kept."""
 
     name = "co2opt"
+    default_params = DEFAULTS["co2opt"]
 
     def decide(self, hour, ci_g_per_kwh):
         if self._choice is None and self.analytic():
@@ -371,7 +375,3 @@ class ReplicatedCo2Opt(_Exhaustive):
              for ev in evals]
         i = int(np.argmin(e))
         return i if math.isfinite(e[i]) else -1
-
-
-REPLICATED = {"clover": ReplicatedClover, "blover": ReplicatedBlover,
-              "oracle": ReplicatedOracle, "co2opt": ReplicatedCo2Opt}

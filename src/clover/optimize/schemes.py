@@ -1,9 +1,11 @@
-"""Every scheme behind one interface: ``make_scheme(name, problem, evaluator=None, **params)``
-returns an object with ``decide(hour, ci_g_per_kwh) -> Decision`` (and ``set_period(ci)``,
-used by JUNG, a no-op elsewhere). All choices are scored by the same evaluator.
+"""The built-in schemes of the per-GPU space, and the interface every scheme has: an object
+with ``decide(hour, ci_g_per_kwh) -> Decision`` (and ``set_period(ci)``, used by JUNG, a no-op
+elsewhere), built by :func:`clover.optimize.registry.make_scheme` (the scheme registry). All
+choices are scored by the same evaluator.
 
 Defaults follow the original Clover (sc23-clover) and are overridable through ``params``
-(the ``optimize`` section of config/config.yaml): see :data:`DEFAULTS`.
+(``scheme_params`` of config/config.yaml): see :data:`DEFAULTS`; each class states its own
+(:attr:`Scheme.default_params`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from clover.models.configuration import Configuration
 from clover.optimize.exact import solve_milp
 from clover.optimize.graph import graph_key, graph_neighbour, raw_key, raw_neighbour
 from clover.optimize.objective import score
-from clover.sim.evaluator import Evaluation, Evaluator, SimEvaluator
+from clover.sim.evaluator import Evaluation, Evaluator
 from clover.sim.problem import Problem
 
 #: default parameters per scheme (the original's values where it has them)
@@ -45,13 +47,12 @@ POSITIVE_PARAMS = {"time_limit_s", "t0", "t_step", "t_floor", "k",
                    "max_evaluations", "neighbour_tries", "max_proposals"}
 
 
-def check_scheme_params(name: str, params: Mapping, where: str) -> dict:
-    """``params`` of scheme ``name`` checked against :data:`DEFAULTS` (known keys, each of
-    its default's type, non-negative; :data:`POSITIVE_PARAMS` positive); ``where`` names
-    the source in the error (``--param``, ``scheme clover``)."""
+def check_params_against(defaults: Mapping, params: Mapping, where: str) -> dict:
+    """``params`` checked against a scheme's ``defaults`` (known keys, each of its default's
+    type, non-negative; :data:`POSITIVE_PARAMS` positive); ``where`` names the source in the
+    error (``--param``, ``scheme clover``)."""
     from clover.cliutil import check_params
 
-    defaults = DEFAULTS.get(str(name).lower(), {})
     return check_params(params, defaults, where,
                         positive={k: True for k in POSITIVE_PARAMS & set(defaults)})
 
@@ -99,15 +100,21 @@ class Decision:
 
 
 class Scheme:
-    """Common machinery: parameters, the evaluator, building a Decision."""
+    """Common machinery: parameters, the evaluator, building a Decision. A scheme (built-in
+    or a plug-in, docs/extending.md) sets ``name`` and ``default_params`` (every parameter
+    it takes, with its default) and implements :meth:`decide`."""
 
     name = "scheme"
+    #: parameter -> default; ``scheme_params`` / ``--param`` may set only these
+    default_params: Mapping = {}
 
     def __init__(self, problem: Problem, evaluator: Evaluator | None = None, **params):
         self.problem = problem
-        self.evaluator = evaluator if evaluator is not None else default_evaluator(problem)
-        defaults = DEFAULTS[self.name]
-        self.params = {**defaults, **check_scheme_params(self.name, params, f"scheme {self.name}")}
+        self.evaluator = (evaluator if evaluator is not None
+                          else problem.protocol.evaluator(problem))
+        self.params = {**self.default_params,
+                       **check_params_against(self.default_params, params,
+                                              f"scheme {self.name}")}
 
     def set_period(self, ci_g_per_kwh) -> None:
         """The period's carbon-intensity trace (used by JUNG; ignored by the others)."""
@@ -132,6 +139,7 @@ class BaseScheme(Scheme):
     ``base_gpu_factor`` k it runs on k·N GPUs (``Problem.base_reference_configuration``)."""
 
     name = "base"
+    default_params = DEFAULTS["base"]
 
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
@@ -143,6 +151,7 @@ class OracleScheme(Scheme):
     """ORACLE: the exact optimum of the evaluator's objective every hour (MILP, HiGHS)."""
 
     name = "oracle"
+    default_params = DEFAULTS["oracle"]
 
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
@@ -157,6 +166,7 @@ class Co2OptScheme(Scheme):
     Independent of ci (carbon = energy x ci), so solved once (MILP) and reused."""
 
     name = "co2opt"
+    default_params = DEFAULTS["co2opt"]
 
     def __init__(self, problem, evaluator=None, **params):
         super().__init__(problem, evaluator, **params)
@@ -276,6 +286,7 @@ class CloverScheme(_Annealing):
     configurations deduplicated by graph)."""
 
     name = "clover"
+    default_params = DEFAULTS["clover"]
 
     def key(self, configuration):
         return graph_key(self.problem.counts(configuration))
@@ -292,6 +303,7 @@ class BloverScheme(_Annealing):
     artifact's random search (:class:`clover.optimize.replicated.ReplicatedBlover`)."""
 
     name = "blover"
+    default_params = DEFAULTS["blover"]
 
     def key(self, configuration):
         return raw_key(configuration)
@@ -327,6 +339,7 @@ class JungScheme(Scheme):
     the profile's 7g ``power_w_busy / max_throughput_rps`` (what Jung measured per model)."""
 
     name = "jung"
+    default_params = DEFAULTS["jung"]
 
     def __init__(self, problem, evaluator=None, **params):
         super().__init__(problem, evaluator, **params)
@@ -343,14 +356,14 @@ class JungScheme(Scheme):
         p = self.problem
         t = p.types
         full = t.slices[-1]
-        fcfs = getattr(p.protocol, "dispatch", "optimal") == "fcfs"
+        by_window = p.protocol.sla_by_window
         out = {}
         for v in variants_for_app(p.app):
             i = t.index(v.name, full)
             floor_ok = p.accuracy_floor is None or v.accuracy >= p.accuracy_floor
             if not (t.fits[i] and floor_ok):
                 continue
-            if fcfs:  # SLA checked by the problem's own evaluator (FCFS window)
+            if by_window:  # SLA checked by the problem's own evaluator (FCFS window)
                 ok = self.evaluator.evaluate(Configuration.uniform(p.gpu, p.n_gpus, v.name),
                                              p.ci_ref).sla_met
             else:
@@ -379,39 +392,4 @@ class SaRawScheme(BloverScheme):
     """``sa-raw``: today's annealer on the raw per-GPU encoding, under its own name."""
 
     name = "sa-raw"
-
-
-SCHEMES: dict[str, type[Scheme]] = {
-    "base": BaseScheme, "co2opt": Co2OptScheme, "clover": CloverScheme,
-    "blover": BloverScheme, "oracle": OracleScheme, "jung": JungScheme, "sa-raw": SaRawScheme,
-}
-
-
-def problem_space(problem: Problem) -> str:
-    """``replicated`` or ``per-gpu`` (the problem's protocol; per-gpu without one)."""
-    return getattr(problem.protocol, "space", "per-gpu")
-
-
-def default_evaluator(problem: Problem) -> Evaluator:
-    """The simulator evaluator of the problem's dispatch: FCFS windows or optimal routing."""
-    if getattr(problem.protocol, "dispatch", "optimal") == "fcfs":
-        from clover.sim.fcfs import FcfsEvaluator
-
-        return FcfsEvaluator(problem)
-    return SimEvaluator(problem)
-
-
-def make_scheme(name: str, problem: Problem, evaluator: Evaluator | None = None,
-                **params) -> Scheme:
-    """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung, sa-raw) for
-    ``problem``, in the problem's search space (``space: replicated`` uses
-    :mod:`clover.optimize.replicated` for clover, blover, oracle and co2opt)."""
-    key = str(name).lower()
-    cls = SCHEMES.get(key)
-    if cls is None:
-        raise CloverError(f"unknown scheme {name!r} (known: {', '.join(SCHEMES)})")
-    if problem_space(problem) == "replicated":
-        from clover.optimize.replicated import REPLICATED
-
-        cls = REPLICATED.get(key, cls)
-    return cls(problem, evaluator, **params)
+    default_params = DEFAULTS["sa-raw"]

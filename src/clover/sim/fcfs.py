@@ -38,7 +38,6 @@ from clover.mig.geometry import get_gpu
 from clover.models.configuration import Configuration
 from clover.sim.evaluator import Evaluation
 from clover.sim.problem import Problem
-from clover.sim.protocol import BASE_REQUESTS, EVAL_REQUESTS
 
 QUANTILE_PCT = 95.0
 
@@ -194,9 +193,8 @@ class FcfsEvaluator:
     def __init__(self, problem: Problem, eval_requests: int | None = None,
                  base_requests: int | None = None):
         self.problem = problem
-        proto = problem.protocol
-        self.eval_requests = int(eval_requests or getattr(proto, "eval_requests", EVAL_REQUESTS))
-        self.base_requests = int(base_requests or getattr(proto, "base_requests", BASE_REQUESTS))
+        self.eval_requests = int(eval_requests or problem.protocol.eval_requests)
+        self.base_requests = int(base_requests or problem.protocol.base_requests)
         self._fp = problem_fingerprint(problem)
         self._base_key = problem.base_reference_configuration().key()
         self.calls = 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from clover.config import schema_default
 from clover.errors import CloverError
 from clover.mig.geometry import enumerate_layouts, get_gpu, slice_types
 from clover.models.catalog import get_variant, largest_variant, variants_for_app
@@ -27,11 +28,16 @@ from clover.sim.queueing import fit_shifted_exponential, sla_capacity, sojourn_q
 J_PER_KWH = 3.6e6
 #: reference carbon intensity for C_base, g/kWh, and the power usage effectiveness: the original
 #: Clover's, sc23-clover ``system/clover.py``, ``CloverExperiment.run(self, Lambda, base_ci=250,
-#: base_pue=1.5)`` (commit 8cea06e, MIT). The one place of these constants.
-CI_REF_G_PER_KWH = 250.0
-PUE = 1.5
-#: default offered load as a fraction of BASE's capacity
-LOAD_FRACTION = 0.6
+#: base_pue=1.5)`` (commit 8cea06e, MIT). Their one place is the config schema
+#: (``problem.ci_ref``, ``problem.pue``), read here.
+CI_REF_G_PER_KWH = float(schema_default("problem.ci_ref"))
+PUE = float(schema_default("problem.pue"))
+#: default offered load as a fraction of BASE's capacity, and the SLA as a multiple of BASE's
+#: p95 (the schema's ``problem.load_fraction``, ``problem.sla_factor``)
+LOAD_FRACTION = float(schema_default("problem.load_fraction"))
+SLA_FACTOR = float(schema_default("problem.sla_factor"))
+#: the seed of every scheme and simulation when none is given (the schema's ``seed``)
+SEED = int(schema_default("seed"))
 #: relative slack on the SLA when computing capacities (so BASE, which sits exactly at its own
 #: p95, is feasible despite floating-point bisection)
 SLA_TOL = 1e-9
@@ -161,8 +167,8 @@ class Problem:
         seed: seeds every randomised scheme and the event simulation.
         load_fraction, sla_factor, ci_ref: how the numbers above were derived.
         batch_size: images (questions) per request; the profile rows used.
-        protocol: the :class:`clover.sim.protocol.ProtocolSettings` the problem was built
-            under (None = extended, today's).
+        protocol: the protocol object (:class:`clover.sim.protocol.ProtocolSettings`) the
+            problem was built under; always one (None given: the extended preset).
     """
 
     app: str
@@ -171,37 +177,47 @@ class Problem:
     profiles: pd.DataFrame = field(repr=False)
     rate_rps: float
     sla_ms: float
-    lam: float = 0.5
+    lam: float
     base_accuracy: float = 0.0
     base_energy_j: float = 0.0
     base_carbon_g: float = 0.0
     pue: float = PUE
     accuracy_floor: float | None = None
-    seed: int = 0
+    seed: int = SEED
     load_fraction: float = LOAD_FRACTION
-    sla_factor: float = 1.0
+    sla_factor: float = SLA_FACTOR
     ci_ref: float = CI_REF_G_PER_KWH
     batch_size: int = 1
     protocol: object = field(default=None, repr=False)
     types: InstanceTypes = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        if self.protocol is None:
+            from clover.sim.protocol import protocol_settings
+
+            object.__setattr__(self, "protocol", protocol_settings("extended"))
         if self.types is None:
             object.__setattr__(self, "types", build_types(self.profiles, self.app, self.gpu,
                                                           self.sla_ms, self.batch_size))
 
     @classmethod
-    def build(cls, app: str, gpu: str, n_gpus: int, profiles: pd.DataFrame, lam: float = 0.5,
-              load_fraction: float = LOAD_FRACTION, sla_factor: float = 1.0,
+    def build(cls, app: str, gpu: str, n_gpus: int, profiles: pd.DataFrame,
+              lam: float | None = None,
+              load_fraction: float = LOAD_FRACTION, sla_factor: float = SLA_FACTOR,
               sla_ms: float | None = None, rate_rps: float | None = None,
               ci_ref: float = CI_REF_G_PER_KWH, pue: float = PUE,
-              accuracy_floor: float | None = None, seed: int = 0,
+              accuracy_floor: float | None = None, seed: int = SEED,
               batch_size: int = 1) -> "Problem":
         """Size the service from BASE (see the module docstring) and fix the constants.
 
-        ``rate_rps`` / ``sla_ms`` override the derived load / SLA when given.
+        ``rate_rps`` / ``sla_ms`` override the derived load / SLA when given; ``lam`` None =
+        the extended protocol's λ. The problem's protocol is the extended preset.
         """
         from clover.cliutil import CI_MAX_G_PER_KWH, PUE_MAX, SEED_MAX, check_number as num
+        from clover.sim.protocol import protocol_settings
+
+        if lam is None:
+            lam = protocol_settings("extended").lam
 
         # bounds where the values enter (docs/reliability.md): finite, typed, in range
         n_gpus = num(n_gpus, "n_gpus", lo=1, integer=True)
@@ -293,8 +309,7 @@ class Problem:
     @property
     def base_gpus(self) -> int:
         """GPUs BASE's own run uses: k·N under a protocol with ``base_gpu_factor`` k."""
-        k = getattr(self.protocol, "base_gpu_factor", 1)
-        return int(k) * self.n_gpus
+        return self.protocol.base_gpus(self.n_gpus)
 
     def base_reference_configuration(self) -> Configuration:
         """BASE as it runs to define the SLA, A_base and C_base: whole GPUs, k·N of them."""

@@ -22,11 +22,21 @@
 
 ``extended`` is this project's generalisation (k = 1, a layout per GPU, objective-optimal
 routing, batch 1, λ = 0.5, BASE at 60 % utilisation).
+
+The presets' values live in the config schema (``x-protocol-presets`` in
+``clover/config.schema.yaml``, the one place of them). A :class:`ProtocolSettings` is the
+protocol as one object: every ``Problem`` holds one (the extended preset by default), and it
+builds what differs between protocols — the problem's sizing (:meth:`~ProtocolSettings.
+build_problem`), the evaluator of its dispatch (:meth:`~ProtocolSettings.evaluator`, from the
+:data:`EVALUATORS` registry), its search space (``space``, which selects each scheme's variant
+in :mod:`clover.optimize.registry`) and its cost accounting
+(:meth:`~ProtocolSettings.reconfig_costs`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Mapping
 
 from clover.errors import CloverError
@@ -34,43 +44,53 @@ from clover.names import PROTOCOL_NAMES
 
 PROTOCOLS = PROTOCOL_NAMES  # the light registry (clover.names)
 SPACES = ("replicated", "per-gpu")
-DISPATCHES = ("fcfs", "optimal")
 ACCOUNTINGS = ("artifact", "modeled")
 
-#: requests per request of each app under ``paper`` (sc23-clover ``system/generator.py``)
-PAPER_REQUEST_BATCH = {"yolo": 8, "efficientnet": 8, "albert": 1}
-#: requests per candidate evaluation and for BASE (sc23-clover ``req_limit``)
-EVAL_REQUESTS = 1000
-BASE_REQUESTS = 2000
+
+def _fcfs_evaluator(problem, simulate: bool = False):
+    """``dispatch: fcfs``: one simulated FCFS window per evaluation (``simulate`` is moot)."""
+    from clover.sim.fcfs import FcfsEvaluator
+
+    return FcfsEvaluator(problem)
+
+
+def _optimal_evaluator(problem, simulate: bool = False):
+    """``dispatch: optimal``: objective-optimal routing, closed form (or the event
+    simulation with ``simulate``)."""
+    from clover.sim.evaluator import SimEvaluator
+
+    return SimEvaluator(problem, simulate=simulate)
+
+
+#: dispatch -> evaluator factory ``(problem, simulate) -> Evaluator`` (the evaluator registry)
+EVALUATORS = {"fcfs": _fcfs_evaluator, "optimal": _optimal_evaluator}
+DISPATCHES = tuple(EVALUATORS)
 
 
 @dataclass(frozen=True)
 class ProtocolSettings:
-    """Every knob of a protocol. ``request_batch`` maps app -> images (or questions) per
-    request; ``lam`` is the preset's λ (None: leave the caller's); ``base_utilisation`` is
-    BASE's utilisation at its own load (k·N GPUs), which fixes the offered rate R."""
+    """Every knob of a protocol, and what it builds. ``request_batch`` maps app -> images (or
+    questions) per request; ``lam`` is the preset's λ (a run's when it gives none);
+    ``base_utilisation`` is BASE's utilisation at its own load (k·N GPUs), which fixes the
+    offered rate R under a protocol other than the extended one. ``eval_requests`` /
+    ``base_requests``: requests per FCFS window of a candidate / of BASE (sc23-clover
+    ``req_limit``); ``default_gpus``: N when the caller gives none; ``accounting``: the hourly
+    accounting — ``artifact`` = sc23-clover ``system/run.py`` (each new online evaluation
+    serves 30 s, a history hit 0 s, the final configuration the rest; no reconfiguration
+    downtime), ``modeled`` = this project's (MIG re-partition and model-load downtime priced
+    by clover.control.accounting)."""
 
     name: str
     base_gpu_factor: int
     space: str
     dispatch: str
     request_batch: Mapping[str, int]
-    lam: float | None
+    lam: float
     base_utilisation: float
-    eval_requests: int = EVAL_REQUESTS
-    base_requests: int = BASE_REQUESTS
-    #: N when the caller gives none: the artifact's node (2 GPUs) or this project's 10
-    default_gpus: int = 10
-    #: hourly accounting: ``artifact`` = sc23-clover ``system/run.py`` (each new online
-    #: evaluation serves 30 s, a history hit 0 s, the final configuration the rest; no
-    #: reconfiguration downtime), ``modeled`` = this project's (MIG re-partition and model-load
-    #: downtime priced by clover.control.accounting)
-    accounting: str = "modeled"
-
-    @property
-    def default_lam(self) -> float:
-        """λ when the caller gives none: the preset's (paper 0.1), else 0.5."""
-        return self.lam if self.lam is not None else 0.5
+    eval_requests: int
+    base_requests: int
+    default_gpus: int
+    accounting: str
 
     def batch(self, app: str) -> int:
         """Request batch of ``app`` (1 when the map does not name it)."""
@@ -81,25 +101,93 @@ class ProtocolSettings:
         """True when anything differs from today's (extended) evaluation path."""
         return self.dispatch == "fcfs" or self.space == "replicated" or self.base_gpu_factor != 1
 
+    def sizes_like_extended(self, app: str) -> bool:
+        """The problem is exactly ``Problem.build``'s (k = 1, optimal dispatch, per-GPU space,
+        batch 1): the load is ``load_fraction`` of BASE's capacity and the live service can
+        run it."""
+        return not self.is_paper_like and self.batch(app) == 1
+
+    @property
+    def sla_by_window(self) -> bool:
+        """The SLA of a configuration is judged by the evaluator's simulated window (FCFS),
+        not by the per-instance closed-form capacities."""
+        return self.dispatch == "fcfs"
+
+    def base_gpus(self, n_gpus: int) -> int:
+        """GPUs BASE's own run uses when the schemes have ``n_gpus``: k·N."""
+        return int(self.base_gpu_factor) * int(n_gpus)
+
     def columns(self, app: str) -> dict:
         """The run-log columns this protocol adds."""
         return {"protocol": self.name, "space": self.space, "dispatch": self.dispatch,
                 "base_gpu_factor": self.base_gpu_factor, "request_batch": self.batch(app)}
 
+    def evaluator(self, problem, simulate: bool = False):
+        """The simulator's evaluator of this protocol's dispatch for ``problem``
+        (:data:`EVALUATORS`)."""
+        return EVALUATORS[self.dispatch](problem, simulate)
 
-PRESETS = {
-    "paper": ProtocolSettings("paper", 5, "replicated", "fcfs", dict(PAPER_REQUEST_BATCH), 0.1,
-                              0.15, default_gpus=2, accounting="artifact"),
-    "extended": ProtocolSettings("extended", 1, "per-gpu", "optimal",
-                                 {"yolo": 1, "efficientnet": 1, "albert": 1}, None, 0.6),
-}
+    def scheme_variant(self, entry) -> type:
+        """The class a registered scheme (a :class:`clover.optimize.registry.SchemeEntry`)
+        runs as in this protocol's search space: its variant for ``space`` (the replicated
+        space's Clover, Blover, ORACLE, CO2OPT), else the scheme's own class."""
+        return entry.variants.get(self.space, entry.cls)
+
+    def build_problem(self, app: str, gpu: str, n_gpus: int, profiles,
+                      lam: float | None = None, **problem_kwargs):
+        """:class:`clover.sim.Problem` sized under this protocol
+        (:func:`clover.sim.sizing.size_problem`); ``lam`` None = the preset's λ."""
+        from clover.sim.sizing import size_problem
+
+        return size_problem(self, app, gpu, n_gpus, profiles,
+                            self.lam if lam is None else lam, **problem_kwargs)
+
+    def reconfig_costs(self, mig_repartition_s: float, model_load_base_s: float,
+                       model_load_mb_per_s: float) -> tuple[float, float, float]:
+        """(re-partition s per GPU, load s per model, load MB/s) a reconfiguration costs under
+        this protocol's accounting: ``artifact`` (sc23-clover ``system/run.py``) charges none —
+        zero re-partition and load time (infinite load bandwidth), whatever is asked;
+        ``modeled`` the given costs."""
+        if self.accounting == "artifact":
+            return 0.0, 0.0, float("inf")
+        return mig_repartition_s, model_load_base_s, model_load_mb_per_s
+
+    def live_refusal(self, app: str) -> str | None:
+        """Why the live service (``clover run --backend live``) cannot run ``app`` under this
+        protocol, or None when it can: it serves one request at a time on its own GPUs, so
+        BASE on k·N GPUs, the replicated space, FCFS dispatch and batched requests (the paper
+        protocol) are not deployable; the extended protocol is."""
+        if self.sizes_like_extended(app):
+            return None
+        return (f"protocol {self.name} is not deployable (BASE on {self.base_gpu_factor} x N "
+                f"GPUs, {self.space} space, {self.dispatch} dispatch, request batch "
+                f"{self.batch(app)}); the live service serves one request at a time on its own "
+                "GPUs")
+
+
+#: the protocol as one object (the same class)
+Protocol = ProtocolSettings
 
 _KNOBS = {f.name for f in fields(ProtocolSettings)} - {"name"}
 
 
-def _request_batch(value) -> dict[str, int]:
+@lru_cache(maxsize=None)
+def presets() -> Mapping[str, ProtocolSettings]:
+    """name -> preset, built from the schema's ``x-protocol-presets`` (read once)."""
+    from types import MappingProxyType
+
+    from clover.config import protocol_presets
+
+    out = {}
+    for name, knobs in protocol_presets().items():
+        knobs["request_batch"] = MappingProxyType(dict(knobs["request_batch"]))
+        out[name] = ProtocolSettings(name=name, **knobs)
+    return MappingProxyType(out)
+
+
+def _request_batch(value, apps) -> dict[str, int]:
     if isinstance(value, int) and not isinstance(value, bool):
-        value = {app: value for app in PAPER_REQUEST_BATCH}
+        value = {app: value for app in apps}
     if not isinstance(value, Mapping):
         raise CloverError(f"request_batch must be an integer or app -> integer map (got {value!r})")
     out = {}
@@ -110,31 +198,12 @@ def _request_batch(value) -> dict[str, int]:
     return out
 
 
-def protocol_settings(name: str = "extended", **overrides) -> ProtocolSettings:
-    """The preset ``name`` with each knob in ``overrides`` (None = the preset's) replaced.
-
-    Raises CloverError (one line) for an unknown protocol, space or dispatch, k < 1, a bad
-    request batch or a utilisation outside (0, 1).
-    """
-    if name not in PRESETS:
-        raise CloverError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})")
-    unknown = set(overrides) - _KNOBS
-    if unknown:
-        raise CloverError(f"unknown protocol knob(s) {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(_KNOBS))})")
-    base = PRESETS[name]
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if "request_batch" in changes:
-        merged = dict(base.request_batch)
-        merged.update(_request_batch(changes["request_batch"]))
-        changes["request_batch"] = merged
-    s = replace(base, **changes)
-    if s.space not in SPACES:
-        raise CloverError(f"unknown space {s.space!r} (known: {', '.join(SPACES)})")
-    if s.dispatch not in DISPATCHES:
-        raise CloverError(f"unknown dispatch {s.dispatch!r} (known: {', '.join(DISPATCHES)})")
-    if s.accounting not in ACCOUNTINGS:
-        raise CloverError(f"unknown accounting {s.accounting!r} (known: {', '.join(ACCOUNTINGS)})")
+def _checked(s: ProtocolSettings) -> ProtocolSettings:
+    """``s`` with an integral float k made an int; CloverError (one line) for a bad knob."""
+    for value, known, what in ((s.space, SPACES, "space"), (s.dispatch, DISPATCHES, "dispatch"),
+                               (s.accounting, ACCOUNTINGS, "accounting")):
+        if value not in known:
+            raise CloverError(f"unknown {what} {value!r} (known: {', '.join(known)})")
     k = s.base_gpu_factor
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         if isinstance(k, float) and k.is_integer() and k >= 1:
@@ -143,7 +212,7 @@ def protocol_settings(name: str = "extended", **overrides) -> ProtocolSettings:
             raise CloverError(f"base_gpu_factor must be an integer >= 1 (got {k!r})")
     if not 0.0 < float(s.base_utilisation) < 1.0:
         raise CloverError(f"base_utilisation must be in (0, 1) (got {s.base_utilisation!r})")
-    if s.lam is not None and not 0.0 <= float(s.lam) <= 1.0:
+    if not 0.0 <= float(s.lam) <= 1.0:
         raise CloverError(f"lam must be in [0, 1] (got {s.lam!r})")
     for key in ("eval_requests", "base_requests"):
         if int(getattr(s, key)) < 20:
@@ -151,92 +220,34 @@ def protocol_settings(name: str = "extended", **overrides) -> ProtocolSettings:
     return s
 
 
+def protocol_settings(name: str = "extended", **overrides) -> ProtocolSettings:
+    """The preset ``name`` with each knob in ``overrides`` (None = the preset's) replaced.
+
+    Raises CloverError (one line) for an unknown protocol, space or dispatch, k < 1, a bad
+    request batch or a utilisation outside (0, 1).
+    """
+    if name not in presets():
+        raise CloverError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})")
+    unknown = set(overrides) - _KNOBS
+    if unknown:
+        raise CloverError(f"unknown protocol knob(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_KNOBS))})")
+    base = presets()[name]
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "request_batch" in changes:
+        merged = dict(base.request_batch)
+        merged.update(_request_batch(changes["request_batch"], base.request_batch))
+        changes["request_batch"] = merged
+    return _checked(replace(base, **changes))
+
+
 def build_problem(app: str, gpu: str, n_gpus: int, profiles, settings: ProtocolSettings,
                   lam: float | None = None, **problem_kwargs):
-    """:class:`clover.sim.Problem` sized under ``settings``.
-
-    ``extended`` (k = 1, optimal dispatch, batch 1) is exactly ``Problem.build`` (the caller's
-    ``load_fraction`` and the rest apply). Otherwise: the profile rows at the app's request
-    batch; R = ``base_utilisation`` × k·N × μ_BASE (μ_BASE: requests/s of the largest variant
-    on a whole GPU); the SLA, A_base and C_base are BASE's on k·N GPUs at R — from the FCFS
-    window of ``base_requests`` requests under ``dispatch: fcfs``, from the closed form under
-    ``dispatch: optimal``. ``lam`` None = the preset's λ (else 0.5).
-    """
-    from dataclasses import replace as _replace
-
-    from clover.mig.geometry import get_gpu
-    from clover.models.catalog import largest_variant
-    from clover.sim.problem import Problem, build_types, carbon_g
-    from clover.sim.queueing import sojourn_quantile
-
-    if lam is None:
-        lam = settings.default_lam
-    kw = dict(problem_kwargs)
-    if not settings.is_paper_like and settings.batch(app) == 1:
-        return _replace(Problem.build(app, gpu, n_gpus, profiles, lam=lam, **kw),
-                        protocol=settings)
-    for key in ("load_fraction", "rate_rps", "sla_factor"):
-        kw.pop(key, None)  # the protocol sizes the load and the SLA
-    spec = get_gpu(gpu)
-    n = int(n_gpus)
-    if n < 1:
-        raise CloverError(f"n_gpus must be >= 1 (got {n_gpus})")
-    b = settings.batch(app)
-    k = settings.base_gpu_factor
-    raw = build_types(profiles, app, spec.key, None, b)
-    bi = raw.index(largest_variant(app).name, spec.full_profile.name)
-    if not raw.fits[bi]:
-        raise CloverError(f"BASE variant {largest_variant(app).name} does not fit a whole "
-                          f"{spec.key} at batch {b}")
-    rate = float(settings.base_utilisation) * k * n * float(raw.mu_rps[bi])
-    if rate >= raw.mu_rps[bi] * n:
-        raise CloverError(f"base_utilisation {settings.base_utilisation} x base_gpu_factor {k} "
-                          ">= 1: the schemes' N GPUs cannot carry BASE's load")
-    sla_in = kw.pop("sla_ms", None)
-    draft = Problem.build(app, spec.key, n, profiles, lam=lam, rate_rps=rate,
-                          sla_ms=sla_in if sla_in is not None else 1.0, batch_size=b, **kw)
-    draft = _replace(draft, protocol=settings)
-    if settings.dispatch == "fcfs":
-        from clover.sim.fcfs import FcfsEvaluator
-
-        w = FcfsEvaluator(draft).window(draft.base_reference_configuration())
-        base_p95, base_energy = w.p95_ms, w.energy_j_per_request
-    else:
-        base_p95 = float(sojourn_quantile(rate / (k * n), raw.d_ms[bi], raw.beta_ms[bi]))
-        base_energy = (spec.idle_power_w * k * n + rate * raw.dyn_j[bi]) / rate
-    sla = base_p95 if sla_in is None else float(sla_in)
-    out = Problem.build(app, spec.key, n, profiles, lam=lam, rate_rps=rate, sla_ms=sla,
-                        batch_size=b, **kw)
-    return _replace(out, protocol=settings, base_energy_j=float(base_energy),
-                    base_carbon_g=float(carbon_g(base_energy, out.ci_ref, out.pue)),
-                    sla_factor=float(sla / base_p95))
+    """:meth:`ProtocolSettings.build_problem` of ``settings`` (the sizing is
+    :func:`clover.sim.sizing.size_problem`)."""
+    return settings.build_problem(app, gpu, n_gpus, profiles, lam, **problem_kwargs)
 
 
 def live_refusal(settings: ProtocolSettings, app: str) -> str | None:
-    """Why the live service (``clover run --backend live``) cannot run ``app`` under
-    ``settings``, or None when it can: it serves one request at a time on its own GPUs, so
-    BASE on k·N GPUs, the replicated space, FCFS dispatch and batched requests (the paper
-    protocol) are not deployable; the extended protocol is."""
-    if not settings.is_paper_like and settings.batch(app) == 1:
-        return None
-    return (f"protocol {settings.name} is not deployable (BASE on {settings.base_gpu_factor} x N "
-            f"GPUs, {settings.space} space, {settings.dispatch} dispatch, request batch "
-            f"{settings.batch(app)}); the live service serves one request at a time on its own "
-            "GPUs")
-
-
-def protocol_from_args(args) -> ProtocolSettings:
-    """:class:`ProtocolSettings` from :func:`clover.cliutil.add_protocol_args` flags (here, not
-    in ``clover.cliutil``, so that the shared argparse helpers import nothing from ``sim``)."""
-    import json
-
-    batch = args.request_batch
-    if isinstance(batch, str):
-        try:
-            batch = json.loads(batch)
-        except json.JSONDecodeError:
-            raise CloverError(f"--request-batch: expected an integer or a JSON object "
-                              f"(got {batch!r})") from None
-    return protocol_settings(args.protocol, base_gpu_factor=args.base_gpu_factor,
-                             space=args.space, dispatch=args.dispatch, request_batch=batch,
-                             base_utilisation=args.base_utilisation)
+    """:meth:`ProtocolSettings.live_refusal`."""
+    return settings.live_refusal(app)
