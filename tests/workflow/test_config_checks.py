@@ -70,6 +70,11 @@ def test_dry_run_names_a_bad_trace_spec(tmp_path, shared_data, spec, needle):
     ("seed: 0", "seed: 0\nbogus: 1", "config bogus: not a known key (known: allow_mig_changes,"),
     ("  initial: base", "  initial: all",
      "config control.initial: 'all' is not one of ['base', 'none']"),
+    # issue 21: a trace name is a path component of results/; '..' made apps share files
+    ("  CISO-March: CISO-March", "  CISO-March: CISO-March\n  '..': CISO-March",
+     "config traces: '..' does not match"),
+    ("  CISO-March: CISO-March", "  CISO-March: CISO-March\n  '.': CISO-March",
+     "config traces: '.' does not match"),
 ])
 def test_dry_run_names_a_bad_key_in_one_line(tmp_path, old, new, line):
     work = _work(tmp_path)
