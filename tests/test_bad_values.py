@@ -176,3 +176,13 @@ def test_profile_rows_for_unknown_variant_or_slice_are_refused(run_cli, tmp_path
         code, _, err = run_cli(*argv)
         assert code == 2, err
         assert err.count("\n") == 1 and err.startswith("clover: error: ") and needle in err
+
+
+def test_unknown_argument_reads_unrecognized_arguments(capsys):
+    """Issue 21 item 3: not ``clover: error: clover: unrecognized arguments``."""
+    from clover.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["optimize", "--app", "albert", "--ci", "250", "--no-such-flag"])
+    err = capsys.readouterr().err
+    assert err.startswith("clover: error: unrecognized arguments: --no-such-flag"), err
