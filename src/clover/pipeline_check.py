@@ -30,19 +30,23 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
     """Each existing YAML file parses; else an error naming the file, line and column."""
     import yaml
 
+    from clover.paths import read_text
+
     for path in paths:
         path = Path(path)
         if not path.is_file():
             continue
         try:
-            yaml.safe_load(path.read_text(encoding="utf-8"))
+            yaml.safe_load(read_text(path, "config file"))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
             raise ConfigCheckError(f"config file {path}{where}: YAML syntax error: "
                                    f"{exc.problem or exc.context}") from None
-        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        except yaml.YAMLError as exc:
             raise ConfigCheckError(f"config file {path}: not readable YAML ({exc})") from None
+        except CloverError as exc:  # unreadable, not UTF-8, over the size cap
+            raise ConfigCheckError(exc.message) from None
 
 
 def check_run_config(config: Mapping) -> RunConfig:

@@ -7,6 +7,7 @@ import argparse
 
 from clover.cliutil import add_config_arg, add_data_dir_option, config_option, seed_value
 from clover.errors import CloverError
+from clover.paths import check_input_file
 from clover.names import PROTOCOL_NAMES, SCHEME_NAMES
 
 
@@ -55,6 +56,7 @@ def _read_table(path):
     p = Path(path)
     if not p.is_file():
         raise CloverError(f"table {p} not found (run `clover aggregate` first)")
+    check_input_file(p, "table")  # size cap before pandas reads it
     return pd.read_csv(p, keep_default_na=True, dtype={"floor": str})
 
 
@@ -64,6 +66,7 @@ def _read_csv(path, flag: str):
 
     if not Path(path).is_file():
         raise CloverError(f"table {path} not found ({flag})")
+    check_input_file(path, f"{flag} table")  # size cap before pandas reads it
     return pd.read_csv(path)
 
 

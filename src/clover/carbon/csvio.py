@@ -13,7 +13,7 @@ import pandas as pd
 from clover.carbon.trace import _iso
 from clover.cliutil import CI_MAX_G_PER_KWH
 from clover.errors import CloverError
-from clover.paths import input_error
+from clover.paths import check_input_size, input_error
 from clover.tables import parse_timestamps, read_checked_csv
 
 #: Columns every tidy carbon CSV must have.
@@ -53,6 +53,7 @@ def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> 
         raise input_error(path, "carbon trace file", exc) from None
     if not path.is_file():
         raise CloverError(f"carbon trace file {path} is not a file")
+    check_input_size(path, "carbon trace file", stat.st_size)  # also when the read is cached
     return _read_carbon_csv_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size,
                                    bool(resample)).copy()
 

@@ -154,8 +154,10 @@ def parse_params(text: str, path: Path) -> ModelParams:
 
 @lru_cache(maxsize=8)
 def _load(path_str: str, mtime_ns: int) -> ModelParams:
+    from clover.paths import read_text
+
     path = Path(path_str)
-    return parse_params(path.read_text(), path)
+    return parse_params(read_text(path, "model constants file"), path)
 
 
 def load_params(path: str | Path | None = None) -> ModelParams:

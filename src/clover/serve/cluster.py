@@ -152,11 +152,12 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     """Read and validate a cluster YAML file; errors name the file and field."""
     import yaml
 
+    from clover.paths import read_text
+
     path = Path(path)
+    text = read_text(path, "cluster file")  # size-capped, one line when unreadable
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise CloverError(f"cluster file {path}: {exc.strerror}") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CloverError(f"cluster file {path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
