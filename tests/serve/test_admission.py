@@ -48,7 +48,7 @@ class FakeHandle:
             raise self.error
         async with self.lock:
             await asyncio.sleep(self.service_s)
-        return {"id": request.get("id"), "instance": "a", "call_ms": self.service_s * 1000}
+        return {"id": request.get("id"), "instance": "a"}
 
     def remote(self, request):
         return self._call(request)
@@ -106,12 +106,16 @@ def test_is_cancellation_and_json_depth():
 def test_service_estimate_sheds_beyond_max_wait():
     est = ServiceEstimate()
     assert est.overload_reason(10_000, ["a"], 1.0) is None  # nothing measured yet
-    est.observe("a", {"call_ms": 10.0})
+    est.observe("a", 5.0, 5.01)  # idle instance: dispatch to answer
     assert est.capacity_rps(["a"]) == pytest.approx(100.0)
+    est.observe("a", 5.0, 5.02)  # queued behind the previous one: from its completion on
+    assert est.call_s["a"] == pytest.approx(0.01)
     assert est.overload_reason(99, ["a"], 1.0) is None
     assert est.overload_reason(100, ["a"], 1.0) == \
         "wait bound: 100 requests pending would wait 1.01 s > 1 s at 100 requests/s"
-    assert est.overload_reason(10_000, ["a", "b"], 1.0) is None  # b not measured yet
+    assert est.overload_reason(100, ["a", "b"], 1.0) is not None  # b unmeasured counts 0
+    est.forget({"b"})
+    assert est.overload_reason(10_000, ["a", "b"], 1.0) is None  # nothing measured
 
 
 def test_a_burst_beyond_what_the_replica_serves_within_max_wait_is_shed_at_once():
@@ -119,6 +123,7 @@ def test_a_burst_beyond_what_the_replica_serves_within_max_wait_is_shed_at_once(
     answered; the other 400 are shed (503, Retry-After) before any is served, and counted."""
     ing = ingress(FakeHandle(service_s=0.01))
     run(ing, FakeRequest(b'{"id": 0}'))  # the ingress measures the replica once
+    ing.estimate.call_s["a"] = 0.01  # exactly (the measured one depends on this machine)
     replies = run(ing, *(FakeRequest(b'{"id": %d}' % k) for k in range(1, 501)))
     codes = [r.status_code for r in replies]
     assert codes.count(200) == 100 and codes.count(503) == 400

@@ -47,26 +47,43 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
 
 
 class ServiceEstimate:
-    """Per-instance service time (EWMA of the replica's call time, s) and the overload check
-    of :attr:`clover.serve.safety.IngressLimits.max_wait_s` (issue 21)."""
+    """Per-instance occupancy per request (s, EWMA) as the ingress sees it, and the overload
+    check of :attr:`clover.serve.safety.IngressLimits.max_wait_s` (issue 21).
 
-    ALPHA = 0.2  # weight of the newest call time
+    A replica serves one request at a time, so a request occupies its instance from the later
+    of its dispatch and the previous completion there until its own completion. That includes
+    what the replica's own service time leaves out (Ray's dispatch, the handle's queue turn):
+    on a busy machine it is several times the model's time, and only it predicts throughput.
+    """
+
+    ALPHA = 0.2  # weight of the newest sample
 
     def __init__(self) -> None:
         self.call_s: dict[str, float] = {}
+        self.last_done: dict[str, float] = {}
 
-    def observe(self, instance_id: str, reply: dict) -> None:
-        ms = reply.get("call_ms", reply.get("service_ms"))
-        if isinstance(ms, (int, float)) and ms >= 0:
-            old = self.call_s.get(instance_id)
-            new = ms / 1000.0
-            self.call_s[instance_id] = new if old is None else old + self.ALPHA * (new - old)
+    def observe(self, instance_id: str, dispatched_s: float, done_s: float) -> None:
+        """A call to ``instance_id`` sent at ``dispatched_s`` answered at ``done_s``
+        (``time.monotonic()`` seconds)."""
+        start = max(dispatched_s, self.last_done.get(instance_id, dispatched_s))
+        self.last_done[instance_id] = done_s
+        new = max(done_s - start, 0.0)
+        old = self.call_s.get(instance_id)
+        self.call_s[instance_id] = new if old is None else old + self.ALPHA * (new - old)
+
+    def forget(self, keep) -> None:
+        """Drop the estimates of instances not in ``keep`` (after a reconfiguration)."""
+        for d in (self.call_s, self.last_done):
+            for k in [k for k in d if k not in keep]:
+                del d[k]
 
     def capacity_rps(self, routed: list[str]) -> float | None:
-        """Requests per second the routed instances serve; None until each has answered."""
-        if not routed or any(i not in self.call_s for i in routed):
+        """Requests per second the routed instances measured so far serve (an instance not
+        measured yet counts nothing: conservative); None while none is measured."""
+        known = [i for i in routed if i in self.call_s]
+        if not known:
             return None
-        return sum(1.0 / max(self.call_s[i], 1e-4) for i in routed)
+        return sum(1.0 / max(self.call_s[i], 1e-4) for i in known)
 
     def overload_reason(self, pending: int, routed: list[str], max_wait_s: float) -> str | None:
         cap = self.capacity_rps(routed)

@@ -111,7 +111,6 @@ class SliceReplica:
         return out
 
     def __call__(self, request: dict) -> dict:
-        t_call = time.perf_counter()
         if request.get("fault") == "crash" and self.spec.get("allow_faults"):
             # fault drill: die in the middle of serving this request (its caller must retry)
             log.warning("replica %s: crash drill on request %s", self.spec["instance_id"], request.get("id"))
@@ -130,7 +129,6 @@ class SliceReplica:
         return {"id": request.get("id"), "instance": self.spec["instance_id"],
                 "variant": self.spec["variant"], "slice": self.spec["profile"],
                 "device": self.spec["device"], "service_ms": service_s * 1000.0,
-                "call_ms": (time.perf_counter() - t_call) * 1000.0,
                 "pid": os.getpid(), "node": self.node}
 
     def stats(self) -> dict:
@@ -231,6 +229,7 @@ class Ingress:
         self.handles = handles
         self.meta = {r["instance_id"]: dict(r) for r in routes}
         self.wrr = _SmoothWRR({r["instance_id"]: r["weight"] for r in routes})
+        self.estimate.forget(self.handles)
         self.generation += 1
         if self.wrr.weights:
             self.routable.set()
@@ -320,6 +319,7 @@ class Ingress:
             attempts += 1
             tried.add(iid)
             self.inflight[iid] = self.inflight.get(iid, 0) + 1
+            sent_s = time.monotonic()
             try:
                 out = await asyncio.wait_for(handle.remote(request),
                                              timeout=min(lim.replica_timeout_s, remaining))
@@ -340,7 +340,7 @@ class Ingress:
                 continue
             finally:
                 self.inflight[iid] -= 1
-            self.estimate.observe(iid, out)
+            self.estimate.observe(iid, sent_s, time.monotonic())
             out["attempts"] = attempts
             out["server_ms"] = (time.perf_counter() - t0) * 1000.0
             return "answered", "", out
