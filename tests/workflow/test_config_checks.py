@@ -200,3 +200,29 @@ def test_partial_download_requires_only_the_selected_files(run_cli, tmp_path, sh
     assert code == 0 and "3 ok" in out and "not downloaded" in out, err
     code, out, err = run_cli("data", "verify", "--data-dir", str(ext), "--only", "carbon/")
     assert code == 2 and "listed file(s) missing" in err
+
+
+def test_configfile_yaml_error_names_line_and_column(tmp_path, capsys):
+    """Issue 21 item 3: Snakemake reads --configfile before the workflow runs and says only
+    "not valid JSON or YAML"; python -m clover.pipeline_check names file, line and column, and
+    clover's own --config loader does too."""
+    from clover.pipeline_check import main
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("seed: 0\nbroken: [unclosed\n")
+    assert main([str(REPO / "config" / "config.yaml"), str(extra)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"clover: error: config file {extra} line 3 column 1: YAML syntax error: "
+                   "expected ',' or ']', but got '<stream end>'\n")
+    extra.write_text("control: {initial: none}\n")  # merged key by key, as Snakemake does
+    assert main([str(REPO / "config" / "config.yaml"), str(extra)]) == 0
+    extra.write_text("control: {initial: all}\n")
+    assert main([str(REPO / "config" / "config.yaml"), str(extra)]) == 2
+    assert "config control.initial: 'all' is not one of" in capsys.readouterr().err
+
+    from clover.config import load_run_config
+    from clover.errors import CloverError
+
+    extra.write_text("seed: 0\nbroken: [unclosed\n")
+    with pytest.raises(CloverError, match="line 3 column 1: YAML syntax error"):
+        load_run_config(extra)
