@@ -83,7 +83,7 @@ def measure_capacity(svc, n: int = 200) -> float:
         run_load(svc.url, np.zeros(20), timeout_s=60.0)  # warm: the ingress measures replicas
         recs = run_load(svc.url, np.zeros(n), timeout_s=120.0, first_id=10_000_000)
     finally:
-        svc.set_limits(IngressLimits())
+        svc.set_limits(svc.limits)
     done = [r.sent_s + r.latency_ms / 1000.0 for r in recs if r.status == 200]
     if len(done) < n // 2:
         raise RuntimeError(f"capacity burst: only {len(done)} of {n} answered")
@@ -195,22 +195,13 @@ def soak(svc, duration_s: float = 600.0, load: float = 0.8, sla_ms: float | None
         loader.start()
         _events(svc, duration_s, log, t0)
         loader.join(timeout=duration_s + 300.0)
-        after = _idle_stats(svc)
+        after = svc.idle_stats(timeout_s=60.0)
     finally:
-        svc.set_limits(IngressLimits())
+        svc.set_limits(svc.limits)
     out = summarise(log, before, after, sla, settle_s, rss_slack_mb,
                     warmup_s=min(30.0, duration_s / 5))
     return {"duration_s": duration_s, "capacity_rps": round(capacity, 1),
             "offered_rps": round(load * capacity, 1), "low_load_p95_ms": round(base_p95, 2), **out}
-
-
-def _idle_stats(svc, timeout_s: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        st = svc.stats()
-        if st["in_flight"] == 0 or time.monotonic() > deadline:
-            return st
-        time.sleep(0.2)
 
 
 def _free_port() -> int:

@@ -41,17 +41,12 @@ def limits(svc, **kw):
     try:
         yield
     finally:
-        svc.set_limits(IngressLimits())
+        svc.set_limits(svc.limits)  # the service's own (the fixture's)
 
 
 def idle_stats(svc, timeout_s: float = 30.0) -> dict:
     """The ingress' counters once nothing is in flight (bounded wait)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        st = svc.stats()
-        if st["in_flight"] == 0 or time.monotonic() > deadline:
-            return st
-        time.sleep(0.1)
+    return svc.idle_stats(timeout_s)
 
 
 def delta(after: dict, before: dict) -> dict:
@@ -239,7 +234,7 @@ def test_a_burst_beyond_what_one_replica_serves_in_time_is_shed_at_once(live_ser
     import httpx
 
     deployed(live_service, ONE)
-    with httpx.Client(timeout=30.0, trust_env=False) as client:
+    with httpx.Client(timeout=30.0, trust_env=False) as client, limits(live_service):
         for k in range(5):  # the ingress measures the replica
             assert client.post(f"{live_service.url}/infer", json={"id": k}).status_code == 200
         before = idle_stats(live_service)

@@ -407,6 +407,15 @@ class LiveService(MigPlacement):
         """The ingress' request accounting (:class:`clover.serve.safety.RequestCounters`)."""
         return self._control(self.ingress.stats.remote())
 
+    def idle_stats(self, timeout_s: float = 30.0) -> dict:
+        """:meth:`stats` once nothing is in flight (or after ``timeout_s``: bounded wait)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = self.stats()
+            if st["in_flight"] == 0 or time.monotonic() > deadline:
+                return st
+            time.sleep(0.1)
+
     def set_limits(self, limits: IngressLimits) -> None:
         """Change the ingress' bounds at run time (tests, drills)."""
         self._control(self.ingress.set_limits.remote(limits.validate().as_dict()))
