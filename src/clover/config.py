@@ -324,10 +324,11 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
     import yaml
 
     from clover.paths import read_text
+    from clover.schemas import load_yaml
 
     text = read_text(path, "config file")
     try:
-        raw = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        raw = json.loads(text) if str(path).endswith(".json") else load_yaml(text)
     except json.JSONDecodeError as exc:
         raise CloverError(f"config file {path}: not valid JSON (line {exc.lineno} column "
                           f"{exc.colno}: {exc.msg})") from None

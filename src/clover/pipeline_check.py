@@ -31,13 +31,14 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
     import yaml
 
     from clover.paths import read_text
+    from clover.schemas import load_yaml
 
     for path in paths:
         path = Path(path)
         if not path.is_file():
             continue
         try:
-            yaml.safe_load(read_text(path, "config file"))
+            load_yaml(read_text(path, "config file"))
         except yaml.YAMLError as exc:
             raise ConfigCheckError(f"config file {path} {yaml_error_text(exc)}") from None
         except CloverError as exc:  # unreadable, not UTF-8, over the size cap
@@ -133,16 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     this names the file, line and column, then checks the merged values against the schema."""
     import sys
 
-    import yaml
-
     from clover.paths import read_text
+    from clover.schemas import load_yaml
 
     paths = list(sys.argv[1:] if argv is None else argv)
     try:
         check_yaml_files(paths)
         merged: dict = {}
         for path in paths:
-            _deep_update(merged, yaml.safe_load(read_text(path, "config file")) or {})
+            _deep_update(merged, load_yaml(read_text(path, "config file")) or {})
         check_run_config(merged)
     except CloverError as exc:
         print(f"clover: error: {exc.message}", file=sys.stderr)
