@@ -154,3 +154,35 @@ def test_usage_errors_are_one_line(argv, names, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert err.count("\n") == 1 and err.startswith("clover: error: ") and names in err
+
+
+@pytest.mark.parametrize("column, value, needle", [
+    ("variant", "efficientnet-b99", "unknown variant 'efficientnet-b99'"),
+    ("slice_profile", "5g.20gb", "unknown MIG slice '5g.20gb'"),
+])
+def test_profile_rows_for_unknown_variant_or_slice_are_refused(run_cli, tmp_path, column, value,
+                                                               needle):
+    """Issue 21 item 1: such rows used to be dropped without a word."""
+    from clover.profiles import load_profiles
+
+    table = load_profiles("efficientnet", "a100-40gb")
+    extra = table.iloc[[0]].copy()
+    extra[column] = value
+    path = tmp_path / "extra.csv"
+    pd.concat([table, extra]).to_csv(path, index=False)
+    for argv in (("optimize", "--app", "efficientnet", "--ci", "100", "--profiles", str(path)),
+                 ("run", "--app", "efficientnet", "--scheme", "base", "--trace", "CISO-March",
+                  "--profiles", str(path))):
+        code, _, err = run_cli(*argv)
+        assert code == 2, err
+        assert err.count("\n") == 1 and err.startswith("clover: error: ") and needle in err
+
+
+def test_unknown_argument_reads_unrecognized_arguments(capsys):
+    """Issue 21 item 3: not ``clover: error: clover: unrecognized arguments``."""
+    from clover.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["optimize", "--app", "albert", "--ci", "250", "--no-such-flag"])
+    err = capsys.readouterr().err
+    assert err.startswith("clover: error: unrecognized arguments: --no-such-flag"), err

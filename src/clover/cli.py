@@ -93,7 +93,10 @@ class OneLineParser(argparse.ArgumentParser):
     and exit 2, like every other bad input; ``--help`` still prints the usage."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"clover: error: {self.prog}: {message} (see {self.prog} --help)\n")
+        # the top-level parser reports unknown arguments of every command: its prog is the
+        # "clover" of "clover: error:" already (issue 21: not "clover: error: clover: ...")
+        where = "" if self.prog == "clover" else f"{self.prog}: "
+        self.exit(2, f"clover: error: {where}{message} (see {self.prog} --help)\n")
 
 
 def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:

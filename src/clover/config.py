@@ -324,18 +324,29 @@ class RunConfig:
         return sorted({self.gpu, *self.profiles.extra_gpus})
 
 
+def yaml_error_text(exc: Exception) -> str:
+    """A PyYAML error as ``line L column C: YAML syntax error: PROBLEM`` (the mark 1-based)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    return f"{where}YAML syntax error: {problem}"
+
+
 def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
     """:class:`RunConfig` of a JSON or YAML file (``--config FILE``)."""
     import yaml
 
     from clover.paths import read_text
+    from clover.schemas import load_yaml
 
     text = read_text(path, "config file")
     try:
-        raw = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise CloverError(f"config file {path}: not valid {'JSON' if str(path).endswith('.json') else 'YAML'} "
-                          f"({str(exc).splitlines()[0]})") from None
+        raw = json.loads(text) if str(path).endswith(".json") else load_yaml(text)
+    except json.JSONDecodeError as exc:
+        raise CloverError(f"config file {path}: not valid JSON (line {exc.lineno} column "
+                          f"{exc.colno}: {exc.msg})") from None
+    except yaml.YAMLError as exc:
+        raise CloverError(f"config file {path} {yaml_error_text(exc)}") from None
     return RunConfig.from_dict(raw if raw is not None else {}, where=f"config file {path}:")
 
 

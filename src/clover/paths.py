@@ -78,6 +78,7 @@ def data_file(relative: str, data_dir: str | os.PathLike[str] | None = None) -> 
             f"data file {path} not found (data directory {root}); "
             "run `clover data download` or set CLOVER_DATA"
         )
+    check_input_size(path, "data file", path.stat().st_size)
     return path
 
 
@@ -105,38 +106,77 @@ def input_error(path: str | os.PathLike[str], what: str, exc: OSError) -> Clover
     return CloverError(f"cannot read {what} {path}: {_os_reason(exc)}")
 
 
+#: environment variable overriding :data:`DEFAULT_MAX_INPUT_MB` (docs/reliability.md, "Files")
+ENV_MAX_INPUT = "CLOVER_MAX_INPUT_MB"
+#: the largest input file (trace, profile table, config, cluster or JSON file) read, in MiB
+#: (1 MiB = 2^20 bytes): every shipped data file is under 20 MiB; a file beyond it is refused
+#: before it is parsed, so that no input drives a parser to gigabytes (a sparse file, issue 21)
+DEFAULT_MAX_INPUT_MB = 256
+
+
+def max_input_bytes() -> int:
+    """The input size cap in bytes: ``$CLOVER_MAX_INPUT_MB`` (a positive number of MiB) or
+    :data:`DEFAULT_MAX_INPUT_MB`."""
+    raw = os.environ.get(ENV_MAX_INPUT, "").strip()
+    if not raw:
+        return DEFAULT_MAX_INPUT_MB << 20
+    try:
+        mib = float(raw)
+    except ValueError:
+        mib = float("nan")
+    if not (mib > 0 and mib < 2 ** 40):
+        raise CloverError(f"env {ENV_MAX_INPUT}={raw!r}: must be a positive number of MiB")
+    return int(mib * (1 << 20))
+
+
+def check_input_size(path: str | os.PathLike[str], what: str, size_bytes: int) -> None:
+    """One line naming ``path`` when its size (apparent size: a sparse file counts in full)
+    exceeds :func:`max_input_bytes`; called before any parser sees the file."""
+    cap = max_input_bytes()
+    if size_bytes > cap:
+        raise CloverError(f"cannot read {what} {path}: {size_bytes:,} bytes exceed the input "
+                          f"size cap of {cap:,} bytes (set {ENV_MAX_INPUT}, in MiB, to raise it)")
+
+
 def check_input_file(path: str | os.PathLike[str], what: str) -> Path:
-    """``path`` if it is a readable regular file; else one clear CloverError naming it
-    (missing, a directory, unreadable, name too long)."""
+    """``path`` if it is a readable regular file within the size cap
+    (:func:`check_input_size`); else one clear CloverError naming it (missing, a directory,
+    unreadable, name too long, too large)."""
     path = Path(path)
     try:
-        if stat.S_ISDIR(os.stat(path).st_mode):
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         with open(path, "rb") as fh:
             fh.read(0)
     except OSError as exc:
         raise input_error(path, what, exc) from None
+    if stat.S_ISREG(info.st_mode):
+        check_input_size(path, what, info.st_size)
     return path
 
 
 def read_text(path: str | os.PathLike[str], what: str) -> str:
     """The UTF-8 text of input ``path``; one clear CloverError when it cannot be read."""
-    path = check_input_file(path, what)
+    data = read_bytes(path, what)
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise input_error(path, what, exc) from None
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise CloverError(f"cannot read {what} {path}: not UTF-8 text") from None
 
 
 def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
-    """The bytes of input ``path``; one clear CloverError when it cannot be read."""
+    """The bytes of input ``path``; one clear CloverError when it cannot be read or holds more
+    than the size cap (read bounded, so a file that grows or a pipe cannot exceed it either)."""
     path = check_input_file(path, what)
+    cap = max_input_bytes()
     try:
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(cap + 1)
     except OSError as exc:
         raise input_error(path, what, exc) from None
+    check_input_size(path, what, len(data))
+    return data
 
 
 def output_error(path: str | os.PathLike[str], exc: OSError) -> CloverError:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from clover.config import RunConfig
+from clover.config import RunConfig, yaml_error_text
 from clover.errors import CloverError
 
 #: a zone as the carbon datasets name them (US-CAL-CISO, DE, GB, ...): no path characters
@@ -30,19 +30,19 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
     """Each existing YAML file parses; else an error naming the file, line and column."""
     import yaml
 
+    from clover.paths import read_text
+    from clover.schemas import load_yaml
+
     for path in paths:
         path = Path(path)
         if not path.is_file():
             continue
         try:
-            yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            raise ConfigCheckError(f"config file {path}{where}: YAML syntax error: "
-                                   f"{exc.problem or exc.context}") from None
-        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-            raise ConfigCheckError(f"config file {path}: not readable YAML ({exc})") from None
+            load_yaml(read_text(path, "config file"))
+        except yaml.YAMLError as exc:
+            raise ConfigCheckError(f"config file {path} {yaml_error_text(exc)}") from None
+        except CloverError as exc:  # unreadable, not UTF-8, over the size cap
+            raise ConfigCheckError(exc.message) from None
 
 
 def check_run_config(config: Mapping) -> RunConfig:
@@ -113,3 +113,43 @@ def check_trace_specs(specs: Mapping[str, str], data_dir: str | None = None) -> 
         if zones and parsed.zone not in zones:
             raise ConfigCheckError(f"config trace {name!r}: unknown zone {parsed.zone!r} "
                                    f"(not in the carbon data; e.g. {', '.join(sorted(zones)[:8])})")
+
+
+def _deep_update(into: dict, new: Mapping) -> None:
+    """Merge ``new`` into ``into`` as Snakemake merges config files (mappings key by key)."""
+    if not isinstance(new, Mapping):
+        raise ConfigCheckError(f"config: expected a mapping of keys, got {type(new).__name__}")
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m clover.pipeline_check FILE ...``: check config files before Snakemake does.
+
+    Snakemake reads a ``--configfile`` in its command-line parser, before the workflow (and so
+    :func:`check_yaml_files`) runs, and says only "Config file is not valid JSON or YAML";
+    this names the file, line and column, then checks the merged values against the schema."""
+    import sys
+
+    from clover.paths import read_text
+    from clover.schemas import load_yaml
+
+    paths = list(sys.argv[1:] if argv is None else argv)
+    try:
+        check_yaml_files(paths)
+        merged: dict = {}
+        for path in paths:
+            _deep_update(merged, load_yaml(read_text(path, "config file")) or {})
+        check_run_config(merged)
+    except CloverError as exc:
+        print(f"clover: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    print(f"config ok: {', '.join(paths)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

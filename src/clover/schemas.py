@@ -13,6 +13,26 @@ import jsonschema
 import yaml
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (``*name``): nested aliases let a file of a few
+    hundred bytes stand for billions of values, which validation and the effective-config JSON
+    then expand (issue 21: bounded memory on any file). No project YAML uses them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed: they can expand a small file "
+                "without bound", mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str):
+    """``yaml.safe_load(text)`` refusing aliases (:class:`_NoAliasLoader`); raises
+    ``yaml.YAMLError`` (with a line and column) like it. For every user-supplied YAML file."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 @lru_cache(maxsize=None)
 def load_schema(package: str, name: str) -> dict:
     """The schema file ``name`` of ``package`` (e.g. ``clover.profiles``, ``params.schema.yaml``)."""

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from clover.errors import CloverError
+from clover.errors import CloverError, quoted
 
 
 def read_checked_csv(path: str, what: str, required: Sequence[str], **read_csv_kw) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def parse_timestamps(raw: pd.DataFrame, column: str, path: str, what: str, *, ut
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CloverError(f"{what} file {path} line {i + 2}: unparsable {column} "
-                          f"{raw[column].iloc[i]!r}{hint}")
+                          f"{quoted(raw[column].iloc[i])}{hint}")
     return ts
 
 

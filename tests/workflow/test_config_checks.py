@@ -71,6 +71,11 @@ def test_dry_run_names_a_bad_trace_spec(tmp_path, shared_data, spec, needle):
     ("seed: 0", "seed: 0\nbogus: 1", "config bogus: not a known key (known: allow_mig_changes,"),
     ("  initial: base", "  initial: all",
      "config control.initial: 'all' is not one of ['base', 'none']"),
+    # issue 21: a trace name is a path component of results/; '..' made apps share files
+    ("  CISO-March: CISO-March", "  CISO-March: CISO-March\n  '..': CISO-March",
+     "config traces: '..' does not match"),
+    ("  CISO-March: CISO-March", "  CISO-March: CISO-March\n  '.': CISO-March",
+     "config traces: '.' does not match"),
 ])
 def test_dry_run_names_a_bad_key_in_one_line(tmp_path, old, new, line):
     work = _work(tmp_path)
@@ -227,3 +232,29 @@ def test_a_config_trace_may_be_your_own_file(tmp_path, shared_data):
     assert out.returncode == 0, out.log[-2000:]
     job = out.log.split("rule carbon_trace")[1]
     assert "input: results/data/verified.txt, moer.json" in job, job[:600]
+
+
+def test_configfile_yaml_error_names_line_and_column(tmp_path, capsys):
+    """Issue 21 item 3: Snakemake reads --configfile before the workflow runs and says only
+    "not valid JSON or YAML"; python -m clover.pipeline_check names file, line and column, and
+    clover's own --config loader does too."""
+    from clover.pipeline_check import main
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("seed: 0\nbroken: [unclosed\n")
+    assert main([str(REPO / "config" / "config.yaml"), str(extra)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"clover: error: config file {extra} line 3 column 1: YAML syntax error: "
+                   "expected ',' or ']', but got '<stream end>'\n")
+    extra.write_text("control: {initial: none}\n")  # merged key by key, as Snakemake does
+    assert main([str(REPO / "config" / "config.yaml"), str(extra)]) == 0
+    extra.write_text("control: {initial: all}\n")
+    assert main([str(REPO / "config" / "config.yaml"), str(extra)]) == 2
+    assert "config control.initial: 'all' is not one of" in capsys.readouterr().err
+
+    from clover.config import load_run_config
+    from clover.errors import CloverError
+
+    extra.write_text("seed: 0\nbroken: [unclosed\n")
+    with pytest.raises(CloverError, match="line 3 column 1: YAML syntax error"):
+        load_run_config(extra)

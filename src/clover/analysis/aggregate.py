@@ -18,6 +18,7 @@ import pandas as pd
 
 from clover.control.grid import log_columns
 from clover.errors import CloverError
+from clover.paths import check_input_file
 from clover.names import PROTOCOL_NAMES
 
 #: Keys that identify a run: its labels (protocol, grid) and its parameters.
@@ -37,6 +38,7 @@ def read_log(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise CloverError(f"controller log {path} not found")
+    check_input_file(path, "controller log")  # size cap before pandas reads it
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -192,7 +194,7 @@ def read_gpu_counts(paths: Sequence[str | Path]) -> pd.DataFrame:
         p = Path(p)
         if not p.is_file():
             raise CloverError(f"GPU-count table {p} not found")
-        frames.append(pd.read_csv(p))
+        frames.append(pd.read_csv(check_input_file(p, "GPU-count table")))
     if not frames:
         return pd.DataFrame(columns=["app", "scheme", "gpus_needed"])
     return pd.concat(frames, ignore_index=True)

@@ -9,6 +9,7 @@ from clover.cliutil import (add_config_arg, add_data_dir_option, config_option, 
                              seed_value)
 from clover.errors import CloverError
 from clover.names import PROTOCOL_NAMES, scheme_names
+from clover.paths import check_input_file
 
 
 def main_lam(args: argparse.Namespace) -> float:
@@ -56,6 +57,7 @@ def _read_table(path):
     p = Path(path)
     if not p.is_file():
         raise CloverError(f"table {p} not found (run `clover aggregate` first)")
+    check_input_file(p, "table")  # size cap before pandas reads it
     return pd.read_csv(p, keep_default_na=True, dtype={"floor": str})
 
 
@@ -65,6 +67,7 @@ def _read_csv(path, flag: str):
 
     if not Path(path).is_file():
         raise CloverError(f"table {path} not found ({flag})")
+    check_input_file(path, f"{flag} table")  # size cap before pandas reads it
     return pd.read_csv(path)
 
 

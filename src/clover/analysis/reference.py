@@ -52,9 +52,12 @@ _NAME = re.compile(r"^arrival=([0-9.]+)\.json$")
 
 
 def _read(path: Path) -> dict:
+    from clover.paths import read_text
+
+    text = read_text(path, "reference log")  # size-capped, one line when unreadable
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise CloverError(f"reference log {path}: cannot read ({exc})") from None
     keys = ("acc", "lat", "carbon")
     if not isinstance(data, dict) or any(not isinstance(data.get(k), list) for k in keys):

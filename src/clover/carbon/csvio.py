@@ -13,7 +13,7 @@ import pandas as pd
 from clover.carbon.trace import _iso
 from clover.cliutil import CI_MAX_G_PER_KWH
 from clover.errors import CloverError
-from clover.paths import input_error
+from clover.paths import check_input_size, input_error
 from clover.tables import parse_timestamps, read_checked_csv
 
 #: Columns every tidy carbon CSV must have.
@@ -44,6 +44,7 @@ def trace_file_stat(path: Path) -> os.stat_result:
         raise input_error(path, "carbon trace file", exc) from None
     if not path.is_file():
         raise CloverError(f"carbon trace file {path} is not a file")
+    check_input_size(path, "carbon trace file", stat.st_size)  # also when the read is cached
     return stat
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from clover.errors import CloverError
 from clover.paths import catalog_dir
-from clover.schemas import field_path, first_error, load_schema, missing_property
+from clover.schemas import field_path, first_error, load_schema, load_yaml, missing_property
 
 PARAMS_FILE = "profile_model.yaml"
 
@@ -114,7 +114,7 @@ def _schema_message(raw: object, path: Path) -> str | None:
 def parse_params(text: str, path: Path) -> ModelParams:
     """Parse and validate (``params.schema.yaml``) the YAML text of the constants file."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise CloverError(f"{path}: not valid YAML ({exc})") from None
     message = _schema_message(raw, path)
@@ -154,8 +154,10 @@ def parse_params(text: str, path: Path) -> ModelParams:
 
 @lru_cache(maxsize=8)
 def _load(path_str: str, mtime_ns: int) -> ModelParams:
+    from clover.paths import read_text
+
     path = Path(path_str)
-    return parse_params(path.read_text(), path)
+    return parse_params(read_text(path, "model constants file"), path)
 
 
 def load_params(path: str | Path | None = None) -> ModelParams:

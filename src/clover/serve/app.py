@@ -36,6 +36,8 @@ from typing import Any
 
 from ray import serve
 
+from clover.serve.admission import (Cancelled, ServiceEstimate, is_cancellation,
+                                    json_depth_exceeds)
 from clover.serve.safety import (IngressLimits, RequestCounters, bind_serve_grpc_to_loopback,
                                  check_request_id)
 
@@ -205,6 +207,7 @@ class Ingress:
         self.counters = RequestCounters()
         self.pending = 0  # admitted /infer requests (body read, waiting, or at a replica)
         self.retried = 0
+        self.estimate = ServiceEstimate()
 
     def _event(self, kind: str, **fields: Any) -> None:
         ev = {"t": time.time(), "event": kind, **fields}
@@ -226,6 +229,7 @@ class Ingress:
         self.handles = handles
         self.meta = {r["instance_id"]: dict(r) for r in routes}
         self.wrr = _SmoothWRR({r["instance_id"]: r["weight"] for r in routes})
+        self.estimate.forget(self.handles)
         self.generation += 1
         if self.wrr.weights:
             self.routable.set()
@@ -315,6 +319,7 @@ class Ingress:
             attempts += 1
             tried.add(iid)
             self.inflight[iid] = self.inflight.get(iid, 0) + 1
+            sent_s = time.monotonic()
             try:
                 out = await asyncio.wait_for(handle.remote(request),
                                              timeout=min(lim.replica_timeout_s, remaining))
@@ -322,6 +327,8 @@ class Ingress:
                 return failed(f"replica-timeout: {iid} did not answer within "
                               f"{min(lim.replica_timeout_s, remaining):.3g} s")
             except Exception as exc:
+                if is_cancellation(exc):
+                    raise Cancelled(_one_line(exc)) from None
                 last_err = _one_line(exc)
                 if not is_retryable(exc):
                     return failed(f"replica-error: {iid}: {last_err}")
@@ -333,6 +340,7 @@ class Ingress:
                 continue
             finally:
                 self.inflight[iid] -= 1
+            self.estimate.observe(iid, sent_s, time.monotonic())
             out["attempts"] = attempts
             out["server_ms"] = (time.perf_counter() - t0) * 1000.0
             return "answered", "", out
@@ -347,6 +355,30 @@ class Ingress:
             if int(declared) > cap:
                 raise _Reject(413, f"body of {int(declared)} bytes exceeds {cap} bytes")
 
+    def _parse_json(self, data: bytes) -> Any:
+        """JSON of a body; 400 for bad JSON and for nesting beyond ``max_json_depth`` (checked
+        after parsing, iteratively; a RecursionError of the parser is the same 400)."""
+        depth = self.limits.max_json_depth
+        try:
+            body = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise _Reject(400, "body must be JSON") from None
+        except RecursionError:
+            raise _Reject(400, f"body nested deeper than {depth} levels") from None
+        if json_depth_exceeds(body, depth):
+            raise _Reject(400, f"body nested deeper than {depth} levels")
+        return body
+
+    def _shed_reason(self) -> str | None:
+        """Why a new /infer request is shed (503 at once), or None to admit it: the admission
+        bound ``max_pending``, or the work admitted exceeding ``max_wait_s``."""
+        if self.pending >= self.limits.max_pending:
+            return f"admission bound: {self.pending} requests pending"
+        if not self.routable.is_set():
+            return None  # a reconfiguration holds requests; max_pending bounds them
+        return self.estimate.overload_reason(self.pending, list(self.wrr.weights),
+                                             self.limits.max_wait_s)
+
     async def _read_json(self, http_request) -> dict:
         """The body as a JSON object, read up to the cap (413 beyond, without reading on)."""
         cap = self.limits.max_body_bytes
@@ -356,10 +388,7 @@ class Ingress:
             if size > cap:
                 raise _Reject(413, f"body exceeds {cap} bytes")
             buf.append(chunk)
-        try:
-            body = json.loads(b"".join(buf))
-        except (ValueError, UnicodeDecodeError):
-            raise _Reject(400, "body must be JSON") from None
+        body = self._parse_json(b"".join(buf))
         if not isinstance(body, dict):
             raise _Reject(400, "body must be a JSON object")
         try:
@@ -382,8 +411,9 @@ class Ingress:
             except _Reject as rej:
                 outcome, reason, status, reply = "rejected", rej.reason, rej.status, {"error": rej.reason}
                 return JSONResponse(reply, status_code=status)
-            if self.pending >= self.limits.max_pending:
-                outcome, reason, status = "shed", f"{self.pending} requests pending", 503
+            shed = self._shed_reason()
+            if shed is not None:
+                outcome, reason, status = "shed", shed, 503
                 reply, headers = {"error": f"overloaded: {reason}, retry later"}, {"Retry-After": "1"}
             else:
                 self.pending += 1
@@ -402,8 +432,11 @@ class Ingress:
             outcome, reason = "cancelled", "client disconnected or timed out"
             raise
         except Exception as exc:
-            outcome, reason = "failed", f"internal error: {_one_line(exc)}"
-            return JSONResponse({"error": reason}, status_code=500)
+            if isinstance(exc, Cancelled) or is_cancellation(exc):
+                outcome, reason, status = "cancelled", f"client disconnected: {exc}", 499
+            else:
+                outcome, reason, status = "failed", f"internal error: {_one_line(exc)}", 500
+            return JSONResponse({"error": reason}, status_code=status)
         finally:
             rec = self.counters.close(outcome, reason, rid, status=status)
             if rec is not None:

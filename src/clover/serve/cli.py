@@ -8,7 +8,6 @@ defined here, beside the service they configure (:func:`add_live_args`).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -42,12 +41,15 @@ def _serve_up(args: argparse.Namespace) -> int:
     from clover.serve.safety import Terminated
     from clover.serve.service import LiveService
 
+    from clover.cliutil import read_json_object
+
     path = Path(args.configuration)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CloverError(f"configuration file {path}: {exc}") from None
-    config = Configuration.from_dict(data.get("configuration", data)).validate()
+    data = read_json_object(path, "configuration file")  # size-capped; an object or one line
+    inner = data.get("configuration", data)
+    if not isinstance(inner, dict):
+        raise CloverError(f"configuration file {path}: 'configuration' must be a JSON object, "
+                          f"got {type(inner).__name__}")
+    config = Configuration.from_dict(inner).validate()
     cluster = (load_cluster(args.cluster) if args.cluster
                else local_cluster(args.backend, config.n_gpus, config.gpu, args.cores_per_gpu, args.port))
     with LiveService(cluster, input_scale=args.input_scale, num_cpus=args.num_cpus) as svc:

@@ -36,7 +36,7 @@ from clover.mig.geometry import DEFAULT_GPU, get_gpu
 from clover.mig.manager import MigInstance, layout_for_profiles
 from clover.models.catalog import get_variant, scaled_input_size as models_scaled_input_size
 from clover.models.configuration import Configuration
-from clover.schemas import field_path, load_schema, missing_property
+from clover.schemas import field_path, load_schema, load_yaml, missing_property
 from clover.serve.safety import FieldError, IngressLimits, check_http_host
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -152,13 +152,16 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     """Read and validate a cluster YAML file; errors name the file and field."""
     import yaml
 
+    from clover.paths import read_text
+
     path = Path(path)
+    text = read_text(path, "cluster file")  # size-capped, one line when unreadable
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise CloverError(f"cluster file {path}: {exc.strerror}") from None
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        raise CloverError(f"cluster file {path}: not valid YAML ({exc})") from None
+        from clover.config import yaml_error_text
+
+        raise CloverError(f"cluster file {path} {yaml_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise CloverError(f"cluster file {path}: expected a mapping at the top level")
 

@@ -54,6 +54,48 @@ def check_loopback(url: str) -> str:
     return url.rstrip("/")
 
 
+def _request_body(rid: int, k: int, extra: dict[int, dict] | None,
+                  payload_bytes: int | Mapping[int, int]) -> dict:
+    """The JSON body of request ``k``: its id, ``extra`` fields, a ``pad`` of the asked size."""
+    body = {"id": rid, **((extra or {}).get(k, {}))}
+    pad = payload_bytes.get(k, 0) if isinstance(payload_bytes, Mapping) else payload_bytes
+    if pad:
+        body["pad"] = "x" * int(pad)
+    return body
+
+
+def _reply_record(rid: int, at: float, sent: float, lat_ms: float, resp) -> RequestRecord:
+    """The record of a request that got an HTTP reply (any status, any body)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"error": resp.text[:200]}
+    if not isinstance(body, dict):
+        body = {"error": f"reply is not a JSON object: {resp.text[:200]}"}
+    return RequestRecord(
+        rid, at, sent, lat_ms, resp.status_code, str(body.get("instance", "")),
+        str(body.get("variant", "")), str(body.get("slice", "")),
+        float(body.get("service_ms", math.nan)), float(body.get("server_ms", math.nan)),
+        int(body.get("attempts", 0)), str(body.get("error", "")))
+
+
+def _error_record(rid: int, at: float, sent: float, lat_ms: float,
+                  exc: BaseException) -> RequestRecord:
+    """The record of a request that got no reply (timeout, connection error, cancellation)."""
+    return RequestRecord(rid, at, sent, lat_ms, 0, error=f"{type(exc).__name__}: {exc}"[:300],
+                         error_type=type(exc).__name__)
+
+
+def _arrivals(arrivals_s: Sequence[float], duration_s: float | None,
+              max_requests: int) -> np.ndarray:
+    arr = np.sort(np.asarray(arrivals_s, dtype=float))
+    if duration_s is not None:
+        arr = arr[arr < duration_s]
+    if len(arr) > max_requests:
+        raise CloverError(f"{len(arr)} arrivals exceed the bound of {max_requests} requests per window")
+    return arr
+
+
 async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: float = 120.0,
                         max_requests: int = MAX_REQUESTS, duration_s: float | None = None,
                         first_id: int = 0, max_connections: int = 512,
@@ -70,11 +112,7 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
     import httpx
 
     base = check_loopback(url)
-    arr = np.sort(np.asarray(arrivals_s, dtype=float))
-    if duration_s is not None:
-        arr = arr[arr < duration_s]
-    if len(arr) > max_requests:
-        raise CloverError(f"{len(arr)} arrivals exceed the bound of {max_requests} requests per window")
+    arr = _arrivals(arrivals_s, duration_s, max_requests)
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     records: list[RequestRecord | None] = [None] * len(arr)
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), limits=limits, trust_env=False) as client:
@@ -87,29 +125,13 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
             sent = time.perf_counter() - t0
             rid = first_id + k
             try:
-                body_out = {"id": rid, **((extra or {}).get(k, {}))}
-                pad = (payload_bytes.get(k, 0) if isinstance(payload_bytes, Mapping)
-                       else payload_bytes)
-                if pad:
-                    body_out["pad"] = "x" * int(pad)
-                resp = await client.post(f"{base}/infer", json=body_out)
-                lat = (time.perf_counter() - t0 - sent) * 1000.0
-                try:
-                    body = resp.json()
-                except ValueError:
-                    body = {"error": resp.text[:200]}
-                if not isinstance(body, dict):
-                    body = {"error": f"reply is not a JSON object: {resp.text[:200]}"}
-                records[k] = RequestRecord(
-                    rid, float(at), sent, lat, resp.status_code, str(body.get("instance", "")),
-                    str(body.get("variant", "")), str(body.get("slice", "")),
-                    float(body.get("service_ms", math.nan)), float(body.get("server_ms", math.nan)),
-                    int(body.get("attempts", 0)), str(body.get("error", "")))
+                resp = await client.post(f"{base}/infer",
+                                         json=_request_body(rid, k, extra, payload_bytes))
+                records[k] = _reply_record(rid, at, sent, (time.perf_counter() - t0 - sent) * 1000.0,
+                                           resp)
             except (Exception, asyncio.CancelledError) as exc:  # every failure is a record
-                lat = (time.perf_counter() - t0 - sent) * 1000.0
-                records[k] = RequestRecord(rid, float(at), sent, lat, 0,
-                                           error=f"{type(exc).__name__}: {exc}"[:300],
-                                           error_type=type(exc).__name__)
+                records[k] = _error_record(rid, at, sent, (time.perf_counter() - t0 - sent) * 1000.0,
+                                           exc)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
 

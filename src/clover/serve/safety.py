@@ -167,6 +167,14 @@ class IngressLimits:
         replica_timeout_s: bound of one replica call (s); a timed-out call is not retried.
         retry_deadline_s: bound of all attempts of one request (covers a replica restart).
         max_id_chars: longest accepted request ``id`` (a string of [A-Za-z0-9_.:-] or an int).
+        max_wait_s: overload bound (s, issue 21): a new request is shed (503 at once) when the
+            work already admitted would keep it waiting longer than this, i.e. when
+            ``(pending + 1) / capacity_rps > max_wait_s``, capacity being the sum over the
+            routed instances of 1 / (measured replica call time). Applies once every routed
+            instance has answered once (before that, only ``max_pending``) and not while no
+            instance is routable (a reconfiguration holds requests).
+        max_json_depth: deepest nesting of a request body (400 beyond; a deeply nested body
+            used to end in a RecursionError, a 500).
     """
 
     max_body_bytes: int = 8 * 2**20
@@ -174,13 +182,15 @@ class IngressLimits:
     replica_timeout_s: float = 60.0
     retry_deadline_s: float = 120.0
     max_id_chars: int = 64
+    max_wait_s: float = 1.0
+    max_json_depth: int = 32
 
     def validate(self, where: str = "limits") -> "IngressLimits":
-        for name in ("max_body_bytes", "max_pending", "max_id_chars"):
+        for name in ("max_body_bytes", "max_pending", "max_id_chars", "max_json_depth"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise FieldError(f"{where}.{name}", f"must be a positive integer, not {v!r}")
-        for name in ("replica_timeout_s", "retry_deadline_s"):
+        for name in ("replica_timeout_s", "retry_deadline_s", "max_wait_s"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 86400:
                 raise FieldError(f"{where}.{name}",

@@ -107,6 +107,19 @@ def _check_profiles(profiles: pd.DataFrame, app: str, gpu: str, batch_size: int 
     return df
 
 
+def _refuse_unknown_rows(rows, variants: tuple[str, ...], slices: tuple[str, ...], app: str,
+                        gpu: str) -> None:
+    """A row of ``app``/``gpu`` for a variant or MIG slice the catalogs do not know is an
+    error naming it (such rows used to be ignored without a word: a typo dropped data)."""
+    for variant, slice_profile in rows:
+        if variant not in variants:
+            raise CloverError(f"profile table has a row for unknown variant {variant!r} on "
+                              f"{slice_profile} (app {app} knows: {', '.join(variants)})")
+        if slice_profile not in slices:
+            raise CloverError(f"profile table has a row for {variant} on unknown MIG slice "
+                              f"{slice_profile!r} ({gpu} has: {', '.join(slices)})")
+
+
 def build_types(profiles: pd.DataFrame, app: str, gpu: str, sla_ms: float | None,
                 batch_size: int = 1) -> InstanceTypes:
     """Instance-type arrays from the profile table's ``batch_size`` rows (capacities 0 if
@@ -115,6 +128,7 @@ def build_types(profiles: pd.DataFrame, app: str, gpu: str, sla_ms: float | None
     variants = tuple(v.name for v in variants_for_app(app))
     slices = slice_types(gpu)
     rows = {(r.variant, r.slice_profile): r for r in df.itertuples(index=False)}
+    _refuse_unknown_rows(rows, variants, slices, app, gpu)
     n = len(variants) * len(slices)
     arr = {k: np.zeros(n) for k in ("mean", "p95", "mu", "busy", "idle", "acc")}
     fits = np.zeros(n, dtype=bool)
