@@ -23,7 +23,8 @@ def test_scheme_names_are_the_implemented_schemes_in_order():
     from clover.optimize.schemes import DEFAULTS, SCHEMES
 
     assert tuple(SCHEMES) == SCHEME_NAMES
-    assert tuple(DEFAULTS) == ("base", "co2opt", "oracle", "clover", "blover", "jung", "sa-raw")
+    assert tuple(DEFAULTS) == ("base", "co2opt", "oracle", "clover", "blover", "jung", "sa-raw",
+                             "static", "static-daily")
     assert set(DEFAULTS) == set(SCHEME_NAMES)
 
 

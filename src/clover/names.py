@@ -12,4 +12,5 @@ from __future__ import annotations
 #: the experiment protocols (:mod:`clover.sim.protocol`), in the order tables show them
 PROTOCOL_NAMES = ("paper", "extended")
 #: every scheme :func:`clover.optimize.schemes.make_scheme` knows, in its order
-SCHEME_NAMES = ("base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw")
+SCHEME_NAMES = ("base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw", "static",
+                "static-daily")

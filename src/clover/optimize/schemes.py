@@ -381,9 +381,15 @@ class SaRawScheme(BloverScheme):
     name = "sa-raw"
 
 
+# the non-adaptive references (issue 18) live in their own module, which imports Scheme above
+from clover.optimize.static import STATIC, STATIC_DEFAULTS  # noqa: E402
+
+DEFAULTS.update(STATIC_DEFAULTS)
+POSITIVE_PARAMS.add("day_hours")
 SCHEMES: dict[str, type[Scheme]] = {
     "base": BaseScheme, "co2opt": Co2OptScheme, "clover": CloverScheme,
     "blover": BloverScheme, "oracle": OracleScheme, "jung": JungScheme, "sa-raw": SaRawScheme,
+    **STATIC,
 }
 
 
@@ -403,7 +409,8 @@ def default_evaluator(problem: Problem) -> Evaluator:
 
 def make_scheme(name: str, problem: Problem, evaluator: Evaluator | None = None,
                 **params) -> Scheme:
-    """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung, sa-raw) for
+    """The scheme ``name`` (base, co2opt, clover, blover, oracle, jung, sa-raw, static,
+    static-daily) for
     ``problem``, in the problem's search space (``space: replicated`` uses
     :mod:`clover.optimize.replicated` for clover, blover, oracle and co2opt)."""
     key = str(name).lower()
