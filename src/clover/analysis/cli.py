@@ -29,7 +29,7 @@ def _aggregate(args: argparse.Namespace) -> int:
     from clover.paths import atomic_write
     from clover.tables import write_csv
 
-    hourly = combine_logs(args.runs)
+    hourly = combine_logs(args.runs, args.seeds)
     runs = summarize_runs(hourly)
     gpus = embodied_savings(read_gpu_counts(args.gpu_count or []), args.embodied_kg_per_gpu)
     write_csv(hourly, args.hourly)
@@ -160,6 +160,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "headline table (summary.md)")
     a.add_argument("--runs", nargs="+", required=True, help="controller logs (CSV)")
     a.add_argument("--gpu-count", nargs="*", default=[], help="`clover gpu-count` tables")
+    config_option(a, "--seeds", key="seeds", nargs="+", type=int,
+                  help="the pipeline's seeds; a log without _seed{k} in its name is the first's "
+                       "(default %(default)s)")
     config_option(a, "--backend", key="backend", help="model or live (default %(default)s)")
     a.add_argument("--decomposition", help="results/decomposition.csv (claims table reading)")
     a.add_argument("--reference", help="results/reference_check.csv (claims table verdict)")

@@ -141,6 +141,10 @@ def run_once(args: argparse.Namespace, live=None, service=None, log=None, on_hou
         return build_problem(args.app, gpu, n_gpus, profiles, args.lam, max_loss, kwargs,
                              args.seed, protocol)
 
+    if args.backend != "live":  # one job's runs share the problem (building it costs ~1 s)
+        problem_for = _memo_problem(problem_for, (args.app, args.lam, max_loss, args.seed,
+                                                  repr(protocol), args.profiles))
+
     if args.backend == "live":
         return _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, stamps,
                          live, service, log, on_hour)
@@ -153,6 +157,23 @@ def run_once(args: argparse.Namespace, live=None, service=None, log=None, on_hou
     return control_run(args, protocol, problem, sim_evaluator(problem), costs, scheme_params,
                        ci, stamps, source=profile_source(profiles), backend=args.backend,
                        on_hour=on_hour)
+
+
+_PROBLEMS: dict = {}
+
+
+def _memo_problem(build, key: tuple):
+    """``build(gpu, n_gpus, profiles, kwargs)`` memoised in this process on ``key`` plus its
+    arguments (a ``clover run-grid`` job builds each seed's problem once, not per scheme)."""
+    import json
+
+    def memo(gpu, n_gpus, profiles, kwargs):
+        k = (*key, gpu, n_gpus, json.dumps(kwargs, sort_keys=True, default=str))
+        if k not in _PROBLEMS:
+            _PROBLEMS[k] = build(gpu, n_gpus, profiles, kwargs)
+        return _PROBLEMS[k]
+
+    return memo
 
 
 def _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, stamps, live,
@@ -410,6 +431,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "(one controller log per scheme)")
     add_run_args(g)
     g.add_argument("--schemes", nargs="+", required=True, choices=SCHEME_NAMES)
+    g.add_argument("--seeds", nargs="+", type=seed_value(),
+                   help="one seed per --schemes entry (default: --seed for every one)")
     g.add_argument("--out", nargs="+", required=True,
                    help="one CSV log per scheme, in --schemes order (each written atomically)")
     g.set_defaults(func=_run_grid)
