@@ -54,7 +54,9 @@ def adapting_table(runs: pd.DataFrame, hourly: pd.DataFrame | None = None) -> pd
             y = idx.xs(ref, level="scheme") if ref in set(r["scheme"]) else None
             if x is None or y is None:
                 continue
-            both = x.join(y, how="inner", lsuffix="_a", rsuffix="_r")
+            both = x.add_suffix("_a").join(y.add_suffix("_r"), how="inner")
+            # two seed-independent runs form one pair, not one per seed
+            both = both[~(both["seed_repeated_a"] & both["seed_repeated_r"])]
             for key, b in both.iterrows():
                 cells = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
                 rows.append({**cells, "adaptive": a, "reference": ref,

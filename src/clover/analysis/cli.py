@@ -35,6 +35,10 @@ def _aggregate(args: argparse.Namespace) -> int:
     write_csv(hourly, args.hourly)
     write_csv(runs, args.summary)
     write_csv(gpus, args.gpus)
+    if args.adapting:
+        from clover.analysis.adapting import adapting_table
+
+        write_csv(adapting_table(runs, hourly), args.adapting)
     extra = {}
     for key in ("decomposition", "reference"):
         path = getattr(args, key, None)
@@ -171,6 +175,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
     a.add_argument("--gpus", required=True, help="output: GPU counts with embodied carbon (CSV)")
     a.add_argument("--markdown", required=True, help="output: headline table (Markdown)")
+    a.add_argument("--adapting", help="output: the value of adapting, adaptive scheme minus "
+                                      "static / static-daily per run (CSV)")
     a.set_defaults(func=_aggregate)
 
     f = sub.add_parser("figures", help="the paper's figures (PDF/PNG) from the aggregated tables")

@@ -109,7 +109,12 @@ def paired_schemes(runs: pd.DataFrame, a: str, b: str, col: str,
     ``on``; seed-independent runs repeated per seed, :func:`per_seed`)."""
     r = per_seed(runs) if "seed" in runs.columns else runs
     on = [c for c in on if c in r.columns]
-    x = r[r["scheme"] == a].set_index(on)[col]
-    y = r[r["scheme"] == b].set_index(on)[col]
-    both = pd.concat({"a": x, "b": y}, axis=1, join="inner").dropna()
+    rep = "seed_repeated" if "seed_repeated" in r.columns else None
+    cols = [col] + ([rep] if rep else [])
+    x = r[r["scheme"] == a].set_index(on)[cols]
+    y = r[r["scheme"] == b].set_index(on)[cols]
+    both = x.add_suffix("_a").join(y.add_suffix("_r"), how="inner")
+    if rep:  # two seed-independent runs form one pair, not one per seed
+        both = both[~(both[f"{rep}_a"] & both[f"{rep}_r"])]
+    both = both.rename(columns={f"{col}_a": "a", f"{col}_r": "b"})[["a", "b"]].dropna()
     return paired(both["a"].to_numpy(), both["b"].to_numpy())
