@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from clover.analysis.aggregate import SCHEME_LABEL, SCHEME_ORDER, hourly_gap, protocols, select
-from clover.analysis.readings import _overhead, decomposition_reading, reference_reading
+from clover.analysis.readings import (
+    _difference_lines,
+    _fmt,
+    decomposition_reading,
+    reference_reading,
+)
 from clover.analysis.stats import Interval, paired_schemes, t_interval
 from clover.names import PROTOCOL_NAMES
 
@@ -61,12 +66,6 @@ def ladder(*rungs: tuple[bool, str], otherwise: str = "not reproduced") -> str:
         if bool(ok):
             return verdict
     return otherwise
-
-
-def _fmt(x: float, nd: int = 1, unit: str = "") -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return f"{x:.{nd}f}{unit}"
 
 
 def _main(runs: pd.DataFrame, lam: float) -> pd.DataFrame:
@@ -416,59 +415,6 @@ def _scheme_lines(main: pd.DataFrame) -> list[str]:
                      f"{_fmt(r.p95, 2)} | {_fmt(r.sla, 1, '%')} | "
                      f"{_fmt(r.ev, 2)} | {_fmt(r.ds, 3)} | {_fmt(r.gap, 2)} |")
     return lines
-
-
-def _ceiling_lines(main: pd.DataFrame, lam: float) -> list[str]:
-    """The carbon ceiling (CO2OPT) and ORACLE's accuracy at λ, for the first protocol."""
-    lines = []
-    by = main.groupby(["scheme", "app"])[["carbon_saved_pct", "accuracy_change_pct"]].mean()
-    if "co2opt" in by.index.get_level_values(0):
-        ceil = by.loc["co2opt", "carbon_saved_pct"]
-        lines.append(
-            "- **Carbon ceiling.** CO2OPT (least carbon meeting the SLA, accuracy ignored) saves "
-            + ", ".join(f"{a} {_fmt(v, 1, '%')}" for a, v in ceil.items())
-            + ": no scheme can save more under these profiles and this load, so where that is "
-            "below ≈80% the paper's figure is out of reach here; it depends on the energy gap "
-            "between the largest variant on a whole GPU and the small variants on small slices, "
-            "which the profiles set.")
-    if "oracle" in by.index.get_level_values(0):
-        acc = by.loc["oracle", "accuracy_change_pct"]
-        lines.append(
-            f"- **Accuracy at λ = {lam:g}.** ORACLE, the exact optimum of the paper's objective, "
-            "changes accuracy by " + ", ".join(f"{a} {_fmt(v, 2, '%')}" for a, v in acc.items())
-            + ": the loss is what f prefers with these profiles, not a failure of Clover's search; "
-            "the λ sweep and the accuracy floor (claim 5) show how to buy it back.")
-    return lines
-
-
-def _difference_lines(main: pd.DataFrame, lam: float, backend: str, sources: str) -> list[str]:
-    lines = ["", "## Where this reproduction differs from the paper, and why", ""]
-    present = protocols(main)
-    main = select(main, protocol=present[0]) if present else main
-    if present:
-        lines += [f"Numbers in this section: protocol `{present[0]}`.", ""]
-    lines += _ceiling_lines(main, lam)
-    return lines + [
-        "- **Testbed.** The paper measures a live service on 5 nodes × 2 A100; this run "
-        + ("scores every configuration with the serving simulator (`backend: model`) on "
-           f"`{sources}` per-slice profiles." if backend == "model" else "uses the live backend.")
-        + " Differences in absolute carbon per request follow from the profiles; the comparison "
-        "between schemes uses one evaluator, so ORACLE is exactly optimal under it.",
-        "- **Costs of adaptation.** Under the paper protocol the hour is accounted as the "
-        "artifact's `run.py` does (each new online evaluation serves 30 s, history hits 0 s, no "
-        "reconfiguration downtime); under the extended protocol MIG/model reconfiguration times "
-        "are also charged with the constants in `config/config.yaml` (`control`, sources in "
-        "`docs/controller.md`), assumed rather than measured. They add "
-        + ", ".join(f"{SCHEME_LABEL.get(sc, sc)} {_fmt(v, 2, '%')}" for sc, v in _overhead(main).items())
-        + " to the carbon per request of the hours' chosen configurations.",
-        "- **Traces.** The three original traces are the authors' files; the region/season windows "
-        "are 49-hour Electricity Maps lifecycle-intensity windows chosen by this config "
-        "(`regions`), not the paper's own region set.",
-        "- **Decision time** is the wall time of `decide` on this machine (simulated evaluations are "
-        "milliseconds, live ones last an evaluation window), so it is the only non-deterministic "
-        "column; everything else is identical run to run for the same config.",
-        "",
-    ]
 
 
 def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu: float,
