@@ -227,7 +227,7 @@ def fig_h_decomposition(hourly, runs, gpus, lam: float, decomposition=None, **_)
                  f"(paper protocol, λ = {float(d['lam'].iloc[0]):g}, mean over traces)",
                  fontsize=9, x=0.01, ha="left")
     _footnote(fig, d.assign(backend="model"),
-              "Steps 1-3 are cumulative; 4 and 'equal load' are alternatives to 3.")
+              "Steps 1-4 are cumulative (3: one configuration for the trace, hindsight; 4: re-decided hourly); 5 and 'equal load' are alternatives to 4.")
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return fig
 
