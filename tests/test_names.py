@@ -25,7 +25,8 @@ def test_scheme_names_are_the_implemented_schemes_in_order():
     from clover.optimize.schemes import DEFAULTS
 
     assert tuple(SCHEMES) == scheme_names()[:len(SCHEME_NAMES)] == SCHEME_NAMES
-    assert tuple(DEFAULTS) == ("base", "co2opt", "oracle", "clover", "blover", "jung", "sa-raw")
+    assert tuple(DEFAULTS) == ("base", "co2opt", "oracle", "clover", "blover", "jung", "sa-raw",
+                             "static", "static-daily")
     assert set(DEFAULTS) == set(SCHEME_NAMES)
     for name in SCHEME_NAMES:  # each built-in states its parameters, in every space
         entry = SCHEMES[name]

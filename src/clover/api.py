@@ -181,13 +181,26 @@ def _problem(spec: RunSpec, s: _Setup, gpu: str, n_gpus: int, profiles,
                          spec.problem if problem is None else problem, spec.seed, s.protocol)
 
 
+#: problems (and their profile tables) built in this process: a pipeline job runs several
+#: schemes and seeds of one app, and building a problem costs about a second
+_MODELS: dict[str, tuple] = {}
+
+
 def _model(spec: RunSpec, s: _Setup):
-    """(problem, evaluator, profiles) of the simulator."""
+    """(problem, evaluator, profiles) of the simulator; the problem is built once per
+    process for the same app, GPU, N, λ, floor, problem keys, seed, protocol and profiles."""
+    import json
+
     from clover.control.runs import profile_table
 
-    profiles = profile_table(spec.app, spec.gpu, spec.profiles,
-                             batch_sizes=(1, s.protocol.batch(spec.app)))
-    problem = _problem(spec, s, spec.gpu, s.n_gpus, profiles)
+    key = json.dumps([spec.app, spec.gpu, s.n_gpus, s.lam, spec.max_accuracy_loss_pct,
+                      dict(spec.problem), spec.seed, repr(s.protocol), spec.profiles],
+                     sort_keys=True, default=str)
+    if key not in _MODELS:
+        profiles = profile_table(spec.app, spec.gpu, spec.profiles,
+                                 batch_sizes=(1, s.protocol.batch(spec.app)))
+        _MODELS[key] = (_problem(spec, s, spec.gpu, s.n_gpus, profiles), profiles)
+    problem, profiles = _MODELS[key]
     return problem, s.protocol.evaluator(problem), profiles
 
 
@@ -305,11 +318,15 @@ def _logging_hours(log, on_hour):
     return each
 
 
-def run_schemes(spec: RunSpec, schemes) -> Iterator[RunResult]:
+def run_schemes(spec: RunSpec, schemes, seeds=None) -> Iterator[RunResult]:
     """:func:`run` of ``spec`` for each of ``schemes`` in turn, in one process (a pipeline
-    job; ``clover run-grid``), each result as its run ends."""
-    for scheme in schemes:
-        yield run(replace(spec, scheme=scheme))
+    job; ``clover run-grid``), each result as its run ends; ``seeds``: one seed per scheme
+    (default: the spec's for every one)."""
+    seeds = list(seeds) if seeds else [spec.seed] * len(schemes)
+    if len(seeds) != len(schemes):
+        raise CloverError(f"seeds: {len(seeds)} seed(s) for {len(schemes)} scheme(s)")
+    for scheme, seed in zip(schemes, seeds):
+        yield run(replace(spec, scheme=scheme, seed=int(seed)))
 
 
 def decide(spec: RunSpec, ci_g_per_kwh: float, *, hour: int = 0, period=None):

@@ -253,6 +253,7 @@ class RunConfig:
     profiles: ProfilesConfig
     allow_mig_changes: bool
     seed: int
+    seeds: tuple[int, ...]
     hours: int | None
     protocol: str
     base_gpu_factor: int | None

@@ -18,7 +18,8 @@ from functools import lru_cache
 #: the experiment protocols (:mod:`clover.sim.protocol`), in the order tables show them
 PROTOCOL_NAMES = ("paper", "extended")
 #: every built-in scheme :func:`clover.optimize.make_scheme` knows, in its order
-SCHEME_NAMES = ("base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw")
+SCHEME_NAMES = ("base", "co2opt", "clover", "blover", "oracle", "jung", "sa-raw", "static",
+                "static-daily")
 #: the entry-point group of third-party schemes (importlib.metadata)
 SCHEME_GROUP = "clover.schemes"
 

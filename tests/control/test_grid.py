@@ -29,10 +29,11 @@ def test_default_grid_counts_and_labels():
     t = grid_table(config())
     assert list(t.columns) == list(GRID_COLUMNS)
     n = t.groupby(["protocol", "grid"]).size()
-    # 3 apps x 3 traces x 6 schemes per protocol; 2 apps x 5 λ x (no floor, 4%) x 2 schemes;
-    # 16 windows x 6 schemes
-    assert n.to_dict() == {("extended", "main"): 54, ("paper", "main"): 54,
-                           ("paper", "lam_sweep"): 40, ("paper", "regions"): 96}
+    # 3 apps x 3 traces x 8 schemes per protocol; 2 apps x 5 λ x (no floor, 4%) x 4 schemes;
+    # 16 windows x 8 schemes; issue 18: 5 seeds for every seed-dependent run (paper: all,
+    # FCFS windows are seeded; extended: Clover and Blover only, the 6 others once)
+    assert n.to_dict() == {("extended", "main"): 9 * (6 + 2 * 5), ("paper", "main"): 72 * 5,
+                           ("paper", "lam_sweep"): 80 * 5, ("paper", "regions"): 128 * 5}
     jobs = t.groupby("grid")["job"].nunique()
     assert jobs.to_dict() == {"main": 18, "lam_sweep": 20, "regions": 16}
     assert t["path"].is_unique
@@ -41,7 +42,15 @@ def test_default_grid_counts_and_labels():
     r = t[(t.grid == "main") & (t.app == "albert") & (t.scheme == "clover")
           & (t.trace == "ESO-March") & (t.protocol == "extended")].iloc[0]
     assert r.path == "results/runs/extended/main/albert/ESO-March/clover_lam0.1_floornone.csv"
-    assert grid_schemes(t)[("paper", "lam_sweep")] == ["clover", "oracle"]
+    runs = grid_schemes(t)[("paper", "lam_sweep")]
+    assert [s for s, _, _ in runs[::5]] == ["clover", "oracle", "static", "static-daily"]
+    assert runs[:2] == [("clover", 0, ""), ("clover", 1, "_seed1")]
+    ext = grid_schemes(t)[("extended", "main")]
+    assert [s for s, k, _ in ext if k == 0] == ["base", "co2opt", "jung", "blover", "clover",
+                                              "oracle", "static", "static-daily"]
+    assert {s for s, k, _ in ext if k != 0} == {"blover", "clover"}
+    seeded = t[(t.protocol == "extended") & (t.scheme == "clover") & (t.seed == 3)]
+    assert seeded.path.str.endswith("clover_lam0.1_floornone_seed3.csv").all()
 
 
 def test_null_lam_is_each_protocols_preset():
@@ -59,8 +68,8 @@ def test_adding_the_paper_protocol_is_a_config_change():
     c["regions"]["protocols"] = ["paper"]
     t = grid_table(c)
     assert t.groupby(["protocol", "grid"]).size().to_dict() == {
-        ("extended", "main"): 54, ("paper", "main"): 54, ("paper", "lam_sweep"): 40,
-        ("paper", "regions"): 96}
+        ("extended", "main"): 144, ("paper", "main"): 360, ("paper", "lam_sweep"): 400,
+        ("paper", "regions"): 640}
     c["protocol"] = "paper"  # the preset key (issue 10) is the default of every grid
     del c["protocols"], c["lam_sweep"]["protocols"], c["regions"]["protocols"]
     assert set(grid_table(c)["protocol"]) == {"paper"}
@@ -85,7 +94,15 @@ def test_profile_batch_sizes_cover_the_gpu_count_protocol():
 
 def test_test_config_grid():
     t = grid_table(config(".test/config/config.yaml"))  # CI runs both protocols' main grid
-    assert len(t) == 6 * 2 + 8 + 6 and t["job"].nunique() == 2 + 4 + 2
+    # seeds [0, 1]: extended main 6 once + Clover, Blover twice; paper every run twice
+    assert len(t) == 10 + 8 * 2 + 12 * 2 + 6 * 2 and t["job"].nunique() == 2 + 4 + 2
+
+
+def test_one_seed_keeps_the_one_seed_names():
+    c = config()
+    c["seeds"] = [0]
+    t = grid_table(c)
+    assert len(t) == 72 * 2 + 80 + 128 and not t.path.str.contains("_seed").any()
 
 
 def test_label_log_appends_labels():

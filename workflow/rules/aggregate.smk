@@ -12,6 +12,7 @@ rule aggregate:
         hourly="results/hourly.csv",
         summary="results/summary.csv",
         gpus="results/gpu_count.csv",
+        adapting="results/adapting.csv",
         md=report("results/summary.md", caption="../report/summary.rst", category="Summary"),
     log:
         "logs/aggregate.log",
@@ -25,4 +26,4 @@ rule aggregate:
         "{params.clover} aggregate --config {params.config} --runs {input.runs} "
         "--gpu-count {input.gpu_count} --decomposition {input.decomposition} "
         "--reference {input.reference} --hourly {output.hourly} --summary {output.summary} "
-        "--gpus {output.gpus} --markdown {output.md} 2> {log}"
+        "--gpus {output.gpus} --adapting {output.adapting} --markdown {output.md} 2> {log}"

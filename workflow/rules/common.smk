@@ -18,7 +18,10 @@ def clover_command():
     methods = {str(m).lower() for m in workflow.deployment_settings.deployment_method}
     python = "python" if any("conda" in m for m in methods) else shlex.quote(sys.executable)
     src = shlex.quote(str(REPO / "src"))
-    return f"PYTHONPATH={src}${{PYTHONPATH:+:$PYTHONPATH}} MPLBACKEND=Agg HF_HUB_OFFLINE=1 {python} -m clover"
+    # CLOVER_FCFS_CACHE: FCFS windows shared by every job of one app and seed (they do not
+    # depend on ci, λ or the trace; clover.sim.window_cache)
+    return (f"PYTHONPATH={src}${{PYTHONPATH:+:$PYTHONPATH}} MPLBACKEND=Agg HF_HUB_OFFLINE=1 "
+            f"CLOVER_FCFS_CACHE=results/cache/fcfs {python} -m clover")
 
 
 CLOVER = clover_command()

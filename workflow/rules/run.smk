@@ -4,7 +4,7 @@
 # The grid (clover.control.grid.grid_table) comes from the config; one rule per protocol x grid.
 # Everything else comes from the config file (--config); the wildcards are the flags.
 
-for _protocol, _grid, _schemes in grid_rules():
+for _protocol, _grid, _runs in grid_rules():
 
     rule:
         name:
@@ -15,8 +15,8 @@ for _protocol, _grid, _schemes in grid_rules():
             trace_file=trace_files,
         output:
             [
-                f"results/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/{s}_lam{{lam}}_floor{{floor}}.csv"
-                for s in _schemes
+                f"results/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/{s}_lam{{lam}}_floor{{floor}}{tag}.csv"
+                for s, _seed, tag in _runs
             ],
         log:
             f"logs/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/lam{{lam}}_floor{{floor}}.log",
@@ -26,17 +26,18 @@ for _protocol, _grid, _schemes in grid_rules():
             spec=lambda wc: RUN.trace_spec(wc.trace),
             protocol=_protocol,
             grid=_grid,
-            schemes=" ".join(_schemes),
+            schemes=" ".join(s for s, _seed, _tag in _runs),
+            seeds=" ".join(str(k) for _s, k, _tag in _runs),
             # rerun trigger: the config values run-grid reads beside these flags
             settings=command_settings(RUN, "run-grid", given=("--lam", "--protocol")),
         # one live service at a time: with backend live a run takes every core (runs go serially)
         threads: workflow.cores if RUN.backend == "live" else 1
         resources:
-            runtime=30 * len(_schemes),
+            runtime=30 * len(_runs),
         conda:
             ENV
         shell:
             "{params.clover} run-grid --config {params.config} --app {wildcards.app} "
-            "--schemes {params.schemes} --grid {params.grid} --protocol {params.protocol} "
+            "--schemes {params.schemes} --seeds {params.seeds} --grid {params.grid} --protocol {params.protocol} "
             "--trace {params.spec:q} --trace-name {wildcards.trace} --lam {wildcards.lam} "
             "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} --out {output} 2> {log}"

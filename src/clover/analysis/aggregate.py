@@ -21,14 +21,16 @@ from clover.errors import CloverError
 from clover.paths import check_input_file
 from clover.names import PROTOCOL_NAMES
 
-#: Keys that identify a run: its labels (protocol, grid) and its parameters.
-RUN_KEYS = ("protocol", "grid", "app", "trace", "scheme", "lam", "floor")
+#: Keys that identify a run: its labels (protocol, grid), its parameters and its seed.
+RUN_KEYS = ("protocol", "grid", "app", "trace", "scheme", "lam", "floor", "seed")
 #: Keys within which runs are compared (BASE and ORACLE of the same protocol and grid).
 COMPARE_KEYS = ("protocol", "grid", "app", "trace")
 #: Scheme order in every table and figure.
-SCHEME_ORDER = ("base", "co2opt", "jung", "blover", "clover", "oracle")
+SCHEME_ORDER = ("base", "co2opt", "jung", "blover", "clover", "oracle", "static",
+                "static-daily")
 SCHEME_LABEL = {"base": "BASE", "co2opt": "CO2OPT", "jung": "JUNG", "blover": "Blover",
-                "clover": "Clover", "oracle": "ORACLE"}
+                "clover": "Clover", "oracle": "ORACLE", "static": "static (hindsight)",
+                "static-daily": "static-daily", "sa-raw": "sa-raw"}
 #: The three original Clover traces.
 ORIGINAL_TRACES = ("CISO-March", "CISO-Sep", "ESO-March")
 
@@ -58,9 +60,13 @@ def floor_label(value) -> str:
     return f"{float(value):.6g}"
 
 
-def combine_logs(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Every log in one hourly table (sorted, with a ``floor`` label), columns as the log's."""
-    frames = [read_log(p) for p in paths]
+def combine_logs(paths: Iterable[str | Path], seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+    """Every log in one hourly table (sorted, with ``floor`` and ``seed`` labels; the seed
+    from the log's name, :func:`clover.control.grid.seed_of_path`, ``seeds[0]`` untagged)."""
+    from clover.control.grid import seed_of_path
+
+    paths = list(paths)
+    frames = [read_log(p).assign(seed=seed_of_path(str(p), list(seeds))) for p in paths]
     if not frames:
         raise CloverError("no controller logs to aggregate")
     df = pd.concat(frames, ignore_index=True)
@@ -69,7 +75,7 @@ def combine_logs(paths: Iterable[str | Path]) -> pd.DataFrame:
     order = {s: i for i, s in enumerate(SCHEME_ORDER)}
     df["_s"] = df["scheme"].map(order).fillna(len(order))
     df = df.sort_values(["protocol", "grid", "app", "trace", "_s", "scheme", "lam", "floor",
-                         "hour"]).drop(columns="_s")
+                         "seed", "hour"]).drop(columns="_s")
     return df.reset_index(drop=True)
 
 
@@ -131,36 +137,55 @@ def summarize_runs(hourly: pd.DataFrame) -> pd.DataFrame:
     runs = pd.DataFrame(rows)
     ck = list(COMPARE_KEYS)
     base = runs[(runs["scheme"] == "base") & (runs["floor"] == "none")]
-    # a grid without BASE (the λ sweep) is compared with its protocol's main-grid BASE below
-    base = base.groupby(ck)[["carbon_g_per_request", "accuracy"]].first()
-    main_base = base.xs("main", level="grid", drop_level=True) if "main" in \
-        base.index.get_level_values("grid") else None
-    idx = pd.MultiIndex.from_frame(runs[ck])
-    b_carbon = base["carbon_g_per_request"].reindex(idx).to_numpy()
-    b_acc = base["accuracy"].reindex(idx).to_numpy()
-    if main_base is not None:
-        midx = pd.MultiIndex.from_frame(runs[["protocol", "app", "trace"]])
+    # a grid without BASE (the λ sweep) is compared with its protocol's main-grid BASE; a run
+    # with BASE of its own seed with that, else with the one seed-independent BASE run
+    main = base[base["grid"] == "main"].assign(grid="*")
+    b_carbon, b_acc = np.full(len(runs), np.nan), np.full(len(runs), np.nan)
+    for table, keys in ((base, ck + ["seed"]), (base, ck), (main, ["protocol", "app", "trace",
+                                                                    "seed"]),
+                        (main, ["protocol", "app", "trace"])):
+        ref = table.groupby(keys)[["carbon_g_per_request", "accuracy"]].first()
+        idx = pd.MultiIndex.from_frame(runs[keys]) if len(keys) > 1 else runs[keys[0]]
         b_carbon = np.where(np.isnan(b_carbon),
-                            main_base["carbon_g_per_request"].reindex(midx).to_numpy(), b_carbon)
-        b_acc = np.where(np.isnan(b_acc), main_base["accuracy"].reindex(midx).to_numpy(), b_acc)
+                            ref["carbon_g_per_request"].reindex(idx).to_numpy(), b_carbon)
+        b_acc = np.where(np.isnan(b_acc), ref["accuracy"].reindex(idx).to_numpy(), b_acc)
     runs["base_carbon_g_per_request"] = b_carbon
     runs["base_accuracy"] = b_acc
     runs["carbon_saved_pct"] = (1.0 - runs["carbon_g_per_request"].to_numpy() / b_carbon) * 100.0
     runs["accuracy_change_pct"] = (runs["accuracy"].to_numpy() / b_acc - 1.0) * 100.0
     runs["accuracy_loss_points"] = b_acc - runs["accuracy"].to_numpy()
-    ok = ck + ["lam", "floor"]
-    oracle = runs[runs["scheme"] == "oracle"].set_index(ok)["objective"]
-    oidx = pd.MultiIndex.from_frame(runs[ok])
-    runs["objective_gap_vs_oracle"] = oracle.reindex(oidx).to_numpy() - runs["objective"].to_numpy()
+    runs["objective_gap_vs_oracle"] = reference_value(runs, "oracle", "objective") - \
+        runs["objective"].to_numpy()
     return runs
+
+
+def reference_value(runs: pd.DataFrame, scheme: str, col: str) -> np.ndarray:
+    """Per run, ``col`` of ``scheme``'s run with the same labels, app, trace, λ and floor: of
+    the same seed where it has one, else of its one seed-independent run (NaN without)."""
+    ok = list(COMPARE_KEYS) + ["lam", "floor"]
+    ref = runs[runs["scheme"] == scheme]
+    out = np.full(len(runs), np.nan)
+    for keys in (ok + ["seed"], ok):
+        table = ref.groupby(keys)[col].first()
+        out = np.where(np.isnan(out),
+                       table.reindex(pd.MultiIndex.from_frame(runs[keys])).to_numpy(), out)
+    return out
 
 
 def hourly_gap(hourly: pd.DataFrame, scheme: str = "clover") -> pd.DataFrame:
     """Per hour: ORACLE's realised objective minus ``scheme``'s (same labels, app, trace, λ,
     floor)."""
     keys = ["protocol", "grid", "app", "trace", "lam", "floor", "hour"]
-    a = hourly[hourly["scheme"] == scheme].set_index(keys)["hour_objective"]
-    o = hourly[hourly["scheme"] == "oracle"].set_index(keys)["hour_objective"]
+    seeded = "seed" in hourly.columns
+    a = hourly[hourly["scheme"] == scheme].set_index(keys + (["seed"] if seeded else []))[
+        "hour_objective"]
+    o = hourly[hourly["scheme"] == "oracle"]
+    o = o.set_index(keys + (["seed"] if seeded else []))["hour_objective"]
+    if seeded:  # a seed-independent ORACLE (one run) is compared with every seed
+        o_any = o.groupby(level=keys).first()
+        o = o.reindex(a.index)
+        o = o.fillna(pd.Series(o_any.reindex(a.index.droplevel("seed")).to_numpy(),
+                               index=a.index))
     both = pd.concat({"scheme": a, "oracle": o}, axis=1).dropna()
     both["gap"] = both["oracle"] - both["scheme"]
     return both.reset_index()

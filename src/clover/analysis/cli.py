@@ -31,12 +31,16 @@ def _aggregate(args: argparse.Namespace) -> int:
     from clover.paths import atomic_write
     from clover.tables import write_csv
 
-    hourly = combine_logs(args.runs)
+    hourly = combine_logs(args.runs, args.seeds)
     runs = summarize_runs(hourly)
     gpus = embodied_savings(read_gpu_counts(args.gpu_count or []), args.embodied_kg_per_gpu)
     write_csv(hourly, args.hourly)
     write_csv(runs, args.summary)
     write_csv(gpus, args.gpus)
+    if args.adapting:
+        from clover.analysis.adapting import adapting_table
+
+        write_csv(adapting_table(runs, hourly), args.adapting)
     extra = {}
     for key in ("decomposition", "reference"):
         path = getattr(args, key, None)
@@ -154,6 +158,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "headline table (summary.md)")
     a.add_argument("--runs", nargs="+", required=True, help="controller logs (CSV)")
     a.add_argument("--gpu-count", nargs="*", default=[], help="`clover gpu-count` tables")
+    config_option(a, "--seeds", key="seeds", nargs="+", type=int,
+                  help="the pipeline's seeds; a log without _seed{k} in its name is the first's "
+                       "(default %(default)s)")
     config_option(a, "--backend", key="backend", help="model or live (default %(default)s)")
     a.add_argument("--decomposition", help="results/decomposition.csv (claims table reading)")
     a.add_argument("--reference", help="results/reference_check.csv (claims table verdict)")
@@ -162,6 +169,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
     a.add_argument("--gpus", required=True, help="output: GPU counts with embodied carbon (CSV)")
     a.add_argument("--markdown", required=True, help="output: headline table (Markdown)")
+    a.add_argument("--adapting", help="output: the value of adapting, adaptive scheme minus "
+                                      "static / static-daily per run (CSV)")
     a.set_defaults(func=_aggregate)
 
     f = sub.add_parser("figures", help="the paper's figures (PDF/PNG) from the aggregated tables")

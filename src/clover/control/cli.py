@@ -164,7 +164,8 @@ def _run_grid(args: argparse.Namespace) -> int:
                           f"{len(args.out)} file(s)")
     if len(set(args.out)) != len(args.out):
         raise CloverError("--out names one file twice")
-    results = flag_errors(run_schemes)(flag_errors(spec_from_args)(args), args.schemes)
+    results = flag_errors(run_schemes)(flag_errors(spec_from_args)(args), args.schemes,
+                                       args.seeds)
     for out in args.out:
         write_csv(flag_errors(next)(results).log, out)
     return 0
@@ -238,6 +239,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "(one controller log per scheme)")
     add_run_args(g)
     g.add_argument("--schemes", nargs="+", required=True, choices=scheme_names())
+    g.add_argument("--seeds", nargs="+", type=seed_value(),
+                   help="one seed per --schemes entry (default: --seed for every one)")
     g.add_argument("--out", nargs="+", required=True,
                    help="one CSV log per scheme, in --schemes order (each written atomically)")
     g.set_defaults(func=_run_grid)

@@ -12,7 +12,9 @@ step                   what serves R                                            
 ``base``               BASE: the largest variant on k·N whole GPUs (the reference)     k
 ``consolidation``      the same variant on N whole GPUs (no search; may miss the SLA)  k
 ``variants``           + mixed-quality variants on whole GPUs (partition 0 = 7g only)  k
-``full``               + MIG partitioning (the whole space: full Clover / ORACLE)      k
+``static``             + MIG partitioning, one configuration for the whole trace: the   k
+                       best over the trace (``static``, chosen with hindsight)
+``full``               + adapt hourly (the whole space: full Clover / ORACLE)           k
 ``partitioning``       partitioning without variants (the largest variant on slices)   k
 ``equal_load``         the full scheme when BASE has the same N GPUs                   1
 =====================  ============================================================  =========
@@ -50,13 +52,14 @@ from clover.mig.geometry import DEFAULT_GPU
 #: the three original traces of the paper (clover.carbon presets)
 ORIGINAL_TRACES = ("CISO-March", "CISO-Sep", "ESO-March")
 APPS = ("efficientnet", "yolo", "albert")
-STEPS = ("base", "consolidation", "variants", "full", "partitioning", "equal_load")
+STEPS = ("base", "consolidation", "variants", "static", "full", "partitioning", "equal_load")
 STEP_LABELS = {
     "base": "BASE (largest variant, k·N whole GPUs)",
     "consolidation": "1 consolidation: BASE's variant on N whole GPUs",
     "variants": "2 + mixed-quality variants, whole GPUs (no MIG)",
-    "full": "3 + MIG partitioning (full scheme)",
-    "partitioning": "4 partitioning without variants (largest variant on slices)",
+    "static": "3 + MIG partitioning, one configuration for the trace (static, hindsight)",
+    "full": "4 + adapt hourly (full scheme)",
+    "partitioning": "5 partitioning without variants (largest variant on slices)",
     "equal_load": "equal load (k = 1): full scheme vs BASE on the same N GPUs",
 }
 #: the artifact's whole-GPU partition code (sc23-clover mig/partition_code.json "0": 7g)
@@ -114,6 +117,13 @@ def _fixed_hours(setup: _Setup, configuration, ci: Sequence[float]) -> list[dict
                     "carbon": s.carbon_g_per_request, "p95": ev.p95_ms, "sla": ev.sla_met,
                     "objective": s.raw_objective, "config": configuration.key()})
     return out
+
+
+def _static_config(setup: _Setup, ci: Sequence[float]):
+    """The best single configuration of the whole space over ``ci`` (``static``, hindsight)."""
+    from clover.optimize.static import StaticScheme
+
+    return StaticScheme(setup.problem, setup.evaluator).best_for([float(c) for c in ci])
 
 
 def _least_p95(setup: _Setup, restriction: dict):
@@ -224,6 +234,8 @@ def decomposition(app: str, traces: Iterable[str] = ORIGINAL_TRACES,
                     hrs = _fixed_hours(su, su.problem.base_reference_configuration(), ci)
                 elif step == "consolidation":
                     hrs = _fixed_hours(su, su.problem.base_configuration(), ci)
+                elif step == "static":  # the same hindsight configuration for every scheme
+                    hrs = _fixed_hours(su, _static_config(su, ci), ci)
                 else:
                     hrs, note = _scheme_hours(su, scheme, _restriction(app, step), ci, seed)
                 rows.append({"app": app, "scheme": scheme, "trace": trace, "step": step,

@@ -31,7 +31,10 @@ if TYPE_CHECKING:  # pandas is imported where used: `clover` startup stays light
 #: Label columns every run log ends with (``protocol`` may already be a controller column).
 LABEL_COLUMNS = ("protocol", "grid")
 #: Columns of :func:`grid_table`, in order.
-GRID_COLUMNS = ("job", "protocol", "grid", "app", "trace", "scheme", "lam", "floor", "path")
+GRID_COLUMNS = ("job", "protocol", "grid", "app", "trace", "scheme", "lam", "floor", "seed",
+                "path")
+#: schemes whose decisions draw random numbers (seeded annealing / random search)
+SEEDED_SCHEMES = ("clover", "blover", "sa-raw")
 
 
 def log_columns() -> tuple[str, ...]:
@@ -47,9 +50,43 @@ def fmt_num(x: Any) -> str:
 
 
 def run_path(protocol: str, grid: str, app: str, trace: str, scheme: str, lam: str,
-             floor: str) -> str:
-    """Where the log of one run lives (relative to the working directory)."""
-    return f"results/runs/{protocol}/{grid}/{app}/{trace}/{scheme}_lam{lam}_floor{floor}.csv"
+             floor: str, tag: str = "") -> str:
+    """Where the log of one run lives (relative to the working directory); ``tag`` is
+    :func:`seed_tag` (empty for the first seed of ``seeds``)."""
+    return f"results/runs/{protocol}/{grid}/{app}/{trace}/{scheme}_lam{lam}_floor{floor}{tag}.csv"
+
+
+def run_seeds(config: dict) -> list[int]:
+    """The pipeline's seeds: config ``seeds`` (schema default [0, 1, 2, 3, 4]), unique, in
+    order; the first one's logs have no seed tag in their name."""
+    seeds = config.get("seeds")
+    if seeds is None:
+        seeds = schema_default("seeds")
+    return list(dict.fromkeys(int(s) for s in seeds)) or [int(config.get("seed") or 0)]
+
+
+def seed_tag(seed: int, seeds: list[int]) -> str:
+    """``""`` for the first seed (the log name of a one-seed pipeline), else ``_seed{k}``."""
+    return "" if int(seed) == int(seeds[0]) else f"_seed{int(seed)}"
+
+
+def seed_dependent(config: dict, protocol: str, scheme: str) -> bool:
+    """Whether a run's log can change with the seed: a scheme that draws random numbers
+    (:data:`SEEDED_SCHEMES`), or any scheme whose evaluator simulates seeded windows (FCFS
+    dispatch: the paper protocol). Other runs (extended BASE, CO2OPT, JUNG, ORACLE, static,
+    static-daily) are run once, at the first seed."""
+    from clover.sim.protocol import presets
+
+    dispatch = config.get("dispatch") or presets()[protocol].dispatch
+    return scheme in SEEDED_SCHEMES or dispatch == "fcfs"
+
+
+def seed_of_path(path: str, seeds: list[int]) -> int:
+    """The seed of a run log from its name (:func:`seed_tag`)."""
+    import re
+
+    m = re.search(r"_seed(\d+)\.csv$", str(path))
+    return int(m.group(1)) if m else int(seeds[0])
 
 
 def job_id(protocol: str, grid: str, app: str, trace: str, lam: str, floor: str) -> str:
@@ -137,19 +174,27 @@ def grid_table(config: dict) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
+    seeds = run_seeds(config)
     for protocol, grid, app, trace, scheme, lam, floor in dict.fromkeys(_entries(config)):
-        rows.append({"job": job_id(protocol, grid, app, trace, lam, floor), "protocol": protocol,
-                     "grid": grid, "app": app, "trace": trace, "scheme": scheme, "lam": lam,
-                     "floor": floor,
-                     "path": run_path(protocol, grid, app, trace, scheme, lam, floor)})
+        for seed in (seeds if seed_dependent(config, protocol, scheme) else seeds[:1]):
+            rows.append({"job": job_id(protocol, grid, app, trace, lam, floor),
+                         "protocol": protocol, "grid": grid, "app": app, "trace": trace,
+                         "scheme": scheme, "lam": lam, "floor": floor, "seed": seed,
+                         "path": run_path(protocol, grid, app, trace, scheme, lam, floor,
+                                          seed_tag(seed, seeds))})
     return pd.DataFrame(rows, columns=list(GRID_COLUMNS))
 
 
-def grid_schemes(table: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
-    """(protocol, grid) -> the schemes every job of that grid runs, in order."""
-    out: dict[tuple[str, str], list[str]] = {}
+def grid_schemes(table: pd.DataFrame) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
+    """(protocol, grid) -> the (scheme, seed, seed tag) runs every job of that grid makes, in
+    order (a seed-independent scheme once)."""
+    out: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
     for (protocol, grid), g in table.groupby(["protocol", "grid"], sort=False):
-        per_job = {tuple(j["scheme"]) for _, j in g.groupby("job", sort=False)}
+        per_job = set()
+        for _, j in g.groupby("job", sort=False):
+            seeds = sorted(set(j["seed"]), key=list(j["seed"]).index)
+            per_job.add(tuple((s, int(k), "" if k == seeds[0] else f"_seed{int(k)}")
+                              for s, k in zip(j["scheme"], j["seed"])))
         if len(per_job) != 1:  # cannot happen with the config's shape; guards the rule outputs
             raise CloverError(f"grid {grid} ({protocol}): jobs run different scheme lists")
         out[(protocol, grid)] = list(per_job.pop())

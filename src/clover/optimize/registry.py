@@ -22,6 +22,7 @@ from clover.optimize.replicated import (ReplicatedBlover, ReplicatedClover, Repl
 from clover.optimize.schemes import (BaseScheme, BloverScheme, CloverScheme, Co2OptScheme,
                                      JungScheme, OracleScheme, SaRawScheme, Scheme,
                                      check_params_against)
+from clover.optimize.static import StaticDailyScheme, StaticScheme
 from clover.sim.evaluator import Evaluator
 from clover.sim.problem import Problem
 
@@ -86,6 +87,8 @@ SCHEMES.register("blover", BloverScheme, replicated=ReplicatedBlover)
 SCHEMES.register("oracle", OracleScheme, replicated=ReplicatedOracle)
 SCHEMES.register("jung", JungScheme)
 SCHEMES.register("sa-raw", SaRawScheme)
+SCHEMES.register("static", StaticScheme)
+SCHEMES.register("static-daily", StaticDailyScheme)
 
 
 def check_scheme_params(name: str, params: Mapping, where: str) -> dict:

@@ -46,6 +46,8 @@ from clover.sim.problem import carbon_g
 
 #: the artifact's initial centre score (fractional -1000), in percent points
 _INIT_CENTRE = -1000.0 * 100.0
+#: FCFS evaluations of every graph of a space, per (problem fingerprint, N, restriction)
+_SPACE_EVALS: dict[tuple, list[Evaluation]] = {}
 
 
 class _ReplicatedSearch(Scheme):
@@ -293,7 +295,13 @@ class ReplicatedOracle(_Exhaustive):
         hourly argmax is :func:`clover.optimize.objective.score` on arrays."""
         p = self.problem
         if self._evals is None:
-            self._evals = [self.evaluator.evaluate(c, ci) for c in self.graphs()]
+            # one list per problem and space in this process (ORACLE, static and static-daily
+            # of a job evaluate the same graphs; windows do not depend on ci)
+            key = (getattr(self.evaluator, "_fp", id(self)), p.n_gpus, self.space_partitions,
+                   self.space_variants)
+            if key not in _SPACE_EVALS:
+                _SPACE_EVALS[key] = [self.evaluator.evaluate(c, ci) for c in self.graphs()]
+            self._evals = list(_SPACE_EVALS[key])
             e = np.array([ev.energy_j_per_request for ev in self._evals], dtype=float)
             a = np.array([ev.accuracy for ev in self._evals], dtype=float)
             ok = np.array([bool(ev.feasible and ev.sla_met) for ev in self._evals])

@@ -41,9 +41,12 @@ DEFAULTS: dict[str, dict] = {
 }
 #: today's annealer on the raw per-GPU encoding, kept under its own name (issue 10)
 DEFAULTS["sa-raw"] = dict(DEFAULTS["blover"])
+# the non-adaptive references (issue 18; clover.optimize.static)
+DEFAULTS["static"] = {"time_limit_s": 60.0}
+DEFAULTS["static-daily"] = {"time_limit_s": 60.0, "day_hours": 24}
 
 #: scheme parameters that must be > 0 (the others >= 0)
-POSITIVE_PARAMS = {"time_limit_s", "t0", "t_step", "t_floor", "k",
+POSITIVE_PARAMS = {"day_hours", "time_limit_s", "t0", "t_step", "t_floor", "k",
                    "max_evaluations", "neighbour_tries", "max_proposals"}
 
 

@@ -168,6 +168,11 @@ def simulate_window(problem: Problem, configuration: Configuration, n_requests: 
 
 #: every window simulated in this process, keyed by problem fingerprint, graph and n
 _WINDOWS: dict[tuple, FcfsWindow] = {}
+#: environment variable naming a directory that keeps windows across processes (the pipeline
+#: sets it to results/cache/fcfs): a window depends on the graph, the problem's types, rate,
+#: seed and GPU and the request count, never on ci, λ or the trace, so every job of one app
+#: and seed shares them (clover.sim.window_cache)
+CACHE_ENV = "CLOVER_FCFS_CACHE"
 
 
 def problem_fingerprint(problem: Problem) -> str:
@@ -212,7 +217,12 @@ class FcfsEvaluator:
         key = (self._fp, counts.tobytes(), configuration.n_gpus, int(n_requests))
         w = _WINDOWS.get(key)
         if w is None:
-            w = simulate_window(p, configuration, int(n_requests))
+            from clover.sim import window_cache
+
+            w = window_cache.get(key)
+            if w is None:
+                w = simulate_window(p, configuration, int(n_requests))
+                window_cache.put(key, w)
             _WINDOWS[key] = w
         return w
 
