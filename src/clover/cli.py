@@ -41,7 +41,7 @@ COMMAND_INDEX = {
     "optimize": "clover.optimize", "space": "clover.optimize", "run": "clover.control",
     "run-grid": "clover.control", "decomposition": "clover.control",
     "aggregate": "clover.analysis", "figures": "clover.analysis", "gpu-count": "clover.analysis",
-    "reference-check": "clover.analysis",
+    "reference-check": "clover.analysis", "year": "clover.analysis",
     "live": "clover.control", "serve": "clover.serve",
 }
 

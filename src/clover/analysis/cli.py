@@ -208,3 +208,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     config_option(r, "--seed", key="seed", type=seed_value(), help="default %(default)s")
     r.add_argument("--out", default="results/reference_check.csv")
     r.set_defaults(func=_reference_check)
+    from clover.analysis.year_cli import register as register_year
+
+    register_year(sub)

@@ -138,7 +138,17 @@ class Controller:
         #: the log's columns: LOG_COLUMNS, then the cost model's (a live run's measured extras)
         self.columns: tuple[str, ...] = tuple(LOG_COLUMNS) + tuple(self.costs.extra_columns)
         self._cache: dict[str, Any] = {}
+        self._described: dict[str, tuple[str, str]] = {}
         self.periods: list[list[Period]] = []  # per hour, for inspection and tests
+
+    def _describe(self, config: Configuration) -> tuple[str, str]:
+        """(edge-weight JSON, sorted layouts JSON) of ``config``, once per configuration."""
+        key = config.key()
+        text = self._described.get(key)
+        if text is None:
+            text = self._described[key] = (edge_weights_json(config), json.dumps(sorted(
+                "+".join(g.layout) for g in config.canonical().gpus)))
+        return text
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, config: Configuration, ci_g_per_kwh: float) -> Any:
@@ -217,7 +227,7 @@ class Controller:
             "timestamp_utc": timestamp_utc,
             "ci_g_per_kwh": float(ci_g_per_kwh),
             "lam": lam,
-            "configuration": edge_weights_json(chosen),
+            "configuration": self._describe(chosen)[0],
             "accuracy": float(metric(steady, "accuracy")),
             "energy_j_per_request": energy_pr,
             "carbon_g_per_request": carbon_pr,
@@ -234,7 +244,7 @@ class Controller:
             "n_gpus": chosen.n_gpus,
             "rate_rps": self.rate_rps,
             "config_key": chosen.key(),
-            "layouts": json.dumps(sorted("+".join(g.layout) for g in chosen.canonical().gpus)),
+            "layouts": self._describe(chosen)[1],
             "eval_window_s": s.eval_window_s,
             "evaluation_energy_j": eval_e,
             "reconfig_energy_j": reconf_e,

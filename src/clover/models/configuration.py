@@ -89,8 +89,13 @@ class Configuration:
         return self
 
     def key(self) -> str:
-        """A stable string id of the canonical configuration."""
-        return json.dumps(self.canonical().as_dict()["gpus"], separators=(",", ":"))
+        """A stable string id of the canonical configuration (computed once per object: the
+        controller and the schemes ask for it several times an hour)."""
+        k = self.__dict__.get("_key")
+        if k is None:
+            k = json.dumps(self.canonical().as_dict()["gpus"], separators=(",", ":"))
+            object.__setattr__(self, "_key", k)
+        return k
 
     def as_dict(self) -> dict:
         return {"gpu": self.gpu, "gpus": [g.as_dict() for g in self.gpus]}

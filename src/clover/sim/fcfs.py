@@ -181,6 +181,24 @@ def problem_fingerprint(problem: Problem) -> str:
     return h.hexdigest()
 
 
+def load_windows(problem: Problem, directory) -> int:
+    """Read ``problem``'s windows cached on disk under ``directory``
+    (:mod:`clover.sim.evalcache`) into this process's cache; returns how many were read."""
+    from clover.sim.evalcache import load
+
+    cached = load(directory, problem_fingerprint(problem), FcfsWindow)
+    for key, window in cached.items():
+        _WINDOWS.setdefault(key, window)
+    return len(cached)
+
+
+def store_windows(problem: Problem, directory):
+    """Write every window of ``problem`` this process holds to the disk cache."""
+    from clover.sim.evalcache import store
+
+    return store(directory, problem_fingerprint(problem), _WINDOWS)
+
+
 class FcfsEvaluator:
     """``dispatch: fcfs``: each evaluation is one simulated window of the artifact's
     experiment (``eval_requests`` requests; ``base_requests`` for BASE's own k·N-GPU run).
@@ -199,6 +217,7 @@ class FcfsEvaluator:
         self.base_requests = int(base_requests or getattr(proto, "base_requests", BASE_REQUESTS))
         self._fp = problem_fingerprint(problem)
         self._base_key = problem.base_reference_configuration().key()
+        self._evaluations: dict[tuple[str, int | None], Evaluation] = {}
         self.calls = 0
 
     def window(self, configuration: Configuration, n_requests: int | None = None,
@@ -220,7 +239,21 @@ class FcfsEvaluator:
 
     def evaluate(self, configuration: Configuration, ci_g_per_kwh: float,
                  n_requests: int | None = None) -> Evaluation:
+        """The configuration's window as an :class:`Evaluation` at ``ci_g_per_kwh``. Nothing
+        but the ``ci_g_per_kwh`` field depends on the intensity, so each configuration is
+        evaluated once per evaluator and later calls copy that evaluation with this call's
+        configuration object and intensity (a year of hours re-asks the same few)."""
         self.calls += 1
+        memo = (configuration.key(), n_requests)
+        ev = self._evaluations.get(memo)
+        if ev is None:
+            ev = self._evaluations[memo] = self._evaluate(configuration, ci_g_per_kwh,
+                                                          n_requests)
+            return ev
+        return replace(ev, configuration=configuration, ci_g_per_kwh=float(ci_g_per_kwh))
+
+    def _evaluate(self, configuration: Configuration, ci_g_per_kwh: float,
+                  n_requests: int | None) -> Evaluation:
         p = self.problem
         t = p.types
         counts = p.counts(configuration)
