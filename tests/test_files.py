@@ -63,7 +63,8 @@ def test_output_path_problems_are_one_line(run_cli, shared_data, tmp_path, monke
 def test_missing_parent_is_created(run_cli, shared_data, tmp_path):
     target = tmp_path / "new" / "deeper" / "plan.json"
     code, _, err = run_cli(*WRITERS["mig-plan"], str(target))
-    assert code == 0, err and target.is_file()
+    assert code == 0, err
+    assert target.is_file()
 
 
 INPUTS = {

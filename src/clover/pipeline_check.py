@@ -99,8 +99,8 @@ def check_trace_specs(specs: Mapping[str, str], data_dir: str | None = None) -> 
         except CloverError as exc:
             raise ConfigCheckError(f"config trace {name!r}: {exc.message}") from None
         if parsed.kind == "file":
-            if not Path(parsed.text).is_file():
-                raise ConfigCheckError(f"config trace {name!r}: trace file {parsed.text} "
+            if not Path(parsed.path).is_file():
+                raise ConfigCheckError(f"config trace {name!r}: trace file {parsed.path} "
                                        "not found")
             continue
         if parsed.kind == "preset":

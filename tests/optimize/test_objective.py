@@ -64,3 +64,27 @@ def test_annealing_score_penalises_sla_misses(problem10):
     floor = problem10.with_params(accuracy_floor=90.0)
     s3 = score(floor, ev, 100.0)
     assert not s3.feasible and s3.annealing_score(ev) == -math.inf
+
+
+def test_extended_and_original_annealing_rules_differ_only_for_negative_sla_misses(problem10):
+    """The extended annealer scales an SLA-missing f < 0 by p95/SLA (worse); the original
+    (sc23-clover system/clover.py, kept by the paper protocol) by SLA/p95 for either sign
+    (towards 0: better than meeting the SLA). Hand values: p95 = 2 x SLA."""
+    from dataclasses import replace
+
+    from clover.sim import SimEvaluator
+
+    ev = SimEvaluator(problem10).evaluate(problem10.base_configuration(), 100.0)
+    late = replace(ev, p95_ms=ev.sla_ms * 2, sla_met=False)
+    positive = score(problem10, late, 100.0)                # raw f = 30
+    assert positive.annealing_score(late) == pytest.approx(15.0)
+    assert positive.original_annealing_score(late) == pytest.approx(15.0)
+    negative = score(problem10, late, 1000.0)               # raw f = 0.5 x (1 - 4) x 100 = -150
+    assert negative.raw_objective == pytest.approx(-150.0)
+    assert negative.annealing_score(late) == pytest.approx(-300.0)          # f x p95/SLA
+    assert negative.original_annealing_score(late) == pytest.approx(-75.0)  # f x SLA/p95
+    on_time = score(problem10, ev, 1000.0)
+    assert on_time.annealing_score(ev) == on_time.original_annealing_score(ev) \
+        == pytest.approx(-150.0)
+    unfit = replace(late, p95_ms=math.inf)
+    assert score(problem10, unfit, 1000.0).original_annealing_score(unfit) == -math.inf

@@ -5,6 +5,7 @@ unreadable files and manifest rows that disagree with data/download_manifest.tsv
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -195,3 +196,34 @@ def test_partial_download_requires_only_the_selected_files(run_cli, tmp_path, sh
     assert code == 0 and "3 ok" in out and "not downloaded" in out, err
     code, out, err = run_cli("data", "verify", "--data-dir", str(ext), "--only", "carbon/")
     assert code == 2 and "listed file(s) missing" in err
+
+
+@pytest.mark.slow
+def test_snakemake_lint_is_clean(tmp_path):
+    """Issue 22 item 6: no lint; in particular no rule uses a global (CONFIG_FILE) in its
+    shell command: the effective config reaches it as the param ``config`` (common.smk)."""
+    shutil.copytree(REPO / ".test" / "config", tmp_path / "config")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+           str(tmp_path), "--lint"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ}, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "Lints for" not in log and "Congratulations" in log, log
+
+
+def test_a_config_trace_may_be_your_own_file(tmp_path, shared_data):
+    """Issue 22 item 4: a ``traces:`` value that is a provider export (here a WattTime JSON)
+    is accepted, and the jobs reading it list it as an input (so editing it reruns them)."""
+    work = _work(tmp_path)
+    moer = work / "moer.json"
+    points = [{"point_time": f"2023-07-01T{h:02d}:{m:02d}:00+00:00", "value": 900.0}
+              for h in range(24) for m in range(0, 60, 5)]
+    moer.write_text(json.dumps({"meta": {"region": "X", "units": "lbs_co2_per_mwh"},
+                                "data": points}))
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("  CISO-March: CISO-March",
+                                           "  CISO-March: CISO-March\n  mine: moer.json"))
+    out = dry_run(work, "results/carbon/mine.csv")
+    assert out.returncode == 0, out.log[-2000:]
+    job = out.log.split("rule carbon_trace")[1]
+    assert "input: results/data/verified.txt, moer.json" in job, job[:600]

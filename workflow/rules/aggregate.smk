@@ -16,12 +16,13 @@ rule aggregate:
     log:
         "logs/aggregate.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         settings=command_settings(RUN, "aggregate"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} aggregate --config {CONFIG_FILE} --runs {input.runs} "
+        "{params.clover} aggregate --config {params.config} --runs {input.runs} "
         "--gpu-count {input.gpu_count} --decomposition {input.decomposition} "
         "--reference {input.reference} --hourly {output.hourly} --summary {output.summary} "
         "--gpus {output.gpus} --markdown {output.md} 2> {log}"

@@ -45,6 +45,25 @@ wildcard_constraints:
     figure="fig_[a-z]_[a-z_]+",
 
 
+def config_file(wildcards, output):
+    """The effective config (CONFIG_FILE, workflow/Snakefile), each `clover` call's --config,
+    as a rule param (a global in a shell command is a `snakemake --lint` finding). It takes
+    `output` so that Snakemake counts it as derived and leaves it out of the params rerun
+    trigger: the file is named by the hash of the whole config, so as a plain param it would
+    rerun every job on any key change, while a rule must rerun only when a value its command
+    reads changes (its `settings` param; tests/workflow/test_pipeline.py checks both)."""
+    return CONFIG_FILE
+
+
+def trace_files(wildcards):
+    """The file a config trace names when its spec is a file (your own data, docs/traces.md),
+    as an input of the jobs that read it, so that editing the file reruns them; [] else."""
+    from clover.carbon import parse_trace_spec
+
+    spec = parse_trace_spec(RUN.trace_spec(wildcards.trace))
+    return [spec.path] if spec.kind == "file" else []
+
+
 def all_runs():
     """Every controller log of the pipeline (clover.control.grid.grid_table)."""
     return list(GRID["path"])

@@ -15,13 +15,14 @@ rule data:
     log:
         "logs/data.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         settings=command_settings(RUN, "data", "verify"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "d=$({params.clover} data where --config {CONFIG_FILE} 2>> {log} | head -n 1); "
+        "d=$({params.clover} data where --config {params.config} 2>> {log} | head -n 1); "
         'case "$d" in */data/external) '
         "{params.clover} data download --only carbon/ >> {log} 2>&1 ;; esac; "
-        "{params.clover} data verify --only carbon/ --config {CONFIG_FILE} > {output}.tmp 2>> {log} "
+        "{params.clover} data verify --only carbon/ --config {params.config} > {output}.tmp 2>> {log} "
         "&& mv {output}.tmp {output}"

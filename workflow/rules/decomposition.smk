@@ -12,12 +12,13 @@ rule decomposition:
     log:
         "logs/decomposition.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         settings=command_settings(RUN, "decomposition"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} decomposition --config {CONFIG_FILE} --out {output} 2> {log}"
+        "{params.clover} decomposition --config {params.config} --out {output} 2> {log}"
 
 
 rule reference_check:
@@ -28,9 +29,10 @@ rule reference_check:
     log:
         "logs/reference_check.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         settings=command_settings(RUN, "reference-check"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} reference-check --config {CONFIG_FILE} --out {output} 2> {log}"
+        "{params.clover} reference-check --config {params.config} --out {output} 2> {log}"

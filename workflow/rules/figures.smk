@@ -18,12 +18,13 @@ rule figure:
     log:
         "logs/figures/{figure}.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         settings=command_settings(RUN, "figures"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} figures --config {CONFIG_FILE} --which {wildcards.figure} "
+        "{params.clover} figures --config {params.config} --which {wildcards.figure} "
         "--hourly {input.hourly} --summary {input.summary} --gpus {input.gpus} "
         "--decomposition {input.decomposition} --reference {input.reference} "
         "--out {output.pdf} {output.png} 2> {log}"

@@ -9,11 +9,12 @@ rule gpu_count:
     log:
         "logs/gpu_count/{app}.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         settings=command_settings(RUN, "gpu-count"),  # rerun trigger (config values read)
     threads: 1
     conda:
         ENV
     shell:
-        "{params.clover} gpu-count --config {CONFIG_FILE} --app {wildcards.app} "
+        "{params.clover} gpu-count --config {params.config} --app {wildcards.app} "
         "--profiles {input.profiles} --out {output} 2> {log}"

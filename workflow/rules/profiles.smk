@@ -13,6 +13,7 @@ rule profile:
     wildcard_constraints:
         backend="model|cpu|cuda",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         # 1 and each protocol's request batch of the app (every protocol the grid runs)
         batches=lambda wc: " ".join(map(str, profile_batch_sizes(config, wc.app))),
@@ -22,6 +23,6 @@ rule profile:
     conda:
         ENV
     shell:
-        "{params.clover} profile --config {CONFIG_FILE} --app {wildcards.app} "
+        "{params.clover} profile --config {params.config} --app {wildcards.app} "
         "--gpu {wildcards.gpu} --backend {wildcards.backend} --batch-size {params.batches} "
         "--out {output} --quiet > {log} 2>&1"

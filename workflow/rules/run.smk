@@ -12,6 +12,7 @@ for _protocol, _grid, _schemes in grid_rules():
         input:
             data="results/data/verified.txt",
             profiles=lambda wc: profile_path(wc.app),
+            trace_file=trace_files,
         output:
             [
                 f"results/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/{s}_lam{{lam}}_floor{{floor}}.csv"
@@ -20,6 +21,7 @@ for _protocol, _grid, _schemes in grid_rules():
         log:
             f"logs/runs/{_protocol}/{_grid}/{{app}}/{{trace}}/lam{{lam}}_floor{{floor}}.log",
         params:
+            config=config_file,  # the effective config file (common.smk)
             clover=CLOVER,
             spec=lambda wc: RUN.trace_spec(wc.trace),
             protocol=_protocol,
@@ -34,7 +36,7 @@ for _protocol, _grid, _schemes in grid_rules():
         conda:
             ENV
         shell:
-            "{params.clover} run-grid --config {CONFIG_FILE} --app {wildcards.app} "
+            "{params.clover} run-grid --config {params.config} --app {wildcards.app} "
             "--schemes {params.schemes} --grid {params.grid} --protocol {params.protocol} "
             "--trace {params.spec:q} --trace-name {wildcards.trace} --lam {wildcards.lam} "
             "--max-accuracy-loss {wildcards.floor} --profiles {input.profiles} --out {output} 2> {log}"

@@ -18,16 +18,18 @@ rule download_data:
 rule carbon_trace:
     input:
         data="results/data/verified.txt",
+        trace_file=trace_files,
     output:
         "results/carbon/{trace}.csv",
     log:
         "logs/carbon_trace_{trace}.log",
     params:
+        config=config_file,  # the effective config file (common.smk)
         clover=CLOVER,
         spec=lambda wc: RUN.trace_spec(wc.trace),
         settings=command_settings(RUN, "carbon", "show"),  # rerun trigger (config values read)
     conda:
         ENV
     shell:
-        "{params.clover} carbon show {params.spec:q} --csv --config {CONFIG_FILE} "
+        "{params.clover} carbon show {params.spec:q} --csv --config {params.config} "
         "> {output}.tmp 2> {log} && mv {output}.tmp {output}"

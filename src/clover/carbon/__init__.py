@@ -39,7 +39,11 @@ Trace specification grammar (:func:`load_trace`, ``clover carbon show SPEC``)::
     SEASON  := winter | spring | summer | autumn | fall
     START   := YYYY-MM-DD | YYYY-MM-DDTHH                UTC, on the hour
     HOURS   := positive integer (default 49 for a season, the length of Clover's traces)
-    PATH    := a tidy carbon CSV file (name ends in .csv), the full hourly series
+    PATH    := FILE ['#' COLUMN]                          the full hourly series of a file
+    FILE    := a file ending in .csv or .json: tidy, an Electricity Maps export or a WattTime
+               MOER export, told apart by its header (:mod:`clover.carbon.imports`)
+    COLUMN  := lifecycle | direct                         Electricity Maps' column (default
+                                                           lifecycle, as the shared traces)
 
 Examples: ``CISO-March``, ``US-CAL-CISO:summer:2022``, ``GB@uk_eso_2021:winter:2021:72``,
 ``DE:2023-01-15T06:24``, ``US-EIA-PJM``, ``my_trace.csv``. A trace's :attr:`~CarbonTrace.name`

@@ -1,19 +1,25 @@
-"""``clover carbon``: list zones and show carbon-intensity traces."""
+"""``clover carbon``: list zones, show carbon-intensity traces, import provider exports."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+import pandas as pd
+
 from clover.cliutil import add_command_group, add_data_dir_option, add_json_flag, pue_value
 from clover.timestamps import ISO_UTC_FORMAT
 from clover.carbon.datasets import PRESETS, list_zones
-from clover.carbon.spec import load_trace
+from clover.carbon.csvio import CI_COL, TIMESTAMP_COL, ZONE_COL
+from clover.carbon.spec import load_trace, parse_trace_spec
 from clover.carbon.trace import CarbonTrace
-from clover.carbon.windows import load_preset
+from clover.carbon.windows import load_csv_trace, load_preset
+from clover.errors import CloverError
+from clover.tables import write_csv
 
 _SPEC_HELP = ("preset (CISO-March, CISO-Sep, ESO-March), ZONE[@DATASET][:SEASON:YEAR[:HOURS]], "
-              "ZONE[@DATASET]:YYYY-MM-DD[THH]:HOURS, or a tidy CSV path")
+              "ZONE[@DATASET]:YYYY-MM-DD[THH]:HOURS, or a file FILE.csv|FILE.json[#direct]: "
+              "tidy, an Electricity Maps export or a WattTime MOER export (docs/traces.md)")
 
 
 def _trace_json(trace: CarbonTrace) -> str:
@@ -23,8 +29,19 @@ def _trace_json(trace: CarbonTrace) -> str:
     return json.dumps(out, indent=1)
 
 
+def _show_spec(args: argparse.Namespace) -> str:
+    """The spec, with ``#direct`` when ``--direct`` asks for Electricity Maps' direct column."""
+    if not args.direct:
+        return args.spec
+    parsed = parse_trace_spec(args.spec)
+    if parsed.kind != "file":
+        raise CloverError(f"--direct applies to a trace file (an Electricity Maps export); "
+                          f"{args.spec!r} is a {parsed.kind} spec")
+    return f"{parsed.path}#direct"
+
+
 def _show(args: argparse.Namespace) -> int:
-    trace = load_trace(args.spec, args.data_dir, pue=args.pue, fill=args.fill,
+    trace = load_trace(_show_spec(args), args.data_dir, pue=args.pue, fill=args.fill,
                        resample=args.resample)
     if args.json:
         print(_trace_json(trace))
@@ -43,6 +60,18 @@ def _show(args: argparse.Namespace) -> int:
     print(f"{'hour':>5}  {'timestamp_utc':<20}  ci_g_per_kwh")
     for row in frame.itertuples(index=False):
         print(f"{row.hour:>5}  {row.timestamp_utc:<20}  {row.ci_g_per_kwh:>12.2f}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    trace = load_csv_trace(args.file, fill=args.fill, resample=args.resample,
+                           basis="direct" if args.direct else "lifecycle")
+    frame = trace.to_frame()
+    tidy = pd.DataFrame({TIMESTAMP_COL: frame["timestamp_utc"].dt.strftime(ISO_UTC_FORMAT),
+                         ZONE_COL: frame["zone"], CI_COL: frame["ci_g_per_kwh"]})
+    write_csv(tidy, args.out)
+    print(f"{args.out}: {trace.hours} hourly values of zone {trace.zone} from "
+          f"{trace.summary()['start_utc']}; source: {trace.source}")
     return 0
 
 
@@ -74,8 +103,20 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--csv", action="store_true", help="CSV table")
 
 
+def _add_file_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fill", choices=["interpolate"], default=None,
+                        help="linearly interpolate missing hours instead of failing (for a "
+                             "WattTime file also hours with too few points)")
+    parser.add_argument("--resample", action="store_true",
+                        help="average sub-hourly or repeated stamps within each hour")
+    parser.add_argument("--direct", action="store_true",
+                        help="Electricity Maps export: read the direct (operational) column "
+                             "instead of the life-cycle one (the default, as the shared "
+                             "traces); same as FILE#direct")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    csub = add_command_group(sub, "carbon", "carbon-intensity traces: zones, presets, windows")
+    csub = add_command_group(sub, "carbon", "carbon-intensity traces: zones, presets, windows, imports")
 
     show = csub.add_parser("show", help="print a trace's hourly values",
                            description=f"Print a trace. SPEC: {_SPEC_HELP}.")
@@ -83,13 +124,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--pue", type=pue_value("--pue"), default=None,
                       help="facility PUE multiplying the grid intensity (default 1.0, the "
                            "grid's own; the objective's PUE is clover.sim.problem's)")
-    show.add_argument("--fill", choices=["interpolate"], default=None,
-                      help="linearly interpolate missing hours instead of failing")
-    show.add_argument("--resample", action="store_true",
-                      help="average sub-hourly or repeated stamps within each hour")
+    _add_file_options(show)
     _add_output(show)
     add_data_dir_option(show)
     show.set_defaults(func=_show)
+
+    imp = csub.add_parser(
+        "import", help="a provider's export -> a tidy carbon CSV",
+        description="Read FILE (a tidy trace, an Electricity Maps hourly export or a WattTime "
+                    "MOER export as CSV or v3 JSON, told apart by its header; docs/traces.md) "
+                    "and write it in the tidy format (timestamp_utc, zone, "
+                    "carbon_intensity_g_per_kwh) that --trace and the config's traces read.")
+    imp.add_argument("file", metavar="FILE", help="the export to read")
+    imp.add_argument("--out", required=True, metavar="CSV", help="tidy CSV to write")
+    _add_file_options(imp)
+    imp.set_defaults(func=_import)
 
     zones = csub.add_parser("zones", help="list the zones and datasets available")
     _add_output(zones)

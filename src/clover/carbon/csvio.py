@@ -33,6 +33,20 @@ def _display(path: Path, data_dir: Path | None = None) -> str:
     return str(path)
 
 
+def trace_file_stat(path: Path) -> os.stat_result:
+    """``path``'s stat (the key of the per-file-version caches); a missing, unreadable or
+    non-regular file is one :class:`~clover.errors.CloverError` naming it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise CloverError(f"carbon trace file {path} not found") from None
+    except OSError as exc:
+        raise input_error(path, "carbon trace file", exc) from None
+    if not path.is_file():
+        raise CloverError(f"carbon trace file {path} is not a file")
+    return stat
+
+
 def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> pd.DataFrame:
     """Read and validate one tidy carbon CSV; cached per file version.
 
@@ -45,14 +59,7 @@ def read_carbon_csv(path: str | os.PathLike[str], *, resample: bool = False) -> 
     Missing hours are *not* filled here (see :func:`load_zone`).
     """
     path = Path(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise CloverError(f"carbon trace file {path} not found") from None
-    except OSError as exc:
-        raise input_error(path, "carbon trace file", exc) from None
-    if not path.is_file():
-        raise CloverError(f"carbon trace file {path} is not a file")
+    stat = trace_file_stat(path)
     return _read_carbon_csv_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size,
                                    bool(resample)).copy()
 
@@ -63,9 +70,20 @@ def _read_carbon_csv_cached(path: str, _mtime_ns: int, _size: int,
     raw = read_checked_csv(path, "carbon trace", REQUIRED_COLUMNS,
                            dtype={ZONE_COL: str, TIMESTAMP_COL: str},
                            usecols=lambda c: c in REQUIRED_COLUMNS)
+    return validate_tidy(raw, path, resample=resample)
+
+
+def validate_tidy(raw: pd.DataFrame, path: str, *, resample: bool = False,
+                  line: np.ndarray | None = None) -> pd.DataFrame:
+    """The checks and hourly frame of :func:`read_carbon_csv` for a frame with the tidy
+    columns (``timestamp_utc`` as text, ``zone``, ``carbon_intensity_g_per_kwh``) read from
+    ``path``; ``line`` gives each row's line in the file for the messages (default: row + 2,
+    one line per row after a header). Used for imported files too
+    (:mod:`clover.carbon.imports`)."""
     if raw.empty:
         raise CloverError(f"carbon trace file {path} has no rows")
-    line = np.arange(len(raw)) + 2  # 1-based, after the header
+    if line is None:
+        line = np.arange(len(raw)) + 2  # 1-based, after the header
 
     ts = parse_timestamps(raw, TIMESTAMP_COL, path, "carbon trace", utc=True,
                           hint=" (expected ISO 8601, e.g. 2021-03-26T21:00:00Z)")

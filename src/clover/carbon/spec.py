@@ -10,6 +10,7 @@ from typing import Literal
 import pandas as pd
 
 from clover.carbon.datasets import PRESETS, _dataset, _preset_key
+from clover.carbon.imports import BASES, Basis
 from clover.carbon.seasons import _SEASON_ALIASES, SEASON_STARTS
 from clover.carbon.trace import CLOVER_TRACE_HOURS, CarbonTrace, FillMode
 from clover.carbon.windows import (
@@ -30,9 +31,26 @@ class TraceSpec:
     year: int | None = None
     start: pd.Timestamp | None = None
     hours: int | None = None
+    path: str | None = None
+    basis: Basis = "lifecycle"
 
 
 _START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2})?$")
+#: file names a spec reads as a path (any kind of :mod:`clover.carbon.imports`)
+FILE_SUFFIXES = (".csv", ".json")
+
+
+def _file_spec(text: str) -> TraceSpec | None:
+    """``PATH`` or ``PATH#BASIS`` (BASIS: lifecycle or direct), PATH ending in .csv/.json."""
+    path, hash_, basis = text.rpartition("#")
+    if not hash_ or not path.lower().endswith(FILE_SUFFIXES):
+        path, basis = text, ""
+    if not path.lower().endswith(FILE_SUFFIXES):
+        return None
+    if basis and basis.lower() not in BASES:
+        raise CloverError(f"carbon trace spec {text!r}: column {basis!r} after '#' is not one "
+                          f"of {', '.join(BASES)}")
+    return TraceSpec("file", text, path=path, basis=(basis.lower() or "lifecycle"))
 
 
 def parse_trace_spec(spec: str) -> TraceSpec:
@@ -42,8 +60,9 @@ def parse_trace_spec(spec: str) -> TraceSpec:
         raise CloverError("empty carbon trace spec")
     if _preset_key(text):
         return TraceSpec("preset", text)
-    if text.lower().endswith(".csv"):
-        return TraceSpec("file", text)
+    file_spec = _file_spec(text)
+    if file_spec is not None:
+        return file_spec
     parts = text.split(":")
     zone, _, dataset = parts[0].partition("@")
     if not zone:
@@ -91,7 +110,9 @@ def load_trace(spec: str | CarbonTrace, data_dir: str | os.PathLike[str] | None 
                pue: float | None = None, fill: FillMode = None,
                resample: bool = False) -> CarbonTrace:
     """A trace from a preset name, ``ZONE:season:year[:hours]``, ``ZONE:YYYY-MM-DDTHH:hours``,
-    a bare ``ZONE`` (whole series) or a CSV path; optionally with facility ``pue``.
+    a bare ``ZONE`` (whole series) or a file path (``PATH[#direct]``: a tidy CSV or an
+    Electricity Maps / WattTime export, :mod:`clover.carbon.imports`); optionally with
+    facility ``pue``.
 
     A :class:`CarbonTrace` is passed through (with ``pue`` applied when given).
     """
@@ -102,7 +123,8 @@ def load_trace(spec: str | CarbonTrace, data_dir: str | os.PathLike[str] | None 
         if parsed.kind == "preset":
             trace = load_preset(parsed.text, data_dir)
         elif parsed.kind == "file":
-            trace = load_csv_trace(parsed.text, resample=resample, fill=fill)
+            trace = load_csv_trace(parsed.path, resample=resample, fill=fill,
+                                   basis=parsed.basis)
         elif parsed.kind == "zone":
             trace = load_zone(parsed.zone, parsed.dataset, data_dir, fill=fill, resample=resample)
         elif parsed.kind == "season":

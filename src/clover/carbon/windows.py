@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from clover.carbon.csvio import TIMESTAMP_COL, ZONE_COL, read_carbon_csv
+from clover.carbon.imports import Basis, read_trace_file
 from clover.carbon.datasets import PRESETS, _preset_key, _Series, _zone_series
 from clover.carbon.seasons import _SEASON_ALIASES, Hemisphere, season_start
 from clover.carbon.trace import _HOUR, CLOVER_TRACE_HOURS, CarbonTrace, FillMode, _iso
@@ -179,10 +180,15 @@ def load_preset(name: str, data_dir: str | os.PathLike[str] | None = None) -> Ca
 
 
 def load_csv_trace(path: str | os.PathLike[str], zone: str | None = None, *,
-                   resample: bool = False, fill: FillMode = None) -> CarbonTrace:
-    """A whole tidy carbon CSV (any location) as a trace; ``zone`` picks one if it has several."""
+                   resample: bool = False, fill: FillMode = None,
+                   basis: Basis = "lifecycle") -> CarbonTrace:
+    """A whole trace file (any location; a tidy CSV or an export that
+    :mod:`clover.carbon.imports` reads, ``basis`` picking Electricity Maps' column) as a
+    trace; ``zone`` picks one if it has several. Its name is the file's spec
+    (``PATH``, or ``PATH#direct``)."""
     path = Path(path)
-    frame = read_carbon_csv(path, resample=resample)
+    found = read_trace_file(path, basis=basis, resample=resample, fill=fill)
+    frame = found.frame
     zones = list(frame[ZONE_COL].unique())
     if zone is None:
         if len(zones) > 1:
@@ -192,7 +198,7 @@ def load_csv_trace(path: str | os.PathLike[str], zone: str | None = None, *,
     elif zone not in zones:
         raise CloverError(f"unknown zone {zone!r} in {path}; it has {', '.join(zones)}")
     values = frame.loc[frame[ZONE_COL] == zone, "ci_g_per_kwh"]
-    series = _Series(zone, "file", values, str(path))
+    series = _Series(zone, "file", values, found.source)
     hours = int((values.index[-1] - values.index[0]) / _HOUR) + 1
-    return _complete(series, values.index[0], hours, fill, str(path))
-
+    name = str(path) if basis == "lifecycle" else f"{path}#{basis}"
+    return _complete(series, values.index[0], hours, fill, name)

@@ -190,7 +190,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         metavar=("LOW", "HIGH"),
                         help="JUNG: the period's min and max ci")
     parser.add_argument("--param", action="append", metavar="NAME=VALUE",
-                        help="scheme parameter (repeatable), e.g. max_evaluations=20")
+                        help="scheme parameter (repeatable), e.g. max_distance=8")
     parser.add_argument("--profiles", default=None, help="profile table file (CSV or parquet)")
     parser.add_argument("--backend", default="model", help="clover.profiles backend (model)")
     parser.add_argument("--simulate", action="store_true",

@@ -49,9 +49,18 @@ class Score:
     raw_objective: float = math.nan  # f ignoring the constraints
 
     def annealing_score(self, evaluation: Evaluation) -> float:
-        """The score simulated annealing compares (original Clover, system/clover.py): f when
-        feasible; when only the SLA is missed, f scaled by SLA/p95 (f >= 0) or p95/SLA (f < 0);
-        -inf when no finite p95 or another constraint fails."""
+        """The score the extended annealer (``clover.optimize.schemes``, per-GPU space)
+        compares: f when feasible; when only the SLA is missed, f scaled by SLA/p95 (f >= 0)
+        or by p95/SLA (f < 0), so that missing the SLA always makes a score worse; -inf when no
+        finite p95 or another constraint fails.
+
+        This differs from the original (sc23-clover ``system/clover.py``, ``new_sa_score =
+        score * SLA / lat``, either sign; :meth:`original_annealing_score`, which the paper
+        protocol keeps): there a negative score that misses the SLA is scaled towards 0 and
+        so looks *better* than the same configuration meeting it, the further it misses the
+        better, which steers the walk towards overloaded configurations whenever scores are
+        negative (high ci, large λ); the extended annealer penalises a miss at either sign.
+        """
         if self.feasible:
             return self.objective
         p95, sla = evaluation.p95_ms, evaluation.sla_ms
@@ -61,6 +70,18 @@ class Score:
             return -math.inf
         f = self.raw_objective
         return f * sla / p95 if f >= 0 else f * p95 / sla
+
+    def original_annealing_score(self, evaluation: Evaluation) -> float:
+        """The original's annealing score, kept by the paper protocol
+        (``clover.optimize.replicated``): f when feasible, else f·SLA/p95 for either sign of
+        f (sc23-clover ``system/clover.py``: ``new_sa_score = score * self.SLA / lat``); -inf
+        without a finite p95 or f (it does not fit). See :meth:`annealing_score` for why the
+        extended annealer differs."""
+        if self.feasible:
+            return self.objective
+        if not (math.isfinite(evaluation.p95_ms) and math.isfinite(self.raw_objective)):
+            return -math.inf
+        return self.raw_objective * evaluation.sla_ms / evaluation.p95_ms
 
 
 def score(problem: Problem, evaluation: Evaluation, ci_g_per_kwh: float,

@@ -10,7 +10,9 @@ every GPU runs the same single-GPU assignment (a partition code, one variant per
   the original). Annealing acceptance as ``system_utils.SimulatedAnneling`` (T from ``t0``
   falling by ``t_step`` to ``t_floor``; ``k`` = 0.01 on percent scores = the original's 1e-4
   on fractions), the centre score starting at -1000 (fractional) each search. SLA-missing
-  candidates compete with score·SLA/p95 (either sign, as the original); only SLA-meeting ones
+  candidates compete with score·SLA/p95 (either sign, as the original:
+  :meth:`~clover.optimize.objective.Score.original_annealing_score`, unlike the extended
+  annealer's :meth:`~clover.optimize.objective.Score.annealing_score`); only SLA-meeting ones
   can become the best. Stop when (``patience`` proposals without improving the best, or
   ``max_evaluations`` new online evaluations, or exhausted) and a feasible best exists.
 * :class:`ReplicatedBlover` — ``system/experiment.py`` ``RandomExperiment`` ("rand"): uniform
@@ -166,7 +168,7 @@ class _ReplicatedSearch(Scheme):
                 proposals += 1
                 s = score(self.problem, ev, ci)
                 if self.anneal:
-                    f = self._sa_score(s, ev)
+                    f = s.original_annealing_score(ev)  # the paper keeps the original's rule
                     if f >= centre_f or (math.isfinite(f) and self.rng.random() <= math.exp(
                             (f - centre_f) / (float(p["k"]) * temp))):
                         centre, centre_f = cur, f
@@ -185,16 +187,6 @@ class _ReplicatedSearch(Scheme):
                 self.current = best
         ev = self.rescore(self.history[self.key(self.current)], ci)
         return self._decision(hour, ci, ev, t0, evaluations, searched)
-
-    @staticmethod
-    def _sa_score(s, ev: Evaluation) -> float:
-        """The artifact's annealing score: f, or f·SLA/p95 when the SLA is missed (either
-        sign, as ``system/clover.py``); -inf without a finite p95 or when it does not fit."""
-        if s.feasible:
-            return s.objective
-        if not (math.isfinite(ev.p95_ms) and math.isfinite(s.raw_objective)):
-            return -math.inf
-        return s.raw_objective * ev.sla_ms / ev.p95_ms
 
 
 class ReplicatedClover(_ReplicatedSearch):

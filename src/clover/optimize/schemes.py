@@ -180,8 +180,8 @@ class _Annealing(Scheme):
     run); the temperature starts at ``t0`` and falls by ``t_step`` per proposal to ``t_floor``;
     a candidate becomes the centre if better, else with probability ``exp(-Δf/(k·T))``
     (Δf in objective percent points; ``k = 0.01`` is the original ``K = 1e-4`` on fractional
-    scores). A candidate that misses the SLA competes with its objective scaled by SLA/p95 (as
-    the original) but never becomes the best. Neighbours are drawn around the centre, never
+    scores). A candidate that misses the SLA competes with its objective made worse by p95/SLA
+    (:meth:`Score.annealing_score`; not the original's rule) but never becomes the best. Neighbours are drawn around the centre, never
     repeating a configuration already tried this hour (``neighbour_tries`` draws, then the
     search stops: neighbourhood exhausted). A proposal whose configuration was evaluated in an
     earlier hour is rescored at this hour's ci with no online cost. Stop after

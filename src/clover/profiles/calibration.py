@@ -143,53 +143,62 @@ def fit_constants(data_dir: str | Path | None = None,
             "dynamic_util_frac": float(b1)}
 
 
-def calibration_report(data_dir: str | Path | None = None,
-                       params: ModelParams | None = None) -> pd.DataFrame:
-    """Every check: ``check, role, measured, modeled, rel_error, bound``.
+def _row(check: str, role: str, kind: str, measured: float, modeled: float) -> dict:
+    return {"check": check, "role": role, "kind": kind, "measured": measured,
+            "modeled": modeled, "rel_error": modeled / measured - 1.0, "bound": BOUNDS[kind]}
 
-    ``role`` is ``fit`` (the constant was fitted to it) or ``held-out``.
-    """
-    params = params or load_params()
-    rows: list[dict] = []
 
-    def add(check, role, kind, measured, modeled):
-        rows.append({"check": check, "role": role, "kind": kind, "measured": measured,
-                     "modeled": modeled, "rel_error": modeled / measured - 1.0,
-                     "bound": BOUNDS[kind]})
-
+def _migperf_rows(params: ModelParams) -> list[dict]:
+    """MIGPerf BERT-base latencies on 1g.5gb (fit)."""
     mp = params.calibration["migperf_bert_base"]
+    rows = []
     for batch, latency in sorted((int(b), float(v)) for b, v in mp["points"].items()):
         est = estimate_service(float(mp["gflops_per_sample"]), int(mp["kernels"]), 14,
                                MISO_GPU, params, batch)
-        add(f"MIGPerf BERT-base seq64 1g.5gb bs{batch} latency ms", "fit", "migperf",
-            latency, est.service_ms)
+        rows.append(_row(f"MIGPerf BERT-base seq64 1g.5gb bs{batch} latency ms", "fit",
+                         "migperf", latency, est.service_ms))
+    return rows
 
+
+def _miso_rows(data_dir, params: ModelParams) -> list[dict]:
+    """MISO ResNet50-CIFAR throughput, slice ratios and whole-GPU power (fit)."""
     # MISO shape: the e_train of the fit is not a profile constant; use the fitted one
     fitted = fit_constants(data_dir, params)
     trial = replace(params, efficiency_max=fitted["miso_efficiency"])
     thr = miso_resnet(data_dir)
+    rows = []
     for b, s, slc, t in zip(thr["batch_size"], thr["sms"], thr["slice"], thr["throughput"]):
         ms, _ = _miso_step(trial, int(b), int(s))
-        add(f"MISO ResNet50-CIFAR train {slc} bs{b} samples/s", "fit", "miso_throughput",
-            float(t), 1e3 * b / ms)
+        rows.append(_row(f"MISO ResNet50-CIFAR train {slc} bs{b} samples/s", "fit",
+                         "miso_throughput", float(t), 1e3 * b / ms))
     at256 = thr[thr["batch_size"] == 256].set_index("slice")["throughput"]
     full = _miso_step(trial, 256, 98)[0]
     for slc in ("1g.5gb", "2g.10gb", "3g.20gb", "4g.20gb"):
         ms = _miso_step(trial, 256, MISO_SMS[slc])[0]
-        add(f"MISO ResNet50-CIFAR bs256 {slc}/7g throughput ratio", "fit", "miso_slice_ratio",
-            float(at256[slc] / at256["7g.40gb"]), full / ms)
+        rows.append(_row(f"MISO ResNet50-CIFAR bs256 {slc}/7g throughput ratio", "fit",
+                         "miso_slice_ratio", float(at256[slc] / at256["7g.40gb"]), full / ms))
     pw = miso_power(data_dir)
     for b, p in zip(pw["batch_size"], pw["power_w"]):
         _, u = _miso_step(trial, int(b), 108)
         a100 = get_gpu(MISO_GPU)
         model_p = a100.idle_power_w + (a100.tdp_w - a100.idle_power_w) * (
             params.dynamic_base_frac + params.dynamic_util_frac * u)
-        add(f"MISO ResNet50-CIFAR whole A100 bs{b} power W", "fit", "miso_power", float(p), model_p)
+        rows.append(_row(f"MISO ResNet50-CIFAR whole A100 bs{b} power W", "fit", "miso_power",
+                         float(p), model_p))
+    return rows
 
-    # MLPerf held-out: Offline 1g.10gb / full throughput ratio (TensorRT: no host term)
+
+def _mlperf(data_dir, metric: str, scenario: str) -> pd.DataFrame:
+    """MLPerf v1.1 A100-SXM4-80GB rows of one metric and scenario, Triton systems left out."""
     ml = pd.read_csv(data_file(MLPERF_CSV, data_dir))
-    ml = ml[(ml["gpu"] == "A100-SXM4-80GB") & (ml["metric"] == "throughput_samples_per_s")
-            & (ml["scenario"] == "Offline") & ~ml["system"].str.endswith("Triton")]
+    return ml[(ml["gpu"] == "A100-SXM4-80GB") & (ml["metric"] == metric)
+              & (ml["scenario"] == scenario) & ~ml["system"].str.endswith("Triton")]
+
+
+def _mlperf_offline_rows(data_dir, params: ModelParams) -> list[dict]:
+    """MLPerf held-out: Offline 1g.10gb / full throughput ratio (TensorRT: no host term)."""
+    ml = _mlperf(data_dir, "throughput_samples_per_s", "Offline")
+    rows = []
     for name, (gflops, kernels) in MLPERF_WORKLOADS.items():
         if name not in MLPERF_OFFLINE_BATCH:
             continue
@@ -199,25 +208,40 @@ def calibration_report(data_dir: str | Path | None = None,
         batch = MLPERF_OFFLINE_BATCH[name]
         one = estimate_service(gflops, kernels, 14, "a100-80gb", nohost, batch).service_ms
         whole = estimate_service(gflops, kernels, 108, "a100-80gb", nohost, batch).service_ms
-        add(f"MLPerf v1.1 {name} Offline 1g.10gb/full throughput ratio", "held-out",
-            "mlperf_offline_ratio", meas, whole / one)
+        rows.append(_row(f"MLPerf v1.1 {name} Offline 1g.10gb/full throughput ratio",
+                         "held-out", "mlperf_offline_ratio", meas, whole / one))
+    return rows
 
-    # MLPerf held-out, indicative: SingleStream (batch 1) mean latency 1g.10gb / full. The
-    # engines are INT8 with CUDA graphs: INT8 peak instead of TF32, no host term.
-    ss = pd.read_csv(data_file(MLPERF_CSV, data_dir))
-    ss = ss[(ss["gpu"] == "A100-SXM4-80GB") & (ss["metric"] == "latency_ms_mean")
-            & (ss["scenario"] == "SingleStream") & ~ss["system"].str.endswith("Triton")]
+
+def _mlperf_singlestream_rows(data_dir, params: ModelParams) -> list[dict]:
+    """MLPerf held-out, indicative: SingleStream (batch 1) mean latency 1g.10gb / full. The
+    engines are INT8 with CUDA graphs: INT8 peak instead of TF32, no host term."""
+    ss = _mlperf(data_dir, "latency_ms_mean", "SingleStream")
     gpus = dict(params.gpus)
     gpus["a100-80gb"] = replace(gpus["a100-80gb"], peak_tflops_tf32=A100_INT8_TOPS)
     int8 = replace(params, gpus=gpus, tau_host_ms=0.0, request_overhead_ms=0.0)
+    rows = []
     for name, (gflops, kernels) in MLPERF_WORKLOADS.items():
         sub = ss[ss["model"] == name].set_index("mig_profile")["value"]
         meas = float(sub["1g.10gb"] / sub["full(no-MIG)"])
         one = estimate_service(gflops, kernels, 14, "a100-80gb", int8).service_ms
         whole = estimate_service(gflops, kernels, 108, "a100-80gb", int8).service_ms
-        add(f"MLPerf v1.1 {name} SingleStream 1g.10gb/full latency ratio (INT8 peak)",
-            "held-out", "mlperf_singlestream_ratio", meas, one / whole)
-    return pd.DataFrame(rows)
+        rows.append(_row(f"MLPerf v1.1 {name} SingleStream 1g.10gb/full latency ratio "
+                         "(INT8 peak)", "held-out", "mlperf_singlestream_ratio", meas,
+                         one / whole))
+    return rows
+
+
+def calibration_report(data_dir: str | Path | None = None,
+                       params: ModelParams | None = None) -> pd.DataFrame:
+    """Every check: ``check, role, kind, measured, modeled, rel_error, bound``.
+
+    ``role`` is ``fit`` (the constant was fitted to it) or ``held-out``.
+    """
+    params = params or load_params()
+    return pd.DataFrame(_migperf_rows(params) + _miso_rows(data_dir, params)
+                        + _mlperf_offline_rows(data_dir, params)
+                        + _mlperf_singlestream_rows(data_dir, params))
 
 
 def main() -> None:  # pragma: no cover - maintenance helper

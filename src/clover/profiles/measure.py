@@ -366,37 +366,16 @@ def cuda_profiles(app: str, gpu: str = DEFAULT_GPU, *, variants: Iterable[str] |
     """
     spec, vars_, profs, batches = _resolve(app, gpu, variants, slices, batch_sizes)
     factory = worker_factory or (lambda env: SubprocessWorker(env))
+    timing = _CudaTiming(iters, warmup, idle_s, min_time_s, device)
     nv = Nvml.wrap(nvml).open()
     meter = None
     try:
-        found = list_mig_slices(nv)
-        mine = [s for s in found if s.gpu_name == spec.name]
-        if not mine:
-            seen = sorted({s.gpu_name for s in found}) or ["none"]
-            raise CloverError(
-                f"no MIG-enabled {spec.name} with MIG devices found (MIG GPUs seen: "
-                f"{', '.join(seen)}); clover never changes MIG mode: enable MIG and create the "
-                "GPU instances first (live backend mig_setup)")
-        gpu_index = mine[0].gpu_index
-        by_profile: dict[str, MigSlice] = {}
-        for s in mine:
-            if s.gpu_index == gpu_index:
-                by_profile.setdefault(s.profile, s)
-        todo = [p for p in profs if p.name in by_profile]
-        absent = [p.name for p in profs if p.name not in by_profile]
-        if todo and absent:
-            warnings.warn(f"GPU {gpu_index} has no MIG device of profile(s) {absent}: not measured "
-                          "(clover never changes MIG layouts; re-run under a layout that has them)",
-                          stacklevel=2)
-        if not todo:
-            raise CloverError(f"GPU {gpu_index} has MIG devices {sorted(by_profile)}, none of the "
-                              f"requested profiles {[p.name for p in profs]}")
+        gpu_index, by_profile, todo = _mig_devices(nv, spec, profs)
         software = f"{_software()}; NVIDIA driver {nv.driver_version()}"
         meter = NvmlEnergyMeter([gpu_index], nvml=nv)
         rows = []
         for prof in todo:
             mig = by_profile[prof.name]
-            share = prof.compute_slices / spec.compute_slices
             worker = factory({"CUDA_VISIBLE_DEVICES": mig.uuid})
             try:
                 for var in vars_:
@@ -405,27 +384,8 @@ def cuda_profiles(app: str, gpu: str = DEFAULT_GPU, *, variants: Iterable[str] |
                         row = _base_row(var, spec, prof, batch, "measured-gpu",
                                         f"{mig.gpu_name} MIG {prof.name} (GPU {gpu_index}, {mig.uuid})",
                                         software, "nvml", size)
-                        info = worker.load(variant=var.name, batch_size=batch, input_size=size,
-                                           warmup=warmup, device=device)
-                        if not info["ok"] and info.get("oom"):
-                            base_w = _window_power(meter, idle_s)
-                            rows.append(_nofit(row, float("nan"), base_w * share))
-                        elif not info["ok"]:
-                            raise CloverError(f"{var.name} on {prof.name} ({mig.uuid}) failed: "
-                                              f"{info['error']}")
-                        else:
-                            if info.get("env_cuda_visible_devices") != mig.uuid:
-                                raise CloverError(f"worker for {mig.uuid} saw CUDA_VISIBLE_DEVICES="
-                                                  f"{info.get('env_cuda_visible_devices')}")
-                            reply, base_w, act_w = _metered_go(worker, meter, iters, idle_s,
-                                                               min_time_s)
-                            if not reply.get("ok"):
-                                raise CloverError(f"{var.name} on {prof.name} failed: "
-                                                  f"{reply.get('error')}")
-                            busy, idle = attribute_power(base_w, act_w, share)
-                            mem = _mig_memory_mb(nv, mig, reply)
-                            rows.append(_timed_row(row, reply["latencies_ms"], batch, busy, idle,
-                                                   mem))
+                        rows.append(_cuda_row(row, worker, meter, nv, mig, var, batch, size,
+                                              prof.compute_slices / spec.compute_slices, timing))
                         if progress:
                             progress(1)
             finally:
@@ -435,6 +395,68 @@ def cuda_profiles(app: str, gpu: str = DEFAULT_GPU, *, variants: Iterable[str] |
         if meter is not None:
             meter.close()
         nv.close()
+
+
+@dataclass(frozen=True)
+class _CudaTiming:
+    """How :func:`cuda_profiles` times each (variant, slice, batch)."""
+
+    iters: int
+    warmup: int
+    idle_s: float
+    min_time_s: float
+    device: str
+
+
+def _mig_devices(nv: Nvml, spec, profs) -> tuple[int, dict[str, MigSlice], list]:
+    """(GPU index, profile name -> its first MIG device, requested profiles present) on the
+    first MIG-enabled GPU of ``spec``; clover never changes MIG mode or layouts."""
+    found = list_mig_slices(nv)
+    mine = [s for s in found if s.gpu_name == spec.name]
+    if not mine:
+        seen = sorted({s.gpu_name for s in found}) or ["none"]
+        raise CloverError(
+            f"no MIG-enabled {spec.name} with MIG devices found (MIG GPUs seen: "
+            f"{', '.join(seen)}); clover never changes MIG mode: enable MIG and create the "
+            "GPU instances first (live backend mig_setup)")
+    gpu_index = mine[0].gpu_index
+    by_profile: dict[str, MigSlice] = {}
+    for s in mine:
+        if s.gpu_index == gpu_index:
+            by_profile.setdefault(s.profile, s)
+    todo = [p for p in profs if p.name in by_profile]
+    absent = [p.name for p in profs if p.name not in by_profile]
+    if todo and absent:
+        warnings.warn(f"GPU {gpu_index} has no MIG device of profile(s) {absent}: not measured "
+                      "(clover never changes MIG layouts; re-run under a layout that has them)",
+                      stacklevel=3)
+    if not todo:
+        raise CloverError(f"GPU {gpu_index} has MIG devices {sorted(by_profile)}, none of the "
+                          f"requested profiles {[p.name for p in profs]}")
+    return gpu_index, by_profile, todo
+
+
+def _cuda_row(row: dict, worker, meter, nv: Nvml, mig: MigSlice, var, batch: int, size: int,
+              share: float, timing: _CudaTiming) -> dict:
+    """One measured row: load, time and meter ``var`` at ``batch`` on ``mig`` (a no-fit row
+    when the model does not fit its memory)."""
+    info = worker.load(variant=var.name, batch_size=batch, input_size=size,
+                       warmup=timing.warmup, device=timing.device)
+    if not info["ok"] and info.get("oom"):
+        base_w = _window_power(meter, timing.idle_s)
+        return _nofit(row, float("nan"), base_w * share)
+    if not info["ok"]:
+        raise CloverError(f"{var.name} on {mig.profile} ({mig.uuid}) failed: {info['error']}")
+    if info.get("env_cuda_visible_devices") != mig.uuid:
+        raise CloverError(f"worker for {mig.uuid} saw CUDA_VISIBLE_DEVICES="
+                          f"{info.get('env_cuda_visible_devices')}")
+    reply, base_w, act_w = _metered_go(worker, meter, timing.iters, timing.idle_s,
+                                       timing.min_time_s)
+    if not reply.get("ok"):
+        raise CloverError(f"{var.name} on {mig.profile} failed: {reply.get('error')}")
+    busy, idle = attribute_power(base_w, act_w, share)
+    mem = _mig_memory_mb(nv, mig, reply)
+    return _timed_row(row, reply["latencies_ms"], batch, busy, idle, mem)
 
 
 def _mig_memory_mb(nv: Nvml, mig: MigSlice, reply: dict) -> float:

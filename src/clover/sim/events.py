@@ -72,6 +72,69 @@ def _profile_rows(profiles, gpu: str) -> dict[tuple[str, str], dict]:
             for r in df.itertuples(index=False)}
 
 
+def _checked_arrivals(arrivals) -> np.ndarray:
+    arrivals = np.asarray(arrivals, dtype=float)
+    if arrivals.ndim != 1 or arrivals.size == 0:
+        raise CloverError("simulate: arrivals must be a non-empty 1-D array of times (s)")
+    if np.any(np.diff(arrivals) < 0):
+        raise CloverError("simulate: arrivals must be sorted")
+    return arrivals
+
+
+def _routing_weights(configuration: Configuration, shares: dict[tuple[str, str], float],
+                     rows: dict) -> tuple[tuple, np.ndarray]:
+    """(instance keys, each instance's traffic weight): a type's share split evenly over its
+    instances; every instance with traffic needs a fitting profile row."""
+    counts = configuration.edge_weights()
+    keys = tuple((v, p) for _, _, v, p in configuration.instances())
+    weights = np.array([float(shares.get(k, 0.0)) / counts[k] for k in keys])
+    if weights.sum() <= 0:
+        raise CloverError("simulate: shares give no traffic to any instance")
+    for k, w in zip(keys, weights):
+        if w > 0:
+            row = rows.get(k)
+            if row is None or not bool(row["fits"]):
+                raise CloverError(f"simulate: no fitting profile row for {k[0]} on {k[1]}")
+    return keys, weights
+
+
+@dataclass
+class _Served:
+    """Per-request latency (ms) and per-instance outcome of routing and serving."""
+
+    latency_ms: np.ndarray
+    busy_j: float
+    instance_p95_ms: np.ndarray
+    instance_requests: np.ndarray
+    accuracy_sum: float
+
+
+def _serve(arrivals: np.ndarray, keys: tuple, weights: np.ndarray, rows: dict,
+           rng: np.random.Generator) -> _Served:
+    """Route each request at random by ``weights``, then serve each instance's requests FCFS
+    with shifted-exponential service times (draws in instance order, from ``rng``)."""
+    n_inst = len(keys)
+    route = rng.choice(n_inst, size=arrivals.size, p=weights / weights.sum())
+    order = np.argsort(route, kind="stable")
+    bounds = np.searchsorted(route[order], np.arange(n_inst + 1))
+    served = _Served(np.empty(arrivals.size), 0.0, np.full(n_inst, np.nan), np.diff(bounds), 0.0)
+    for i, k in enumerate(keys):
+        lo, hi = bounds[i], bounds[i + 1]
+        if hi == lo:
+            continue
+        row = rows[k]
+        d_ms, beta_ms = fit_shifted_exponential(row["service_ms_mean"], row["service_ms_p95"])
+        svc = (float(d_ms) + rng.exponential(float(beta_ms), size=hi - lo)
+               if beta_ms > 0 else np.full(hi - lo, float(d_ms))) / 1000.0
+        idx = order[lo:hi]
+        soj = lindley_sojourn(arrivals[idx], svc)
+        served.latency_ms[idx] = soj * 1000.0
+        served.instance_p95_ms[i] = np.percentile(soj * 1000.0, 95)
+        served.busy_j += svc.sum() * (float(row["power_w_busy"]) - float(row["power_w_idle"]))
+        served.accuracy_sum += (hi - lo) * get_variant(k[0]).accuracy
+    return served
+
+
 def simulate(configuration: Configuration, shares: dict[tuple[str, str], float], profiles,
              arrivals: np.ndarray, seed: int = 0, keep_latencies: bool = False) -> SimResult:
     """Simulate ``configuration`` serving ``arrivals`` (sorted times in s).
@@ -84,54 +147,18 @@ def simulate(configuration: Configuration, shares: dict[tuple[str, str], float],
         arrivals: arrival times in seconds, sorted.
         seed: seeds the routing and the service-time draws (deterministic).
     """
-    arrivals = np.asarray(arrivals, dtype=float)
-    if arrivals.ndim != 1 or arrivals.size == 0:
-        raise CloverError("simulate: arrivals must be a non-empty 1-D array of times (s)")
-    if np.any(np.diff(arrivals) < 0):
-        raise CloverError("simulate: arrivals must be sorted")
+    arrivals = _checked_arrivals(arrivals)
     spec = get_gpu(configuration.gpu)
     rows = _profile_rows(profiles, spec.key)
-    inst = configuration.instances()
-    counts = configuration.edge_weights()
-    keys = tuple((v, p) for _, _, v, p in inst)
-    weights = np.array([float(shares.get(k, 0.0)) / counts[k] for k in keys])
-    if weights.sum() <= 0:
-        raise CloverError("simulate: shares give no traffic to any instance")
-    for k, w in zip(keys, weights):
-        if w > 0:
-            row = rows.get(k)
-            if row is None or not bool(row["fits"]):
-                raise CloverError(f"simulate: no fitting profile row for {k[0]} on {k[1]}")
-    rng = np.random.default_rng(seed)
-    n_inst = len(keys)
-    route = rng.choice(n_inst, size=arrivals.size, p=weights / weights.sum())
-    order = np.argsort(route, kind="stable")
-    bounds = np.searchsorted(route[order], np.arange(n_inst + 1))
-    latency = np.empty(arrivals.size)
-    busy_j = 0.0
-    inst_p95 = np.full(n_inst, np.nan)
-    inst_n = np.diff(bounds)
-    acc = 0.0
-    for i, k in enumerate(keys):
-        lo, hi = bounds[i], bounds[i + 1]
-        if hi == lo:
-            continue
-        row = rows[k]
-        d_ms, beta_ms = fit_shifted_exponential(row["service_ms_mean"], row["service_ms_p95"])
-        svc = (float(d_ms) + rng.exponential(float(beta_ms), size=hi - lo)
-               if beta_ms > 0 else np.full(hi - lo, float(d_ms))) / 1000.0
-        idx = order[lo:hi]
-        soj = lindley_sojourn(arrivals[idx], svc)
-        latency[idx] = soj * 1000.0
-        inst_p95[i] = np.percentile(soj * 1000.0, 95)
-        busy_j += svc.sum() * (float(row["power_w_busy"]) - float(row["power_w_idle"]))
-        acc += (hi - lo) * get_variant(k[0]).accuracy
+    keys, weights = _routing_weights(configuration, shares, rows)
+    served = _serve(arrivals, keys, weights, rows, np.random.default_rng(seed))
+    latency = served.latency_ms
     n = arrivals.size
     completion = arrivals + latency / 1000.0
     duration = float(max(completion.max(), arrivals[-1]) - min(arrivals[0], 0.0))
     duration = max(duration, 1e-9)
     idle_j = spec.idle_power_w * configuration.n_gpus * duration
-    energy = idle_j + busy_j
+    energy = idle_j + served.busy_j
     return SimResult(
         n_requests=int(n),
         duration_s=duration,
@@ -141,9 +168,9 @@ def simulate(configuration: Configuration, shares: dict[tuple[str, str], float],
         energy_j=energy,
         energy_j_per_request=energy / n,
         power_w=energy / duration,
-        accuracy=acc / n,
-        instance_p95_ms=inst_p95,
-        instance_requests=inst_n,
+        accuracy=served.accuracy_sum / n,
+        instance_p95_ms=served.instance_p95_ms,
+        instance_requests=served.instance_requests,
         instance_keys=keys,
         latencies_ms=latency if keep_latencies else None,
     )
