@@ -72,6 +72,8 @@ COMMAND_HELP = {
     "gpu-count": "fewest GPUs each scheme needs for a service target",
     "reference-check": "the artifact's measured arrival sweep beside the modeled profiles "
                        "(held-out check)",
+    "year": "the year study: every zone's calendar year (paper protocol, modeled), tonnes at "
+            "a stated service",
     "serve": "the live inference service for any HTTP client",
 }
 

@@ -29,11 +29,11 @@ rule year_run:
     params:
         clover=CLOVER,
         settings=YEAR_SETTINGS,
-        config_file=CONFIG_FILE,
+        config=config_file,  # the effective config file (common.smk)
     conda:
         ENV
     shell:
-        "{params.clover} year run --config {params.config_file} --app {wildcards.app} "
+        "{params.clover} year run --config {params.config} --app {wildcards.app} "
         "--zone {wildcards.zone} --profiles {input.profiles} --eval-cache results/cache/fcfs "
         "--out {output} 2> {log}"
 
