@@ -16,7 +16,7 @@ from clover.sim import Problem
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--gpus", type=int, nargs="+", default=[10, 100, 1000, 10000])
+    ap.add_argument("--gpus", type=int, nargs="+", default=[10, 100, 1000, 10000, 100000])
     ap.add_argument("--app", default="efficientnet")
     ap.add_argument("--profiles", default=None)
     ap.add_argument("--repeat", type=int, default=3)

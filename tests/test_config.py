@@ -97,7 +97,7 @@ def test_dataclasses_mirror_the_schema():
     sections = {f.name: getattr(config, f.name) for f in fields(RunConfig) if f.init
                 and is_dataclass(getattr(config, f.name))}
     assert set(sections) == {"profiles", "regions", "lam_sweep", "problem", "control",
-                             "gpu_count", "embodied"}
+                             "gpu_count", "embodied", "year"}
     for name, section in sections.items():
         assert sorted(f.name for f in fields(section)) == \
             sorted(schema["properties"][name]["properties"]), name

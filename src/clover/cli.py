@@ -41,7 +41,7 @@ COMMAND_INDEX = {
     "optimize": "clover.optimize", "space": "clover.optimize", "run": "clover.control",
     "run-grid": "clover.control", "decomposition": "clover.control",
     "aggregate": "clover.analysis", "figures": "clover.analysis", "gpu-count": "clover.analysis",
-    "reference-check": "clover.analysis",
+    "reference-check": "clover.analysis", "year": "clover.analysis",
     "live": "clover.control", "serve": "clover.serve",
 }
 
@@ -72,6 +72,8 @@ COMMAND_HELP = {
     "gpu-count": "fewest GPUs each scheme needs for a service target",
     "reference-check": "the artifact's measured arrival sweep beside the modeled profiles "
                        "(held-out check)",
+    "year": "the year study: every zone's calendar year (paper protocol, modeled), tonnes at "
+            "a stated service",
     "serve": "the live inference service for any HTTP client",
 }
 

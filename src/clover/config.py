@@ -243,6 +243,20 @@ class EmbodiedConfig:
 
 
 @dataclass(frozen=True)
+class YearConfig:
+    """The year study (clover.control.year): datasets (dataset, year, zones), apps, schemes,
+    protocol, λ (None: the protocol's), seed, and the stated service in requests/s."""
+
+    datasets: tuple[Mapping[str, Any], ...]
+    apps: tuple[str, ...]
+    schemes: tuple[str, ...]
+    protocol: str
+    lam: float | None
+    seed: int
+    service_rps: float
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """The whole configuration, validated, defaults filled (one field per schema key)."""
 
@@ -273,6 +287,7 @@ class RunConfig:
     control: ControlConfig
     gpu_count: GpuCountConfig
     embodied: EmbodiedConfig
+    year: YearConfig
     #: the validated plain dict (JSON types), for :meth:`get`, :meth:`as_dict`
     _data: Mapping[str, Any] = field(init=False, repr=False, compare=False, default=None)
 

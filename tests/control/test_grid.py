@@ -89,6 +89,8 @@ def test_profile_batch_sizes_cover_the_gpu_count_protocol():
     assert set(grid_table(c)["protocol"]) == {"extended"}
     assert profile_batch_sizes(c, "yolo") == [1, 8]
     c["gpu_count"]["protocol"] = "extended"
+    assert profile_batch_sizes(c, "yolo") == [1, 8]  # the year study's (paper) still needs 8
+    c["year"] = {"protocol": "extended"}
     assert profile_batch_sizes(c, "yolo") == [1]
 
 

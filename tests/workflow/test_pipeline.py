@@ -160,3 +160,20 @@ def test_rerun_one_rule_gives_identical_results(pipeline):
     assert "1 of 1 steps" in out.stdout + out.stderr  # only that job ran (all its schemes)
     after = pd.read_csv(pipeline / target)
     pd.testing.assert_frame_equal(before.drop(columns=list(TIMING)), after.drop(columns=list(TIMING)))
+
+
+def test_year_target(pipeline):
+    """Issue 20: `snakemake year` on .test/config (DE 2023, efficientnet): the summary, the
+    claims beyond the paper and figures (j)-(l); tonnes avoided by Clover are positive."""
+    snakemake(pipeline, "year")
+    summary = pd.read_csv(pipeline / "results" / "year" / "summary.csv")
+    assert set(summary["scheme"]) == {"base", "static", "clover", "oracle"}
+    assert (summary["hours"] == 8760).all() and (summary["zone"] == "DE").all()
+    clover = summary[summary["scheme"] == "clover"].iloc[0]
+    assert clover["avoided_t"] > 0 and clover["base_carbon_t"] > clover["carbon_t"]
+    assert clover["adapt_value_t"] == pytest.approx(
+        summary[summary["scheme"] == "static"].iloc[0]["carbon_t"] - clover["carbon_t"])
+    claims = (pipeline / "results" / "year" / "claims.md").read_text()
+    assert "modeled, paper protocol, 1000 req/s" in claims
+    for f in ("fig_j_year_tonnes", "fig_k_adapt_vs_swing", "fig_l_month_zone"):
+        assert (pipeline / "paper_figures" / f"{f}.png").stat().st_size > 1000

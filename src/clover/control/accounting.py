@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,10 +148,13 @@ def gpu_change_cost(old: GpuAssignment | None, new: GpuAssignment | None,
     return True, tuple(loads), costs.mig_repartition_s + float(sum(costs.load_s(v) for v in loads))
 
 
+@lru_cache(maxsize=4096)
 def transition(old: Configuration | None, new: Configuration, costs: ReconfigCosts) -> Transition:
     """The cheapest way to turn ``old`` into ``new`` (see module docstring).
 
     ``old is None`` means nothing is deployed yet: every GPU is partitioned and loaded.
+    Pure, so memoised: a year of hours mostly repeats the same few transitions (keeping a
+    configuration is a transition too), and each one solves an n x n assignment.
     """
     old_gpus: list[GpuAssignment | None] = list(old.gpus) if old is not None else []
     new_gpus: list[GpuAssignment | None] = list(new.gpus)

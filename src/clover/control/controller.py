@@ -142,7 +142,17 @@ class Controller:
         #: the log's columns: LOG_COLUMNS, then the cost model's (a live run's measured extras)
         self.columns: tuple[str, ...] = tuple(LOG_COLUMNS) + tuple(self.costs.extra_columns)
         self._cache: dict[str, Any] = {}
+        self._described: dict[str, tuple[str, str]] = {}
         self.periods: list[list[Period]] = []  # per hour, for inspection and tests
+
+    def _describe(self, config: Configuration) -> tuple[str, str]:
+        """(edge-weight JSON, sorted layouts JSON) of ``config``, once per configuration."""
+        key = config.key()
+        text = self._described.get(key)
+        if text is None:
+            text = self._described[key] = (edge_weights_json(config), json.dumps(sorted(
+                "+".join(g.layout) for g in config.canonical().gpus)))
+        return text
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, config: Configuration, ci_g_per_kwh: float) -> Any:
@@ -223,14 +233,14 @@ class Controller:
         sla_ms = metric(steady, "sla_ms", getattr(self.problem, "sla_ms", None))
         chosen = decision.configuration
         return {
-            "g_per_j": g_per_j, "configuration": edge_weights_json(chosen),
+            "g_per_j": g_per_j, "configuration": self._describe(chosen)[0],
             "accuracy": float(metric(steady, "accuracy")), "energy_j_per_request": energy_pr,
             "carbon_g_per_request": carbon_pr, "p95_ms": float(metric(steady, "p95_ms")),
             "sla_ms": float(sla_ms) if sla_ms is not None else math.nan,
             "sla_met": bool(metric(steady, "sla_met")), "objective": objective,
             "delta_carbon_pct": dcarb, "delta_accuracy_pct": dacc, "n_gpus": chosen.n_gpus,
             "config_key": chosen.key(),
-            "layouts": json.dumps(sorted("+".join(g.layout) for g in chosen.canonical().gpus)),
+            "layouts": self._describe(chosen)[1],
         }
 
     def _hour_columns(self, parts: list[Part], periods: list[Period], g_per_j: float,

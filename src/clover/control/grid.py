@@ -154,12 +154,14 @@ def default_n_gpus(config: dict) -> int:
 
 def profile_batch_sizes(config: dict, app: str) -> list[int]:
     """Batch sizes a profile table of ``app`` must hold: 1 and the request batch of ``app``
-    under every protocol the grid runs, the config's default protocol and the GPU-count
-    study's (``clover gpu-count`` reads the same table)."""
+    under every protocol the grid runs, the config's default protocol, the GPU-count
+    study's and the year study's (``clover gpu-count`` and ``clover year`` read the same
+    table)."""
     from clover.sim.protocol import protocol_settings
 
     names = {config.get("protocol") or schema_default("protocol"),
              (config.get("gpu_count") or {}).get("protocol") or schema_default("gpu_count.protocol"),
+             (config.get("year") or {}).get("protocol") or schema_default("year.protocol"),
              *(entry[0] for entry in _entries(config))}
     batch = config.get("request_batch")
     return sorted({1, *(protocol_settings(n, request_batch=batch).batch(app) for n in names)})

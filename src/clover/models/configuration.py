@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass
 
 from clover.errors import CloverError
@@ -89,8 +90,13 @@ class Configuration:
         return self
 
     def key(self) -> str:
-        """A stable string id of the canonical configuration."""
-        return json.dumps(self.canonical().as_dict()["gpus"], separators=(",", ":"))
+        """A stable string id of the canonical configuration (computed once per object: the
+        controller and the schemes ask for it several times an hour)."""
+        k = self.__dict__.get("_key")
+        if k is None:
+            k = _canonical_key(self)
+            object.__setattr__(self, "_key", k)
+        return k
 
     def as_dict(self) -> dict:
         return {"gpu": self.gpu, "gpus": [g.as_dict() for g in self.gpus]}
@@ -111,3 +117,10 @@ class Configuration:
         lay = layout or (spec.full_profile.name,)
         return cls(spec.key, tuple(GpuAssignment(tuple(lay), (variant,) * len(lay))
                                    for _ in range(n_gpus)))
+
+
+@lru_cache(maxsize=65536)
+def _canonical_key(config: Configuration) -> str:
+    """:meth:`Configuration.key` of an equal configuration seen before (schemes rebuild the
+    same configurations every hour; hashing one is cheaper than canonicalising it)."""
+    return json.dumps(config.canonical().as_dict()["gpus"], separators=(",", ":"))

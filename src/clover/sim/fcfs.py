@@ -202,6 +202,7 @@ class FcfsEvaluator:
         self.base_requests = int(base_requests or problem.protocol.base_requests)
         self._fp = problem_fingerprint(problem)
         self._base_key = problem.base_reference_configuration().key()
+        self._evaluations: dict[tuple[str, int | None], Evaluation] = {}
         self.calls = 0
 
     def window(self, configuration: Configuration, n_requests: int | None = None,
@@ -228,7 +229,21 @@ class FcfsEvaluator:
 
     def evaluate(self, configuration: Configuration, ci_g_per_kwh: float,
                  n_requests: int | None = None) -> Evaluation:
+        """The configuration's window as an :class:`Evaluation` at ``ci_g_per_kwh``. Nothing
+        but the ``ci_g_per_kwh`` field depends on the intensity, so each configuration is
+        evaluated once per evaluator and later calls copy that evaluation with this call's
+        configuration object and intensity (a year of hours re-asks the same few)."""
         self.calls += 1
+        memo = (configuration.key(), n_requests)
+        ev = self._evaluations.get(memo)
+        if ev is None:
+            ev = self._evaluations[memo] = self._evaluate(configuration, ci_g_per_kwh,
+                                                          n_requests)
+            return ev
+        return replace(ev, configuration=configuration, ci_g_per_kwh=float(ci_g_per_kwh))
+
+    def _evaluate(self, configuration: Configuration, ci_g_per_kwh: float,
+                  n_requests: int | None) -> Evaluation:
         p = self.problem
         t = p.types
         counts = p.counts(configuration)

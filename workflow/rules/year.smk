@@ -1,0 +1,85 @@
+# The year study (clover.control.year, clover.analysis.year; docs/year.md): config `year`,
+# one job per app x zone over the zone's calendar year (month rows), then the annual summary,
+# the "beyond the paper" claims and figures (j)-(l). Target: `snakemake --cores 2 year`.
+# Modeled profiles, the year section's protocol (paper by default).
+
+from clover.control.year import year_zones
+
+YEAR_ZONES = [z.zone for z in year_zones(RUN.year)]
+YEAR_FIGURES = ["fig_j_year_tonnes", "fig_k_adapt_vs_swing", "fig_l_month_zone"]
+# rerun trigger of the year jobs: every key `clover year run` reads from the config
+YEAR_SETTINGS = RUN.settings(["year", "gpu", "n_gpus", "problem", "control", "scheme_params",
+                              "data_dir"])
+
+
+# figures (j)-(l) are the year study's (the `figure` rule draws (a)-(i))
+ruleorder: year_figure > figure
+
+
+rule year_run:
+    input:
+        data="results/data/verified.txt",
+        profiles=lambda wc: profile_path(wc.app),
+    output:
+        "results/year/parts/{app}/{zone}.csv",
+    log:
+        "logs/year/{app}/{zone}.log",
+    wildcard_constraints:
+        zone="[A-Za-z0-9-]+",
+    params:
+        clover=CLOVER,
+        settings=YEAR_SETTINGS,
+        config=config_file,  # the effective config file (common.smk)
+    conda:
+        ENV
+    shell:
+        "{params.clover} year run --config {params.config} --app {wildcards.app} "
+        "--zone {wildcards.zone} --profiles {input.profiles} "
+        "--out {output} 2> {log}"
+
+
+rule year_summary:
+    input:
+        expand("results/year/parts/{app}/{zone}.csv", app=RUN.year.apps, zone=YEAR_ZONES),
+    output:
+        monthly="results/year/monthly.csv",
+        summary=report("results/year/summary.csv", caption="../report/year.rst", category="Year"),
+        claims="results/year/claims.csv",
+        markdown="results/year/claims.md",
+    log:
+        "logs/year/summary.log",
+    params:
+        clover=CLOVER,
+    conda:
+        ENV
+    shell:
+        "{params.clover} year summary --parts {input} --monthly {output.monthly} "
+        "--summary {output.summary} --claims {output.claims} --markdown {output.markdown} "
+        "> {log} 2>&1"
+
+
+rule year_figure:
+    input:
+        summary="results/year/summary.csv",
+        monthly="results/year/monthly.csv",
+    output:
+        pdf=report("paper_figures/{yfig}.pdf", caption="../report/year.rst", category="Year"),
+        png="paper_figures/{yfig}.png",
+    log:
+        "logs/figures/{yfig}.log",
+    wildcard_constraints:
+        yfig="fig_[jkl]_[a-z_]+",
+    params:
+        clover=CLOVER,
+    conda:
+        ENV
+    shell:
+        "{params.clover} year figure --which {wildcards.yfig} --summary {input.summary} "
+        "--monthly {input.monthly} --out {output.pdf} {output.png} 2> {log}"
+
+
+rule year:
+    input:
+        "results/year/summary.csv",
+        "results/year/claims.md",
+        expand("paper_figures/{yfig}.{ext}", yfig=YEAR_FIGURES, ext=("pdf", "png")),
