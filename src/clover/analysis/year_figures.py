@@ -70,7 +70,8 @@ def fig_k_adapt_vs_swing(summary: pd.DataFrame, monthly: pd.DataFrame) -> plt.Fi
             d = s[(s["app"] == app) & (s["scheme"] == scheme)]
             ax.scatter(d["daily_swing_g_per_kwh"], d["adapt_value_t"], marker=marker, s=22,
                        label=_LABEL[scheme])
-        for _, r in s[(s["app"] == app) & (s["scheme"] == "oracle")].iterrows():
+        d = s[(s["app"] == app) & (s["scheme"] == "oracle")]
+        for _, r in d.loc[d["adapt_value_t"].abs().nlargest(4).index].iterrows():
             ax.annotate(r["zone"], (r["daily_swing_g_per_kwh"], r["adapt_value_t"]),
                         fontsize=5, alpha=0.7)
         ax.axhline(0, color="k", lw=0.6)
@@ -87,7 +88,8 @@ def fig_k_adapt_vs_swing(summary: pd.DataFrame, monthly: pd.DataFrame) -> plt.Fi
 
 
 def fig_l_month_zone(summary: pd.DataFrame, monthly: pd.DataFrame) -> plt.Figure:
-    """(l) Heat map, month × zone, of Clover's tonnes avoided against BASE, per app."""
+    """(l) Heat map, month × zone, of Clover's tonnes avoided against BASE per day of the
+    month (so that month lengths do not show as seasons), per app."""
     m = monthly[monthly["scheme"] == "clover"]
     if m.empty:
         raise CloverError("figure fig_l_month_zone: the year study ran no 'clover' scheme")
@@ -96,16 +98,16 @@ def fig_l_month_zone(summary: pd.DataFrame, monthly: pd.DataFrame) -> plt.Figure
     fig, axes = plt.subplots(1, len(apps), figsize=(3.6 * len(apps) + 1, 0.3 * len(zones) + 1.8),
                              sharey=True, squeeze=False)
     for ax, app in zip(axes[0], apps):
-        grid = (m[m["app"] == app].pivot_table(index="zone", columns="month",
-                                                 values="avoided_t", aggfunc="sum")
+        grid = (m[m["app"] == app].assign(per_day=lambda d: d["avoided_t"] / d["days"])
+                .pivot_table(index="zone", columns="month", values="per_day", aggfunc="sum")
                 .reindex(index=zones, columns=range(1, 13)))
         im = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis")
         ax.set_xticks(range(12), [str(i) for i in range(1, 13)], fontsize=7)
         ax.set_xlabel("month")
         ax.set_title(app)
-        fig.colorbar(im, ax=ax, label="tonnes avoided / month", shrink=0.8)
+        fig.colorbar(im, ax=ax, label="tonnes avoided per day", shrink=0.8)
     axes[0][0].set_yticks(range(len(zones)), zones, fontsize=7)
-    fig.suptitle(f"(l) Clover's carbon avoided vs BASE by month and zone\n{stated(summary)}",
+    fig.suptitle(f"(l) Clover's carbon avoided vs BASE per day, by month and zone\n{stated(summary)}",
                  fontsize=9)
     fig.tight_layout()
     return fig
