@@ -36,6 +36,7 @@ from typing import Any
 
 from ray import serve
 
+from clover.serve.fcfs_dispatch import FcfsDispatcher, QueueFull
 from clover.serve.safety import (IngressLimits, RequestCounters, bind_serve_grpc_to_loopback,
                                  check_request_id)
 
@@ -205,6 +206,10 @@ class Ingress:
         self.counters = RequestCounters()
         self.pending = 0  # admitted /infer requests (body read, waiting, or at a replica)
         self.retried = 0
+        #: ``optimal``: smooth WRR by the router's shares; ``fcfs``: the artifact's one queue
+        #: (clover.serve.fcfs_dispatch), bounded by the admission bound
+        self.dispatch = "optimal"
+        self.fcfs = FcfsDispatcher((), self.limits.max_pending)
 
     def _event(self, kind: str, **fields: Any) -> None:
         ev = {"t": time.time(), "event": kind, **fields}
@@ -212,11 +217,13 @@ class Ingress:
         log.warning("clover ingress event: %s", ev)
 
     # -- control plane (called by the driver through a DeploymentHandle)
-    def set_routes(self, routes: list[dict]) -> int:
+    def set_routes(self, routes: list[dict], dispatch: str | None = None) -> int:
         """Replace the routing table: [{instance_id, app_name, weight, variant, slice}].
 
         An empty table (or all weights 0) makes the ingress hold new requests until routes
-        come back. Returns the new generation number.
+        come back. ``dispatch`` (None: unchanged): ``optimal`` routes by the weights, ``fcfs``
+        gives each request to the instance idle longest (every route, in table order; the
+        weights are ignored). Returns the new generation number.
         """
         handles = {}
         for r in routes:
@@ -226,6 +233,14 @@ class Ingress:
         self.handles = handles
         self.meta = {r["instance_id"]: dict(r) for r in routes}
         self.wrr = _SmoothWRR({r["instance_id"]: r["weight"] for r in routes})
+        if dispatch is not None:
+            if dispatch not in ("optimal", "fcfs"):
+                raise ValueError(f"dispatch must be optimal or fcfs, not {dispatch!r}")
+            self.dispatch = dispatch
+        if self.dispatch == "fcfs":
+            self.wrr = _SmoothWRR({r["instance_id"]: 1.0 for r in routes})
+        self.fcfs.set_instances([r["instance_id"] for r in routes] if self.dispatch == "fcfs"
+                                else [])
         self.generation += 1
         if self.wrr.weights:
             self.routable.set()
@@ -238,6 +253,7 @@ class Ingress:
     def set_limits(self, limits: dict) -> dict:
         """Change the bounds at run time (max_pending only up to the deployment's bound)."""
         self.limits = IngressLimits(**limits).validate()
+        self.fcfs.set_max_queue(self.limits.max_pending)
         self._event("limits", **self.limits.as_dict())
         return self.limits.as_dict()
 
@@ -299,18 +315,29 @@ class Ingress:
             if remaining <= 0:
                 return failed(f"no instance answered within {lim.retry_deadline_s:g} s"
                               + (f": {last_err}" if last_err else ""))
-            if not self.routable.is_set():
+            if self.dispatch != "fcfs" and not self.routable.is_set():  # fcfs: its queue holds
                 try:
                     await asyncio.wait_for(self.routable.wait(), timeout=remaining)
                 except asyncio.TimeoutError:
                     continue
             gen = self.generation
-            # a retry goes to an instance not tried yet; when every routable instance was
-            # tried, to the replacement of the (dead) replica that Serve starts
-            iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
-            if iid is None:
-                self.routable.clear()
-                continue
+            if self.dispatch == "fcfs":
+                try:  # the artifact's queue: wait for the instance idle longest
+                    iid = await self.fcfs.acquire(timeout_s=remaining, front=attempts > 0)
+                except QueueFull as exc:
+                    return "shed", str(exc), {"id": rid, "error": f"overloaded: {exc}"}
+                except asyncio.TimeoutError:
+                    continue
+                if iid not in self.handles:  # unrouted while it was handed out
+                    self.fcfs.release(iid)
+                    continue
+            else:
+                # a retry goes to an instance not tried yet; when every routable instance was
+                # tried, to the replacement of the (dead) replica that Serve starts
+                iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
+                if iid is None:
+                    self.routable.clear()
+                    continue
             handle = self.handles[iid]
             attempts += 1
             tried.add(iid)
@@ -333,6 +360,8 @@ class Ingress:
                 continue
             finally:
                 self.inflight[iid] -= 1
+                if self.dispatch == "fcfs":
+                    self.fcfs.release(iid)
             out["attempts"] = attempts
             out["server_ms"] = (time.perf_counter() - t0) * 1000.0
             return "answered", "", out
