@@ -159,26 +159,25 @@ def _run_live(args, protocol, problem_for, problem_kwargs, scheme_params, ci, st
               service, log, on_hour):
     """:func:`run_once` on the live service: BASE measured sets the SLA and C_base (the
     problem is rebuilt at the same rate with that SLA), deploys and hours are measured."""
-    from clover.sim.protocol import live_refusal
-
-    refusal = live_refusal(protocol, args.app)
-    if refusal:
-        raise CloverError(f"backend live: {refusal}: use --protocol extended")
     import os
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
     from clover.serve.live import LiveBackend, LiveSettings
 
     log = log or (lambda m: print(f"[live] {m}", file=sys.stderr, flush=True))
-    backend = LiveBackend(live or LiveSettings.from_env(), args.app, args.gpu, args.n_gpus,
-                          seed=args.seed, log=log, service=service)
+    backend = LiveBackend((live or LiveSettings.from_env()).with_flags(args), args.app, args.gpu,
+                          args.n_gpus, seed=args.seed, log=log, service=service,
+                          protocol=protocol)
+    backend.check_slots()  # GPUs and cores, before anything starts
     profiles = backend.profiles(args.profiles)
     draft = problem_for(backend.gpu, backend.n_gpus, profiles, problem_kwargs)
+    backend.check_memory(draft)  # before any replica starts
     with backend:
         base = backend.measure_base(draft, problem_kwargs.get("sla_ms"))
         problem = base.apply(problem_for(backend.gpu, backend.n_gpus, profiles, {
             **problem_kwargs, "rate_rps": draft.rate_rps, "sla_ms": base.sla_ms}))
         log(f"C_base {problem.base_carbon_g * 1000:.4f} mg/request")
+        problem = backend.scheme_problem(problem, args.scheme)  # BASE: the reference's deploy
         evaluator, costs = backend.controller_parts(problem, sim_evaluator(problem),
                                                     args.eval_window_s, base)
         return control_run(args, protocol, problem, evaluator, costs, scheme_params, ci, stamps,
@@ -255,21 +254,27 @@ def _sigterm_like_ctrl_c_when_live(fn):
 
 
 def run_and_write(args: argparse.Namespace, live=None, service=None, log=None):
-    """:func:`run_once`, its log labelled and written to ``--out`` (atomically; a live run
-    rewrites it after every hour) or stdout; returns the labelled log."""
+    """:func:`run_once`, its log labelled and written to ``--out`` (atomically) or stdout;
+    returns the labelled log. A live run keeps its log so far in ``<out>.partial`` after
+    every hour, removed when the run ends or is stopped (no partial log is left as a log)."""
+    from pathlib import Path
+
     from clover.control.grid import label_log
     from clover.tables import CSV_FORMAT, write_csv
-
 
     def labelled(df):
         return label_log(df, args.protocol, args.grid)
 
-    on_hour = None
+    on_hour, partial = None, Path(f"{args.out}.partial")
     if args.backend == "live" and args.out:
         def on_hour(df) -> None:
-            write_csv(labelled(df), args.out)
+            write_csv(labelled(df), partial)
 
-    out = labelled(run_once(args, live, service, log, on_hour))
+    try:
+        out = labelled(run_once(args, live, service, log, on_hour))
+    finally:
+        if on_hour is not None:
+            partial.unlink(missing_ok=True)
     if args.out:
         write_csv(out, args.out)
     else:
@@ -339,7 +344,17 @@ def _live(args: argparse.Namespace) -> int:
 def _run_grid(args: argparse.Namespace) -> int:
     from clover.control.grid import run_schemes
 
-    run_schemes(args, args.schemes, args.out, run_once)
+    if args.backend != "live":
+        run_schemes(args, args.schemes, args.out, run_once)
+        return 0
+    from clover.serve.live import LiveSettings, shared_service
+    from clover.sim.protocol import protocol_from_args
+
+    protocol = protocol_from_args(args)  # every scheme on one service (Ray starts once)
+    settings = LiveSettings.from_env().with_flags(args)
+    with shared_service(settings, args.app, args.gpu, args.n_gpus or protocol.default_gpus,
+                        protocol, args.seed) as service:
+        run_schemes(args, args.schemes, args.out, lambda a: run_once(a, service=service))
     return 0
 
 
@@ -394,6 +409,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_data_dir_option(p)
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     add_protocol_args(p)
+    from clover.serve.cli import add_live_run_flags
+
+    add_live_run_flags(p)
     p.add_argument("--grid", default="main",
                    help="pipeline grid the run belongs to, written in the log (default main)")
 

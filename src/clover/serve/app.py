@@ -90,7 +90,8 @@ class SliceReplica:
                      device, props.name, props.multi_processor_count, props.total_memory / 2**30)
         t0 = time.perf_counter()
         self.model = b.build_model(self.spec["variant"], device=torch_device)
-        inputs = b.example_inputs(self.spec["variant"], batch_size=1,
+        self.batch = int(self.spec.get("batch_size") or 1)  # inputs per request, one pass
+        inputs = b.example_inputs(self.spec["variant"], batch_size=self.batch,
                                   input_size=self.spec.get("input_size"), seed=seed)
         self.inputs = {k: v.to(torch_device) for k, v in inputs.items()}
         self.cuda = device != "cpu"
@@ -119,6 +120,9 @@ class SliceReplica:
             time.sleep(min(float(fault[6:]), 30.0))  # slow-request drill (timeouts, drains)
         if fault == "reject" and self.spec.get("allow_faults"):
             raise ValueError("request rejected by the model (drill)")
+        if request.get("batch") not in (None, self.batch):
+            raise ValueError(f"request of batch {request.get('batch')!r}, replica serves "
+                             f"batch {self.batch}")
         t0 = time.perf_counter()
         with self.torch.inference_mode():
             self._forward()
@@ -128,6 +132,7 @@ class SliceReplica:
         return {"id": request.get("id"), "instance": self.spec["instance_id"],
                 "variant": self.spec["variant"], "slice": self.spec["profile"],
                 "device": self.spec["device"], "service_ms": service_s * 1000.0,
+                "batch": self.batch,
                 "pid": os.getpid(), "node": self.node}
 
     def stats(self) -> dict:

@@ -58,14 +58,17 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
                         max_requests: int = MAX_REQUESTS, duration_s: float | None = None,
                         first_id: int = 0, max_connections: int = 512,
                         extra: dict[int, dict] | None = None,
-                        payload_bytes: int | Mapping[int, int] = 0) -> list[RequestRecord]:
+                        payload_bytes: int | Mapping[int, int] = 0,
+                        request_fields: Mapping | None = None) -> list[RequestRecord]:
     """Send one POST /infer per arrival time; returns one record per request, in id order.
 
     Every request gets a record, whatever happened to it: any exception (not only
     ``httpx.HTTPError``) is recorded with its type in ``error_type`` and status 0, and a request
     whose task did not finish is recorded as such. ``extra`` adds fields to the JSON body of
     some requests (by index), e.g. a fault drill; ``payload_bytes`` pads every body (int) or
-    some (by index) with a ``pad`` string of that many bytes (large-body drills).
+    some (by index) with a ``pad`` string of that many bytes (large-body drills);
+    ``request_fields`` go into every body (``{"batch": 8}``: the inputs a request carries,
+    which the replica checks against its own batch).
     """
     import httpx
 
@@ -87,7 +90,7 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
             sent = time.perf_counter() - t0
             rid = first_id + k
             try:
-                body_out = {"id": rid, **((extra or {}).get(k, {}))}
+                body_out = {"id": rid, **(request_fields or {}), **((extra or {}).get(k, {}))}
                 pad = (payload_bytes.get(k, 0) if isinstance(payload_bytes, Mapping)
                        else payload_bytes)
                 if pad:

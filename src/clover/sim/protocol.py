@@ -212,19 +212,6 @@ def build_problem(app: str, gpu: str, n_gpus: int, profiles, settings: ProtocolS
                     sla_factor=float(sla / base_p95))
 
 
-def live_refusal(settings: ProtocolSettings, app: str) -> str | None:
-    """Why the live service (``clover run --backend live``) cannot run ``app`` under
-    ``settings``, or None when it can: it serves one request at a time on its own GPUs, so
-    BASE on k·N GPUs, the replicated space, FCFS dispatch and batched requests (the paper
-    protocol) are not deployable; the extended protocol is."""
-    if not settings.is_paper_like and settings.batch(app) == 1:
-        return None
-    return (f"protocol {settings.name} is not deployable (BASE on {settings.base_gpu_factor} x N "
-            f"GPUs, {settings.space} space, {settings.dispatch} dispatch, request batch "
-            f"{settings.batch(app)}); the live service serves one request at a time on its own "
-            "GPUs")
-
-
 def protocol_from_args(args) -> ProtocolSettings:
     """:class:`ProtocolSettings` from :func:`clover.cliutil.add_protocol_args` flags (here, not
     in ``clover.cliutil``, so that the shared argparse helpers import nothing from ``sim``)."""
