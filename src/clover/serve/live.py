@@ -268,7 +268,8 @@ class LiveBackend:
                                     builders_module=s.builders_module, log=log,
                                     batch_sizes=tuple(sorted({1, self.batch})))
         write_table(df, cache)
-        return df
+        # as read back: a run on the fresh table and one on its cache plan alike
+        return validate_table(read_table(cache), str(cache))
 
     def measure_base(self, problem, sla_ms: float | None = None) -> BaseMeasurement:
         """Deploy BASE's reference (:func:`clover.serve.reference.base_reference`: N GPUs,
@@ -308,7 +309,8 @@ class LiveBackend:
 
         s = self.settings
         cache = self.service.__dict__.setdefault("clover_base_measurements", {})
-        key = (self.app, ref.configuration.key(), round(ref.rate_rps, 9), s.hour_seconds,
+        # the rate to 6 digits: a freshly calibrated table and its CSV cache differ beyond
+        key = (self.app, ref.configuration.key(), f"{ref.rate_rps:.6g}", s.hour_seconds,
                s.arrivals, problem.seed)
         if key not in cache:
             probe = LiveEvaluator(self.service, problem, default_evaluator(problem),
