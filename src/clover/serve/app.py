@@ -303,6 +303,25 @@ class Ingress:
         return True
 
     # -- data plane
+    async def _pick(self, tried: set, retry: bool, remaining: float) -> str | None:
+        """The instance of the next attempt (None: none now, try again). ``fcfs``: wait in the
+        artifact's queue for the instance idle longest (a retry goes first; QueueFull past the
+        bound). ``optimal``: a retry goes to an instance not tried yet; when every routable
+        instance was tried, to the replacement of the (dead) replica that Serve starts."""
+        if self.dispatch == "fcfs":
+            try:
+                iid = await self.fcfs.acquire(timeout_s=remaining, front=retry)
+            except asyncio.TimeoutError:
+                return None
+            if iid not in self.handles:  # unrouted while it was handed out
+                self.fcfs.release(iid)
+                return None
+            return iid
+        iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
+        if iid is None:
+            self.routable.clear()
+        return iid
+
     async def infer(self, request: dict) -> tuple[str, str, dict]:
         """Serve one request: route, retry on replica loss; returns (outcome, reason, reply)."""
         t0 = time.perf_counter()
@@ -326,23 +345,12 @@ class Ingress:
                 except asyncio.TimeoutError:
                     continue
             gen = self.generation
-            if self.dispatch == "fcfs":
-                try:  # the artifact's queue: wait for the instance idle longest
-                    iid = await self.fcfs.acquire(timeout_s=remaining, front=attempts > 0)
-                except QueueFull as exc:
-                    return "shed", str(exc), {"id": rid, "error": f"overloaded: {exc}"}
-                except asyncio.TimeoutError:
-                    continue
-                if iid not in self.handles:  # unrouted while it was handed out
-                    self.fcfs.release(iid)
-                    continue
-            else:
-                # a retry goes to an instance not tried yet; when every routable instance was
-                # tried, to the replacement of the (dead) replica that Serve starts
-                iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
-                if iid is None:
-                    self.routable.clear()
-                    continue
+            try:
+                iid = await self._pick(tried, attempts > 0, remaining)
+            except QueueFull as exc:
+                return "shed", str(exc), {"id": rid, "error": f"overloaded: {exc}"}
+            if iid is None:
+                continue
             handle = self.handles[iid]
             attempts += 1
             tried.add(iid)
