@@ -280,22 +280,22 @@ def _run_live(spec: RunSpec, s: _Setup, ci, stamps, live, service, log, on_hour)
     rebuilt at the same rate with that SLA), deploys and hours are measured."""
     import sys
 
-    refusal = s.protocol.live_refusal(spec.app)
-    if refusal:
-        raise CloverError(f"backend live: {refusal}: use --protocol extended")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (calibration)
     from clover.serve.live import LiveBackend, LiveSettings
 
     log = log or (lambda m: print(f"[live] {m}", file=sys.stderr, flush=True))
     backend = LiveBackend(live or LiveSettings.from_env(), spec.app, spec.gpu, s.n_gpus,
-                          seed=spec.seed, log=log, service=service)
+                          seed=spec.seed, log=log, service=service, protocol=s.protocol)
+    backend.check_slots()  # GPUs and cores, before anything starts
     profiles = backend.profiles(spec.profiles)
     draft = _problem(spec, s, backend.gpu, backend.n_gpus, profiles)
+    backend.check_memory(draft)  # before any replica starts
     with backend:
         base = backend.measure_base(draft, spec.problem.get("sla_ms"))
         problem = base.apply(_problem(spec, s, backend.gpu, backend.n_gpus, profiles, {
             **spec.problem, "rate_rps": draft.rate_rps, "sla_ms": base.sla_ms}))
         log(f"C_base {problem.base_carbon_g * 1000:.4f} mg/request")
+        problem = backend.scheme_problem(problem, spec.scheme)  # BASE: the reference's deploy
         evaluator, costs = backend.controller_parts(problem, s.protocol.evaluator(problem),
                                                     spec.eval_window_s, base)
         return _stepped(spec, s, problem, evaluator, costs, ci, stamps, source="",
@@ -318,15 +318,23 @@ def _logging_hours(log, on_hour):
     return each
 
 
-def run_schemes(spec: RunSpec, schemes, seeds=None) -> Iterator[RunResult]:
+def run_schemes(spec: RunSpec, schemes, seeds=None, **kwargs) -> Iterator[RunResult]:
     """:func:`run` of ``spec`` for each of ``schemes`` in turn, in one process (a pipeline
     job; ``clover run-grid``), each result as its run ends; ``seeds``: one seed per scheme
-    (default: the spec's for every one)."""
+    (default: the spec's for every one); ``kwargs``: :func:`run`'s, e.g. one live
+    ``service`` shared by every scheme."""
     seeds = list(seeds) if seeds else [spec.seed] * len(schemes)
     if len(seeds) != len(schemes):
         raise CloverError(f"seeds: {len(seeds)} seed(s) for {len(schemes)} scheme(s)")
     for scheme, seed in zip(schemes, seeds):
-        yield run(replace(spec, scheme=scheme, seed=int(seed)))
+        yield run(replace(spec, scheme=scheme, seed=int(seed)), **kwargs)
+
+
+def live_setup(spec: RunSpec):
+    """(protocol settings, GPU count) of ``spec``: what a shared live service is started
+    with."""
+    s = _setup(spec)
+    return s.protocol, s.n_gpus
 
 
 def decide(spec: RunSpec, ci_g_per_kwh: float, *, hour: int = 0, period=None):

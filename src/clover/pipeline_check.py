@@ -54,26 +54,6 @@ def check_run_config(config: Mapping) -> RunConfig:
         raise ConfigCheckError(exc.message) from None
 
 
-def check_live_grid(run: RunConfig, grid) -> None:
-    """With ``backend: live``, every run of the grid (``clover.control.grid.grid_table``)
-    must be deployable on the live service (:func:`clover.sim.protocol.live_refusal`): the
-    paper protocol is not, so ``snakemake -n`` says so before a job starts."""
-    if run.backend != "live":
-        return
-    from clover.sim.protocol import live_refusal, protocol_settings
-
-    # protocol_settings ignores the None ones (the preset's)
-    knobs = {k: run.get(k) for k in ("base_gpu_factor", "space", "dispatch", "request_batch",
-                                     "base_utilisation")}
-    for (protocol, name, app), _ in grid.groupby(["protocol", "grid", "app"], sort=False):
-        refusal = live_refusal(protocol_settings(protocol, **knobs), app)
-        if refusal:
-            raise ConfigCheckError(
-                f"config backend: live: the {name} grid's {app} runs: {refusal}; set "
-                "protocol: extended and protocols: [extended] (lam_sweep and regions take "
-                "their own protocols key)")
-
-
 def _known_zones(data_dir: str | None) -> set[str]:
     """Zones in the data directory's carbon datasets (empty when there is no data yet, e.g.
     a clean clone before ``clover data download``: then only the spelling is checked)."""

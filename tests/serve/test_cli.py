@@ -32,9 +32,22 @@ def test_serve_up_bad_configuration(run_cli, tmp_path):
     assert code == 2 and "invalid MIG layout 4g.20gb+4g.20gb" in err
 
 
-def test_run_backend_live_refuses_a_protocol_it_cannot_deploy(run_cli, shared_data):
+def test_run_backend_live_paper_refuses_a_machine_that_cannot_hold_base(run_cli, shared_data,
+                                                                      tmp_path):
+    """The paper protocol deploys live now; a BASE reference of k x N whole-GPU replicas
+    (--base-deploy full: 5 N emulated GPUs, N = this machine's cores) does not fit: one line
+    naming the shortfall, before Ray or any replica starts, and no log."""
+    import os
+
+    n = os.cpu_count()
+    out = tmp_path / "log.csv"
     code, _, err = run_cli("run", "--app", "efficientnet", "--scheme", "clover", "--trace",
                            "CISO-March", "--backend", "live", "--protocol", "paper",
-                           "--data-dir", str(shared_data))
-    assert code == 2 and "backend live: protocol paper is not deployable" in err
-    assert "--protocol extended" in err and "Traceback" not in err
+                           "--n-gpus", str(n), "--base-deploy", "full", "--hours", "2",
+                           "--out", str(out), "--data-dir", str(shared_data))
+    assert code == 2 and "Traceback" not in err
+    line = [l for l in err.splitlines() if l.startswith("clover: error:")]
+    assert line == [f"clover: error: live run: BASE's reference (full: {5 * n} x "
+                    f"efficientnet-b7) needs {5 * n} CPU cores (one per emulated GPU), the "
+                    f"machine has {n} (use --base-deploy equivalent)"], err
+    assert not out.exists() and not (tmp_path / "log.csv.partial").exists()

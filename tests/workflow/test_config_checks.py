@@ -96,19 +96,6 @@ def test_bare_snakemake_plans_all(tmp_path):
     assert job_counts(bare.log) == job_counts(full.log) != {}, bare.log[-2000:]
 
 
-def test_dry_run_refuses_the_paper_grid_on_the_live_backend(tmp_path):
-    """backend live with the paper protocol in the grid: one line at parse time, naming the
-    grid and the way out (the live service cannot deploy BASE on k x N GPUs, FCFS, batches)."""
-    work = _work(tmp_path)
-    cfg = work / "config" / "config.yaml"
-    cfg.write_text(cfg.read_text().replace("backend: model", "backend: live", 1))
-    out = dry_run(work)
-    assert out.returncode != 0
-    line = "config backend: live: the main grid's efficientnet runs: protocol paper is not deployable"
-    assert any(l.startswith(line) for l in out.log.splitlines()), out.log[-2000:]
-    assert "set protocol: extended and protocols: [extended]" in out.log
-
-
 def test_dry_run_names_the_yaml_line(tmp_path):
     work = _work(tmp_path, "broken: [unclosed\n")
     out = dry_run(work)

@@ -34,7 +34,7 @@ from clover.analysis.figure_list import FIGURE_NAMES as FIGURES
 from clover.cli import command_settings
 from clover.config import write_effective_config
 from clover.control.grid import default_n_gpus, grid_schemes, grid_table, profile_batch_sizes
-from clover.pipeline_check import check_live_grid, check_run_config, check_trace_specs, check_yaml_files
+from clover.pipeline_check import check_run_config, check_trace_specs, check_yaml_files
 
 
 wildcard_constraints:

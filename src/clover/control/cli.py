@@ -79,18 +79,25 @@ def _sigterm_like_ctrl_c_when_live(fn):
 @flag_errors
 def run_and_write(spec, out: str | None, progress: bool = False, live=None, service=None,
                   log=None):
-    """:func:`clover.api.run`, its log written to ``out`` (atomically; a live run rewrites it
-    after every hour) or stdout; returns the log."""
+    """:func:`clover.api.run`, its log written to ``out`` (atomically) or stdout; returns the
+    log. A live run keeps its log so far in ``<out>.partial`` after every hour, removed when
+    the run ends or is stopped (no partial log is left as a log)."""
+    from pathlib import Path
+
     from clover.api import run
     from clover.tables import CSV_FORMAT, write_csv
 
-    on_hour = None
+    on_hour, partial = None, Path(f"{out}.partial")
     if spec.backend == "live" and out:
         def on_hour(df) -> None:
-            write_csv(df, out)
+            write_csv(df, partial)
 
-    result = run(spec, on_hour=on_hour, progress=progress, live=live, service=service,
-                 log=log)
+    try:
+        result = run(spec, on_hour=on_hour, progress=progress, live=live, service=service,
+                     log=log)
+    finally:
+        if on_hour is not None:
+            partial.unlink(missing_ok=True)
     if out:
         write_csv(result.log, out)
     else:
@@ -100,7 +107,12 @@ def run_and_write(spec, out: str | None, progress: bool = False, live=None, serv
 
 @_sigterm_like_ctrl_c_when_live
 def _run(args: argparse.Namespace) -> int:
-    run_and_write(flag_errors(spec_from_args)(args), args.out, args.progress)
+    live = None
+    if args.backend == "live":
+        from clover.serve.live import LiveSettings
+
+        live = LiveSettings.from_env().with_flags(args)
+    run_and_write(flag_errors(spec_from_args)(args), args.out, args.progress, live=live)
     return 0
 
 
@@ -152,22 +164,38 @@ def _live(args: argparse.Namespace) -> int:
     return call_with_sigterm_as_ctrl_c(work, args)
 
 
+def _write_each(results, outs) -> None:
+    """Each result's log written to its ``--out`` as its run ends."""
+    from clover.tables import write_csv
+
+    for out in outs:
+        write_csv(flag_errors(next)(results).log, out)
+
+
 @_sigterm_like_ctrl_c_when_live
 def _run_grid(args: argparse.Namespace) -> int:
     """Every scheme of one job in this process, each labelled log written atomically as its
-    run ends (a killed job leaves complete logs only: Snakemake reruns the job)."""
-    from clover.api import run_schemes
-    from clover.tables import write_csv
+    run ends (a killed job leaves complete logs only: Snakemake reruns the job); with
+    ``--backend live`` every scheme runs on one shared service (Ray and the ingress start
+    once)."""
+    from clover.api import live_setup, run_schemes
 
     if len(args.schemes) != len(args.out):
         raise CloverError(f"--schemes names {len(args.schemes)} scheme(s) but --out "
                           f"{len(args.out)} file(s)")
     if len(set(args.out)) != len(args.out):
         raise CloverError("--out names one file twice")
-    results = flag_errors(run_schemes)(flag_errors(spec_from_args)(args), args.schemes,
-                                       args.seeds)
-    for out in args.out:
-        write_csv(flag_errors(next)(results).log, out)
+    spec = flag_errors(spec_from_args)(args)
+    if args.backend != "live":
+        _write_each(flag_errors(run_schemes)(spec, args.schemes, args.seeds), args.out)
+        return 0
+    from clover.serve.live import LiveSettings, shared_service
+
+    live = LiveSettings.from_env().with_flags(args)
+    protocol, n_gpus = flag_errors(live_setup)(spec)
+    with shared_service(live, spec.app, spec.gpu, n_gpus, protocol, spec.seed) as svc:
+        _write_each(flag_errors(run_schemes)(spec, args.schemes, args.seeds, live=live,
+                                             service=svc), args.out)
     return 0
 
 
@@ -223,6 +251,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_data_dir_option(p)
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     add_protocol_args(p)
+    from clover.serve.cli import add_live_run_flags
+
+    add_live_run_flags(p)
     p.add_argument("--grid", default="main",
                    help="pipeline grid the run belongs to, written in the log (default main)")
 

@@ -94,3 +94,18 @@ class ServiceEstimate:
             return None
         return (f"wait bound: {pending} requests pending would wait {wait_s:.2f} s > {max_wait_s:g} s "
                 f"at {cap:.0f} requests/s")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A replica call failed in a way another replica can fix: it died or is unavailable.
+
+    Not retryable: the replica's own code raised (``RayTaskError``: the model rejected the
+    request), a timeout, a cancellation, anything unknown.
+    """
+    from ray import exceptions as rx
+    from ray.serve import exceptions as sx
+
+    if isinstance(exc, (rx.RayTaskError, rx.TaskCancelledError)):
+        return False
+    return isinstance(exc, (rx.RayActorError, sx.ReplicaUnavailableError,
+                            sx.DeploymentUnavailableError, sx.BackPressureError))

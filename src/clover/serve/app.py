@@ -37,7 +37,8 @@ from typing import Any
 from ray import serve
 
 from clover.serve.admission import (Cancelled, ServiceEstimate, is_cancellation,
-                                    json_depth_exceeds)
+                                    is_retryable, json_depth_exceeds)
+from clover.serve.fcfs_dispatch import FcfsDispatcher, QueueFull
 from clover.serve.safety import (IngressLimits, RequestCounters, bind_serve_grpc_to_loopback,
                                  check_request_id)
 
@@ -91,7 +92,8 @@ class SliceReplica:
                      device, props.name, props.multi_processor_count, props.total_memory / 2**30)
         t0 = time.perf_counter()
         self.model = b.build_model(self.spec["variant"], device=torch_device)
-        inputs = b.example_inputs(self.spec["variant"], batch_size=1,
+        self.batch = int(self.spec.get("batch_size") or 1)  # inputs per request, one pass
+        inputs = b.example_inputs(self.spec["variant"], batch_size=self.batch,
                                   input_size=self.spec.get("input_size"), seed=seed)
         self.inputs = {k: v.to(torch_device) for k, v in inputs.items()}
         self.cuda = device != "cpu"
@@ -120,6 +122,9 @@ class SliceReplica:
             time.sleep(min(float(fault[6:]), 30.0))  # slow-request drill (timeouts, drains)
         if fault == "reject" and self.spec.get("allow_faults"):
             raise ValueError("request rejected by the model (drill)")
+        if request.get("batch") not in (None, self.batch):
+            raise ValueError(f"request of batch {request.get('batch')!r}, replica serves "
+                             f"batch {self.batch}")
         t0 = time.perf_counter()
         with self.torch.inference_mode():
             self._forward()
@@ -129,6 +134,7 @@ class SliceReplica:
         return {"id": request.get("id"), "instance": self.spec["instance_id"],
                 "variant": self.spec["variant"], "slice": self.spec["profile"],
                 "device": self.spec["device"], "service_ms": service_s * 1000.0,
+                "batch": self.batch,
                 "pid": os.getpid(), "node": self.node}
 
     def stats(self) -> dict:
@@ -159,21 +165,6 @@ class _SmoothWRR:
         best = max(cands, key=lambda k: (self.current[k], k))
         self.current[best] -= total
         return best
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """A replica call failed in a way another replica can fix: it died or is unavailable.
-
-    Not retryable: the replica's own code raised (``RayTaskError``: the model rejected the
-    request), a timeout, a cancellation, anything unknown.
-    """
-    from ray import exceptions as rx
-    from ray.serve import exceptions as sx
-
-    if isinstance(exc, (rx.RayTaskError, rx.TaskCancelledError)):
-        return False
-    return isinstance(exc, (rx.RayActorError, sx.ReplicaUnavailableError,
-                            sx.DeploymentUnavailableError, sx.BackPressureError))
 
 
 class _Reject(Exception):
@@ -208,6 +199,10 @@ class Ingress:
         self.pending = 0  # admitted /infer requests (body read, waiting, or at a replica)
         self.retried = 0
         self.estimate = ServiceEstimate()
+        #: ``optimal``: smooth WRR by the router's shares; ``fcfs``: the artifact's one queue
+        #: (clover.serve.fcfs_dispatch), bounded by the admission bound
+        self.dispatch = "optimal"
+        self.fcfs = FcfsDispatcher((), self.limits.max_pending)
 
     def _event(self, kind: str, **fields: Any) -> None:
         ev = {"t": time.time(), "event": kind, **fields}
@@ -215,11 +210,13 @@ class Ingress:
         log.warning("clover ingress event: %s", ev)
 
     # -- control plane (called by the driver through a DeploymentHandle)
-    def set_routes(self, routes: list[dict]) -> int:
+    def set_routes(self, routes: list[dict], dispatch: str | None = None) -> int:
         """Replace the routing table: [{instance_id, app_name, weight, variant, slice}].
 
         An empty table (or all weights 0) makes the ingress hold new requests until routes
-        come back. Returns the new generation number.
+        come back. ``dispatch`` (None: unchanged): ``optimal`` routes by the weights, ``fcfs``
+        gives each request to the instance idle longest (every route, in table order; the
+        weights are ignored). Returns the new generation number.
         """
         handles = {}
         for r in routes:
@@ -230,6 +227,14 @@ class Ingress:
         self.meta = {r["instance_id"]: dict(r) for r in routes}
         self.wrr = _SmoothWRR({r["instance_id"]: r["weight"] for r in routes})
         self.estimate.forget(self.handles)
+        if dispatch is not None:
+            if dispatch not in ("optimal", "fcfs"):
+                raise ValueError(f"dispatch must be optimal or fcfs, not {dispatch!r}")
+            self.dispatch = dispatch
+        if self.dispatch == "fcfs":
+            self.wrr = _SmoothWRR({r["instance_id"]: 1.0 for r in routes})
+        self.fcfs.set_instances([r["instance_id"] for r in routes] if self.dispatch == "fcfs"
+                                else [])
         self.generation += 1
         if self.wrr.weights:
             self.routable.set()
@@ -242,6 +247,7 @@ class Ingress:
     def set_limits(self, limits: dict) -> dict:
         """Change the bounds at run time (max_pending only up to the deployment's bound)."""
         self.limits = IngressLimits(**limits).validate()
+        self.fcfs.set_max_queue(self.limits.max_pending)
         self._event("limits", **self.limits.as_dict())
         return self.limits.as_dict()
 
@@ -286,6 +292,25 @@ class Ingress:
         return True
 
     # -- data plane
+    async def _pick(self, tried: set, retry: bool, remaining: float) -> str | None:
+        """The instance of the next attempt (None: none now, try again). ``fcfs``: wait in the
+        artifact's queue for the instance idle longest (a retry goes first; QueueFull past the
+        bound). ``optimal``: a retry goes to an instance not tried yet; when every routable
+        instance was tried, to the replacement of the (dead) replica that Serve starts."""
+        if self.dispatch == "fcfs":
+            try:
+                iid = await self.fcfs.acquire(timeout_s=remaining, front=retry)
+            except asyncio.TimeoutError:
+                return None
+            if iid not in self.handles:  # unrouted while it was handed out
+                self.fcfs.release(iid)
+                return None
+            return iid
+        iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
+        if iid is None:
+            self.routable.clear()
+        return iid
+
     async def infer(self, request: dict) -> tuple[str, str, dict]:
         """Serve one request: route, retry on replica loss; returns (outcome, reason, reply)."""
         t0 = time.perf_counter()
@@ -303,17 +328,17 @@ class Ingress:
             if remaining <= 0:
                 return failed(f"no instance answered within {lim.retry_deadline_s:g} s"
                               + (f": {last_err}" if last_err else ""))
-            if not self.routable.is_set():
+            if self.dispatch != "fcfs" and not self.routable.is_set():  # fcfs: its queue holds
                 try:
                     await asyncio.wait_for(self.routable.wait(), timeout=remaining)
                 except asyncio.TimeoutError:
                     continue
             gen = self.generation
-            # a retry goes to an instance not tried yet; when every routable instance was
-            # tried, to the replacement of the (dead) replica that Serve starts
-            iid = self.wrr.pick(exclude=tried) or self.wrr.pick()
+            try:
+                iid = await self._pick(tried, attempts > 0, remaining)
+            except QueueFull as exc:
+                return "shed", str(exc), {"id": rid, "error": f"overloaded: {exc}"}
             if iid is None:
-                self.routable.clear()
                 continue
             handle = self.handles[iid]
             attempts += 1
@@ -340,6 +365,8 @@ class Ingress:
                 continue
             finally:
                 self.inflight[iid] -= 1
+                if self.dispatch == "fcfs":
+                    self.fcfs.release(iid)
             self.estimate.observe(iid, sent_s, time.monotonic())
             out["attempts"] = attempts
             out["server_ms"] = (time.perf_counter() - t0) * 1000.0

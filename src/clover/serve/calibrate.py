@@ -32,9 +32,11 @@ from clover.timestamps import iso_utc
 
 
 def time_variant(worker: LocalWorker, variant: str, threads: int, input_size: int | None,
-                 iterations: int, seed: int = 0, warmup: int = 2) -> LatencyStats:
-    """Service times of ``iterations`` batch-1 forward passes on ``threads`` CPU threads."""
-    info = worker.load(variant=variant, batch_size=1, input_size=input_size, warmup=warmup,
+                 iterations: int, seed: int = 0, warmup: int = 2,
+                 batch_size: int = 1) -> LatencyStats:
+    """Service times of ``iterations`` forward passes of ``batch_size`` inputs on ``threads``
+    CPU threads."""
+    info = worker.load(variant=variant, batch_size=batch_size, input_size=input_size, warmup=warmup,
                        device="cpu", threads=max(1, threads), seed=seed)
     reply = worker.go(iterations) if info["ok"] else info
     if not reply["ok"]:
@@ -45,49 +47,64 @@ def time_variant(worker: LocalWorker, variant: str, threads: int, input_size: in
 def calibrate_cpu_profiles(app: str, gpu: str, *, cores_per_gpu: int, n_cpus: int,
                            input_scale: float = 1.0, iterations: int = 10,
                            builders_module: str = "clover.models.builders",
-                           log=None) -> pd.DataFrame:
-    """The profile table of ``app`` for a CPU service emulating ``gpu`` slices (see module doc)."""
-    from clover.profiles import PROFILE_COLUMNS, load_profiles
+                           log=None, batch_sizes: tuple[int, ...] = (1,)) -> pd.DataFrame:
+    """The profile table of ``app`` for a CPU service emulating ``gpu`` slices (see module doc),
+    rows at each of ``batch_sizes`` (a request of batch b is one forward pass of b inputs)."""
+    from clover.profiles import load_profiles
 
     if iterations < 3:
         raise CloverError("calibration needs at least 3 iterations per variant and slice")
     spec = get_gpu(gpu)
-    modeled = load_profiles(app, spec.key, backend="model")
-    modeled = modeled[modeled["batch_size"] == 1].set_index(["variant", "slice_profile"])
-    cpu = cpu_name()
-    stamp = iso_utc()
+    batches = tuple(sorted({int(b) for b in batch_sizes}))
+    modeled = load_profiles(app, spec.key, backend="model", batch_sizes=batches)
     import torch
 
-    software = f"torch {torch.__version__}"
-    cache: dict[tuple[str, int], LatencyStats] = {}
+    const = {"app": app, "gpu": spec.key, "source": "measured-cpu", "cpu": cpu_name(),
+             "software": f"torch {torch.__version__}", "timestamp_utc": iso_utc(),
+             "power_source": "modeled", "iterations": iterations}
+    cache: dict[tuple[str, int, int], LatencyStats] = {}
     rows = []
     with kept_torch_threads(), closing(LocalWorker(builders_module)) as worker:
-        for var in variants_for_app(app):
-            size = scaled_input_size(var.name, input_scale)
-            for prof in spec.profiles:
-                threads, _ = cpu_share(0, 0, prof.compute_slices, cores_per_gpu, n_cpus)
-                m = modeled.loc[(var.name, prof.name)]
-                fits = bool(m["fits"])
-                row = {c: (m[c] if c in m.index else np.nan) for c in PROFILE_COLUMNS
-                       if c not in ("variant", "slice_profile")}
-                row.update(app=app, gpu=spec.key, variant=var.name, slice_profile=prof.name,
-                           batch_size=1, fits=fits, source="measured-cpu",
-                           device=f"cpu: {cpu}, {threads} thread(s)", software=software,
-                           timestamp_utc=stamp, power_source="modeled",
-                           input_size=size if size is not None else var.input_size,
-                           iterations=iterations)
-                if fits:
-                    key = (var.name, threads)
-                    if key not in cache:
-                        if log:
-                            log(f"calibrating {var.name} on {threads} thread(s), "
-                                f"input {row['input_size']}")
-                        cache[key] = time_variant(worker, var.name, threads, size, iterations)
-                    t = cache[key]
-                    row.update(service_ms_mean=t.mean_ms, service_ms_p50=t.p50_ms,
-                               service_ms_p95=t.p95_ms, max_throughput_rps=1000.0 / t.mean_ms,
-                               energy_j_per_request=float(m["power_w_busy"]) * t.mean_ms / 1000.0)
-                rows.append(row)
-    from clover.profiles import validate_table
+        for b in batches:
+            mb = modeled[modeled["batch_size"] == b].set_index(["variant", "slice_profile"])
+            for var in variants_for_app(app):
+                size = scaled_input_size(var.name, input_scale)
+                for prof in spec.profiles:
+                    threads, _ = cpu_share(0, 0, prof.compute_slices, cores_per_gpu, n_cpus)
+                    row = _row(mb.loc[(var.name, prof.name)], const, var, prof.name, b,
+                               threads, size)
+                    if row["fits"]:
+                        key = (var.name, threads, b)
+                        if key not in cache:
+                            if log:
+                                log(f"calibrating {var.name} batch {b} on {threads} thread(s), "
+                                    f"input {row['input_size']}")
+                            cache[key] = time_variant(worker, var.name, threads, size,
+                                                      iterations, batch_size=b)
+                        t = cache[key]
+                        row.update(service_ms_mean=t.mean_ms, service_ms_p50=t.p50_ms,
+                                   service_ms_p95=t.p95_ms,
+                                   max_throughput_rps=1000.0 / t.mean_ms,
+                                   energy_j_per_request=row["power_w_busy"] * t.mean_ms / 1000.0)
+                    rows.append(row)
+    from clover.profiles import PROFILE_COLUMNS, validate_table
 
     return validate_table(pd.DataFrame(rows)[list(PROFILE_COLUMNS)], "calibrated CPU profiles")
+
+
+def _row(m, const: dict, var, slice_profile: str, batch: int, threads: int,
+         size: int | None) -> dict:
+    """One calibrated row before timing: the modeled row ``m`` (powers, memory, fits) with
+    this service's identity."""
+    from clover.profiles import PROFILE_COLUMNS
+
+    row = {c: (m[c] if c in m.index else np.nan) for c in PROFILE_COLUMNS
+           if c not in ("variant", "slice_profile")}
+    row.update(app=const["app"], gpu=const["gpu"], variant=var.name, slice_profile=slice_profile,
+               batch_size=batch, fits=bool(m["fits"]), source=const["source"],
+               device=f"cpu: {const['cpu']}, {threads} thread(s)", software=const["software"],
+               timestamp_utc=const["timestamp_utc"], power_source=const["power_source"],
+               input_size=size if size is not None else var.input_size,
+               iterations=const["iterations"])
+    row["power_w_busy"] = float(row["power_w_busy"])
+    return row

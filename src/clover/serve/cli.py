@@ -71,6 +71,24 @@ LIVE_HELP = ("run a scheme over a carbon trace on the live service "
              "(Ray Serve on MIG slices, or CPU cores on a laptop)")
 
 
+def add_live_run_flags(p: argparse.ArgumentParser) -> None:
+    """The live flags of ``clover run`` / ``run-grid`` (``--backend live``); each overrides
+    its ``CLOVER_LIVE_*`` variable (:meth:`clover.serve.live.LiveSettings.with_flags`)."""
+    p.add_argument("--hour-seconds", type=float, default=None,
+                   help="live: wall seconds one trace hour is served (default "
+                        "CLOVER_LIVE_HOUR_SECONDS, else 20)")
+    p.add_argument("--input-scale", type=float, default=None,
+                   help="live: fraction of each model's native input size (default "
+                        "CLOVER_LIVE_INPUT_SCALE, else 1)")
+    p.add_argument("--search", choices=["sim", "live"], default=None,
+                   help="live: candidates deployed and measured for --eval-window-s (live, "
+                        "the paper's online evaluation; default CLOVER_LIVE_SEARCH, else live) "
+                        "or scored by the simulator (sim)")
+    p.add_argument("--base-deploy", choices=["equivalent", "full"], default=None,
+                   help="live, protocol with k > 1: BASE's reference on N GPUs at R/k (the "
+                        "artifact's equivalence, default) or on k x N GPUs at R")
+
+
 def add_live_args(p: argparse.ArgumentParser) -> None:
     """The flags of ``clover live``; ``clover.control.cli`` maps them onto ``clover run
     --backend live`` and :class:`clover.serve.live.LiveSettings`."""

@@ -112,7 +112,8 @@ class LiveEvaluator:
             return self.service.energy_meter()
         spec = get_gpu(self.problem.gpu)
         prof = self.problem.profiles
-        prof = prof[prof["batch_size"] == 1].set_index(["variant", "slice_profile"])
+        batch = int(getattr(self.service, "request_batch", 1))
+        prof = prof[prof["batch_size"] == batch].set_index(["variant", "slice_profile"])
         powers = {}
         used: dict[int, int] = {}
         for inst in self.service.instances:
@@ -129,12 +130,14 @@ class LiveEvaluator:
     # -- protocol
     def evaluate(self, configuration: Configuration, ci_g_per_kwh: float) -> Evaluation:
         """Deploy ``configuration``, route as the simulator, measure one window (once per
-        configuration and intensity)."""
-        key = (configuration.key(), float(ci_g_per_kwh))
+        configuration and intensity; under FCFS dispatch, where routing does not depend on the
+        intensity, once per configuration: a history hit is rescored, not measured again)."""
+        fcfs = getattr(self.service, "dispatch", "optimal") == "fcfs"
+        key = (configuration.key(), None if fcfs else float(ci_g_per_kwh))
         if key not in self._measured:
             routed = self.deploy(configuration, ci_g_per_kwh)
             self._measured[key] = self.measure(configuration, ci_g_per_kwh, routed=routed)
-        return self._measured[key]
+        return self.rescore(self._measured[key], ci_g_per_kwh)
 
     def deploy(self, configuration: Configuration, ci_g_per_kwh: float) -> Any:
         """Deploy ``configuration`` routed with the simulator router's shares at this
@@ -165,7 +168,9 @@ class LiveEvaluator:
         t_wall = time.time()
         name = f"window-{self._n}"
         meter.begin_window(name)
-        records = run_load(self.service.url, arrivals, duration_s=window, timeout_s=self.timeout_s)
+        batch = int(getattr(self.service, "request_batch", 1))
+        records = run_load(self.service.url, arrivals, duration_s=window, timeout_s=self.timeout_s,
+                           request_fields={"batch": batch} if batch != 1 else None)
         stats = summarize(records, window)
         energy = meter.end_window(name, busy_s=stats.busy_s)
         reconfig_s = self.last_reconfig.reconfig_s if self.last_reconfig else 0.0

@@ -22,6 +22,7 @@ seeding, objective and log columns); this module holds only what is live-specifi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,8 @@ from clover.sim.runlog import LIVE_COLUMNS, Part, Period
 ENV = {"cluster_file": "CLOVER_LIVE_CLUSTER", "backend": "CLOVER_LIVE_BACKEND",
        "hour_seconds": "CLOVER_LIVE_HOUR_SECONDS", "input_scale": "CLOVER_LIVE_INPUT_SCALE",
        "search": "CLOVER_LIVE_SEARCH", "arrivals": "CLOVER_LIVE_ARRIVALS",
-       "http_port": "CLOVER_LIVE_PORT", "out_dir": "CLOVER_LIVE_OUT_DIR"}
+       "http_port": "CLOVER_LIVE_PORT", "out_dir": "CLOVER_LIVE_OUT_DIR",
+       "base_deploy": "CLOVER_LIVE_BASE_DEPLOY"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class LiveSettings:
     measures each (the paper's online evaluation). ``sla_factor``: SLA = factor x measured BASE
     p95 (unless the run gives ``sla_ms``). ``out_dir``: the calibrated CPU profile tables'
     cache; ``request_log_dir``: every window's requests as CSV (None: not kept).
+    ``base_deploy``: BASE's reference under a protocol with k > 1 (``equivalent``: N GPUs at
+    R/k, the artifact's; ``full``: k·N GPUs at R; :mod:`clover.serve.reference`).
     """
 
     backend: str = "cpu"
@@ -64,6 +68,7 @@ class LiveSettings:
     builders_module: str = "clover.models.builders"
     out_dir: str = "results/live"
     request_log_dir: str | None = None
+    base_deploy: str = "equivalent"
 
     def validate(self) -> "LiveSettings":
         if self.backend not in ("cpu", "cuda"):
@@ -78,6 +83,8 @@ class LiveSettings:
             raise CloverError(f"--sla-factor must be > 0, got {self.sla_factor}")
         if self.calib_iterations < 1:
             raise CloverError("--calib-iterations must be >= 1")
+        if self.base_deploy not in ("equivalent", "full"):
+            raise CloverError(f"--base-deploy must be equivalent or full, not {self.base_deploy!r}")
         return self
 
     @classmethod
@@ -95,6 +102,13 @@ class LiveSettings:
                 except ValueError:
                     raise CloverError(f"{var}={text!r} is not a valid {name}") from None
         return cls(**values).validate()
+
+    def with_flags(self, args) -> "LiveSettings":
+        """These settings with the live flags of ``clover run`` (``--hour-seconds``,
+        ``--input-scale``, ``--search``, ``--base-deploy``; None: keep) applied."""
+        flags = {k: getattr(args, k, None)
+                 for k in ("hour_seconds", "input_scale", "base_deploy", "search")}
+        return replace(self, **{k: v for k, v in flags.items() if v is not None}).validate()
 
 
 def run_name(app: str, backend: str, scheme: str, trace: str) -> str:
@@ -143,10 +157,13 @@ class LiveBackend:
     """
 
     def __init__(self, settings: LiveSettings, app: str, gpu: str, n_gpus: int, seed: int = 0,
-                 log: Callable[[str], None] = print, service=None) -> None:
+                 log: Callable[[str], None] = print, service=None, protocol=None) -> None:
         from clover.serve.cluster import load_cluster, local_cluster
 
         s = settings.validate()
+        self.protocol = protocol
+        k = int(getattr(protocol, "base_gpu_factor", 1))
+        full = s.base_deploy == "full" and k > 1
         if service is not None:
             cluster = service.cluster
             s = replace(s, backend=cluster.backend, input_scale=service.input_scale,
@@ -157,9 +174,12 @@ class LiveBackend:
                 raise CloverError(f"--backend {s.backend} but cluster file {s.cluster_file} says "
                                   f"backend: {cluster.backend}")
         else:
-            cluster = local_cluster(s.backend, n_gpus, gpu, s.cores_per_gpu, s.http_port)
+            cluster = local_cluster(s.backend, k * n_gpus if full else n_gpus, gpu,
+                                    s.cores_per_gpu, s.http_port)
         self.settings, self.cluster, self.app, self.seed, self.log = s, cluster, app, seed, log
-        self.gpu, self.n_gpus = cluster.gpu, cluster.n_gpus
+        # the schemes' N: the cluster's GPUs, or (full BASE reference) the run's own N
+        self.gpu, self.n_gpus = cluster.gpu, (int(n_gpus) if full else cluster.n_gpus)
+        self.batch = protocol.batch(app) if protocol is not None else 1
         self.service = service
         self._own = service is None
 
@@ -171,7 +191,37 @@ class LiveBackend:
             self.service = LiveService(self.cluster, input_scale=s.input_scale,
                                        builders_module=s.builders_module, num_cpus=s.num_cpus,
                                        seed=self.seed).start()
+        self._serve_as(None)
         return self
+
+    def _serve_as(self, problem) -> None:
+        """The service takes the protocol's dispatch and request batch (and, with a problem,
+        the simulator's instance order for FCFS ties)."""
+        if self.service is not None:
+            self.service.set_protocol(getattr(self.protocol, "dispatch", "optimal"), self.batch,
+                                      problem.types.keys if problem is not None else ())
+
+    def check_slots(self) -> None:
+        """Refuse (one line) a run whose GPUs or cores cannot hold BASE's reference, before
+        anything starts (:func:`clover.serve.reference.check_slots`)."""
+        from clover.models.catalog import largest_variant
+        from clover.serve.reference import check_slots
+
+        cpus = self.service.node_cpus if self.service is not None else (
+            self.settings.num_cpus or os.cpu_count() or 1)
+        check_slots(int(getattr(self.protocol, "base_gpu_factor", 1)), self.n_gpus,
+                    self.settings.base_deploy, gpu_slots=self.cluster.n_gpus,
+                    backend=self.cluster.backend, cpus=cpus,
+                    base_variant=largest_variant(self.app).name)
+
+    def check_memory(self, problem) -> None:
+        """Refuse (one line) a CPU run whose memory cannot hold BASE's reference or the
+        largest candidate (:func:`clover.serve.reference.check_memory`)."""
+        from clover.serve.reference import available_memory_bytes, check_memory
+
+        if self.cluster.backend == "cpu":
+            check_memory(problem, self.settings.base_deploy, available_memory_bytes(),
+                         self.batch)
 
     def __exit__(self, *exc) -> None:
         if self._own and self.service is not None:
@@ -189,7 +239,8 @@ class LiveBackend:
 
         s, log = self.settings, self.log
         if path:
-            df = load_profiles(self.app, self.gpu, backend=s.backend, path=path)
+            df = load_profiles(self.app, self.gpu, backend=s.backend, path=path,
+                               batch_sizes=tuple(sorted({1, self.batch})))
             if "source" in df.columns and set(df["source"].dropna().astype(str)) == {"modeled"}:
                 log("warning: modeled profiles size the offered load for the modeled GPU; "
                     "measure them on the serving hardware (clover profile --backend cpu|cuda)")
@@ -197,13 +248,16 @@ class LiveBackend:
         if s.backend == "cuda":
             log("no --profiles given: the schemes use the modeled GPU profile table "
                 "(measure one with `clover profile --backend cuda` on the node)")
-            return load_profiles(self.app, self.gpu, backend="model")
+            return load_profiles(self.app, self.gpu, backend="model",
+                                 batch_sizes=tuple(sorted({1, self.batch})))
         from clover.serve.calibrate import calibrate_cpu_profiles
 
         n_cpus = (self.service.node_cpus if self.service is not None
                   else (s.num_cpus or os.cpu_count() or 1))
         cpg = self.cluster.cores_per_gpu or max(1, n_cpus // self.n_gpus)
-        cache = Path(s.out_dir) / f"profiles_{self.app}_{self.gpu}_cpu{cpg}_x{s.input_scale:g}.csv"
+        tag = "" if self.batch == 1 else f"_b{self.batch}"
+        cache = Path(s.out_dir) / (f"profiles_{self.app}_{self.gpu}_cpu{cpg}_x{s.input_scale:g}"
+                                   f"{tag}.csv")
         if cache.is_file():
             log(f"CPU profile table: {cache} (delete it to re-calibrate)")
             return validate_table(read_table(cache), str(cache))
@@ -211,34 +265,75 @@ class LiveBackend:
             "thread count)")
         df = calibrate_cpu_profiles(self.app, self.gpu, cores_per_gpu=cpg, n_cpus=n_cpus,
                                     input_scale=s.input_scale, iterations=s.calib_iterations,
-                                    builders_module=s.builders_module, log=log)
+                                    builders_module=s.builders_module, log=log,
+                                    batch_sizes=tuple(sorted({1, self.batch})))
         write_table(df, cache)
-        return df
+        # as read back: a run on the fresh table and one on its cache plan alike
+        return validate_table(read_table(cache), str(cache))
 
     def measure_base(self, problem, sla_ms: float | None = None) -> BaseMeasurement:
-        """Deploy BASE and measure it for one window of ``hour_seconds`` at the reference
-        intensity; the SLA is ``sla_ms`` when given, else ``sla_factor`` x its p95."""
-        from clover.serve.evaluator import LiveEvaluator
-        from clover.sim import SimEvaluator
+        """Deploy BASE's reference (:func:`clover.serve.reference.base_reference`: N GPUs,
+        or under k > 1 N GPUs at R/k or k·N GPUs at R) and measure it for one window of
+        ``hour_seconds`` at the reference intensity; the SLA is ``sla_ms`` when given, else
+        ``sla_factor`` x its p95, and C_base its measured energy per request. Measured once
+        per service: the schemes of one ``run-grid`` job share it (as the artifact measures
+        BASE once)."""
+        from clover.serve.reference import base_reference
 
         s = self.settings
+        ref = base_reference(problem, s.base_deploy)
+        self._serve_as(problem)
         self.log(f"service: {self.app} on {self.n_gpus} x {self.gpu} ({self.cluster.backend}), "
                  f"{problem.rate_rps:.2f} req/s offered ({s.arrivals}), "
                  f"{input_note(self.app, s.input_scale)}")
-        probe = LiveEvaluator(self.service, problem, SimEvaluator(problem),
-                              window_s=s.hour_seconds, arrivals=s.arrivals,
-                              seed=problem.seed + 7919)
-        ev = probe.evaluate(problem.base_configuration(), problem.ci_ref)
+        self.log(ref.statement)
+        ev, source = self._measure_reference(problem, ref)
         if not math.isfinite(ev.p95_ms) or ev.throughput_rps <= 0:
             raise CloverError("BASE answered no request in its measurement window: lower the "
                               "offered load (--rate-rps / --load-fraction) or --input-scale")
         sla = float(sla_ms) if sla_ms is not None else s.sla_factor * ev.p95_ms
-        base = BaseMeasurement(sla, "given" if sla_ms is not None
-                               else f"{s.sla_factor:g} x measured BASE p95",
-                               ev.p95_ms, ev.energy_j_per_request, probe.last_window.energy.source)
+        base = BaseMeasurement(sla, ("given" if sla_ms is not None
+                                     else f"{s.sla_factor:g} x measured BASE p95")
+                               + ("" if ref.configuration.key() == problem.base_configuration()
+                                  .key() and ref.rate_rps == problem.rate_rps
+                                  else f"; {ref.statement}"),
+                               ev.p95_ms, ev.energy_j_per_request, source)
         self.log(f"BASE measured: p95 {ev.p95_ms:.1f} ms -> SLA {sla:.1f} ms; "
                  f"{ev.energy_j_per_request:.3f} J/request ({base.energy_source})")
         return base
+
+    def _measure_reference(self, problem, ref):
+        """(evaluation, energy source) of BASE's reference, cached on the service."""
+        from clover.optimize.schemes import default_evaluator
+        from clover.serve.evaluator import LiveEvaluator
+
+        s = self.settings
+        cache = self.service.__dict__.setdefault("clover_base_measurements", {})
+        # the rate to 6 digits: a freshly calibrated table and its CSV cache differ beyond
+        key = (self.app, ref.configuration.key(), f"{ref.rate_rps:.6g}", s.hour_seconds,
+               s.arrivals, problem.seed)
+        if key not in cache:
+            probe = LiveEvaluator(self.service, problem, default_evaluator(problem),
+                                  window_s=s.hour_seconds, arrivals=s.arrivals,
+                                  seed=problem.seed + 7919, rate_rps=ref.rate_rps)
+            ev = probe.evaluate(ref.configuration, problem.ci_ref)
+            cache[key] = (ev, probe.last_window.energy.source)
+        else:
+            self.log("BASE's reference: measured earlier on this service")
+        return cache[key]
+
+    def scheme_problem(self, problem, scheme: str):
+        """The problem ``scheme``'s hours run under: ``problem``, except BASE under k > 1 with
+        ``base_deploy: equivalent``, which serves as its reference was measured — N GPUs at
+        R/k (per GPU the load of k·N GPUs at R, so per-request energy and latency stand for
+        the k·N-GPU run; the log's ``rate_rps`` says R/k)."""
+        from dataclasses import replace as _replace
+
+        k = int(getattr(problem.protocol, "base_gpu_factor", 1))
+        if scheme != "base" or k == 1 or self.settings.base_deploy == "full":
+            return problem
+        return problem.with_params(rate_rps=problem.rate_rps / k,
+                                   protocol=_replace(problem.protocol, base_gpu_factor=1))
 
     def controller_parts(self, problem, sim, window_s: float, base: BaseMeasurement):
         """(evaluator of the scheme and the controller, cost model) for ``problem`` (the
@@ -247,6 +342,7 @@ class LiveBackend:
         from clover.serve.evaluator import LiveEvaluator
 
         s = self.settings
+        self._serve_as(problem)
         live = LiveEvaluator(self.service, problem, sim, window_s=window_s, arrivals=s.arrivals,
                              seed=problem.seed, request_log_dir=s.request_log_dir)
         constants = {"input_scale": s.input_scale, "input_note": input_note(self.app, s.input_scale),
@@ -314,7 +410,8 @@ class MeasuredCosts:
     def serve(self, config, metrics, remainder_s, ci) -> Part:
         """Serve the offered load for ``hour_seconds`` and measure it."""
         ev = self.live.measure(config, ci, window_s=self.hour_seconds)
-        w = self._take(self.live.windows, "_windows", config.key())
+        w = self.live.windows[-1]  # the window just served (earlier ones are charged or free)
+        self._windows = len(self.live.windows)
         rep = self.live.deployments[-1].report
         self._hour = {
             "requests": w.stats.sent, "answered": w.stats.answered, "failed": w.stats.failed,
@@ -329,3 +426,17 @@ class MeasuredCosts:
 
     def columns(self) -> dict:
         return {k: self._hour.get(k, "") for k in self.extra_columns}
+
+
+@contextlib.contextmanager
+def shared_service(settings: LiveSettings, app: str, gpu: str, n_gpus: int, protocol,
+                   seed: int = 0):
+    """One live service for every scheme of a ``clover run-grid --backend live`` job (Ray and
+    the ingress start once; each scheme's run deploys its own replicas on it). Yields the
+    started :class:`~clover.serve.service.LiveService`; stopped at the end, or on Ctrl-C /
+    SIGTERM."""
+    backend = LiveBackend(settings, app, gpu, n_gpus, seed=seed, log=lambda m: None,
+                          protocol=protocol)
+    backend.check_slots()  # before Ray starts
+    with backend:
+        yield backend.service

@@ -55,9 +55,10 @@ def check_loopback(url: str) -> str:
 
 
 def _request_body(rid: int, k: int, extra: dict[int, dict] | None,
-                  payload_bytes: int | Mapping[int, int]) -> dict:
+                  payload_bytes: int | Mapping[int, int],
+                  request_fields: dict | None = None) -> dict:
     """The JSON body of request ``k``: its id, ``extra`` fields, a ``pad`` of the asked size."""
-    body = {"id": rid, **((extra or {}).get(k, {}))}
+    body = {"id": rid, **(request_fields or {}), **((extra or {}).get(k, {}))}
     pad = payload_bytes.get(k, 0) if isinstance(payload_bytes, Mapping) else payload_bytes
     if pad:
         body["pad"] = "x" * int(pad)
@@ -100,14 +101,17 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
                         max_requests: int = MAX_REQUESTS, duration_s: float | None = None,
                         first_id: int = 0, max_connections: int = 512,
                         extra: dict[int, dict] | None = None,
-                        payload_bytes: int | Mapping[int, int] = 0) -> list[RequestRecord]:
+                        payload_bytes: int | Mapping[int, int] = 0,
+                        request_fields: Mapping | None = None) -> list[RequestRecord]:
     """Send one POST /infer per arrival time; returns one record per request, in id order.
 
     Every request gets a record, whatever happened to it: any exception (not only
     ``httpx.HTTPError``) is recorded with its type in ``error_type`` and status 0, and a request
     whose task did not finish is recorded as such. ``extra`` adds fields to the JSON body of
     some requests (by index), e.g. a fault drill; ``payload_bytes`` pads every body (int) or
-    some (by index) with a ``pad`` string of that many bytes (large-body drills).
+    some (by index) with a ``pad`` string of that many bytes (large-body drills);
+    ``request_fields`` go into every body (``{"batch": 8}``: the inputs a request carries,
+    which the replica checks against its own batch).
     """
     import httpx
 
@@ -126,7 +130,8 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
             rid = first_id + k
             try:
                 resp = await client.post(f"{base}/infer",
-                                         json=_request_body(rid, k, extra, payload_bytes))
+                                         json=_request_body(rid, k, extra, payload_bytes,
+                                                             request_fields))
                 records[k] = _reply_record(rid, at, sent, (time.perf_counter() - t0 - sent) * 1000.0,
                                            resp)
             except (Exception, asyncio.CancelledError) as exc:  # every failure is a record

@@ -140,6 +140,9 @@ class LiveService(MigPlacement):
         self.weights: dict[str, float] = {}
         self.configuration: Configuration | None = None
         self.ingress = None
+        #: the protocol's serving knobs (:meth:`set_protocol`): dispatch, request batch, and
+        #: the canonical instance order of FCFS ties ((variant, slice) pairs)
+        self.dispatch, self.request_batch, self.type_order = "optimal", 1, ()
         self._agents: dict[str, Any] = {}
         self._started_ray = False
         self.node_cpus = os.cpu_count() or 1
@@ -214,6 +217,19 @@ class LiveService(MigPlacement):
     def url(self) -> str:
         return self.cluster.url
 
+    def set_protocol(self, dispatch: str = "optimal", request_batch: int = 1,
+                     type_order: Sequence[tuple[str, str]] = ()) -> None:
+        """Serve under a protocol's knobs from the next deploy on: ``dispatch`` ``fcfs`` (the
+        artifact's one queue; :mod:`clover.serve.fcfs_dispatch`) or ``optimal`` (weighted),
+        ``request_batch`` inputs per request (one forward pass), ``type_order`` the instance
+        order of FCFS ties (the simulator's type order)."""
+        if dispatch not in ("optimal", "fcfs"):
+            raise CloverError(f"dispatch must be optimal or fcfs, not {dispatch!r}")
+        if int(request_batch) < 1:
+            raise CloverError(f"request batch must be >= 1 (got {request_batch})")
+        self.dispatch, self.request_batch = dispatch, int(request_batch)
+        self.type_order = tuple(tuple(k) for k in type_order)
+
     # ------------------------------------------------------------------ placement
     def _node_resource(self, inst: InstanceSpec) -> str:
         import ray
@@ -235,12 +251,17 @@ class LiveService(MigPlacement):
             if inst.device != "cpu":
                 opts["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": inst.device}}
             dep = SliceReplica.options(name="SliceReplica", ray_actor_options=opts)
-            spec = {**inst.as_dict(), "allow_faults": self.allow_faults}
+            spec = {**inst.as_dict(), "allow_faults": self.allow_faults,
+                    "batch_size": self.request_batch}
             targets.append(serve.RunTarget(dep.bind(spec, self.builders_module, self.seed),
                                            name=inst.app_name, route_prefix=None))
         return targets
 
     def _routes(self, instances: Sequence[InstanceSpec], weights: Mapping[str, float]) -> list[dict]:
+        if self.dispatch == "fcfs" and self.type_order:  # the simulator's instance order
+            rank = {k: n for n, k in enumerate(self.type_order)}
+            instances = sorted(instances, key=lambda i: (rank.get((i.variant, i.profile), 1 << 30),
+                                                         i.slot, i.start))
         return [{"instance_id": i.instance_id, "app_name": i.app_name,
                  "weight": float(weights.get(i.instance_id, 0.0)), "variant": i.variant,
                  "slice": i.profile, "slot": i.slot, "start": i.start, "device": i.device}
@@ -262,7 +283,8 @@ class LiveService(MigPlacement):
         return response.result(timeout_s=timeout_s)
 
     def _set_routes(self, instances: Sequence[InstanceSpec], weights: Mapping[str, float]) -> int:
-        return self._control(self.ingress.set_routes.remote(self._routes(instances, weights)))
+        return self._control(self.ingress.set_routes.remote(self._routes(instances, weights),
+                                                             self.dispatch))
 
     def _start_instances(self, instances: Sequence[InstanceSpec],
                          timeout_s: float = START_TIMEOUT_S) -> None:

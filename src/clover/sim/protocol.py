@@ -152,18 +152,6 @@ class ProtocolSettings:
             return 0.0, 0.0, float("inf")
         return mig_repartition_s, model_load_base_s, model_load_mb_per_s
 
-    def live_refusal(self, app: str) -> str | None:
-        """Why the live service (``clover run --backend live``) cannot run ``app`` under this
-        protocol, or None when it can: it serves one request at a time on its own GPUs, so
-        BASE on k·N GPUs, the replicated space, FCFS dispatch and batched requests (the paper
-        protocol) are not deployable; the extended protocol is."""
-        if self.sizes_like_extended(app):
-            return None
-        return (f"protocol {self.name} is not deployable (BASE on {self.base_gpu_factor} x N "
-                f"GPUs, {self.space} space, {self.dispatch} dispatch, request batch "
-                f"{self.batch(app)}); the live service serves one request at a time on its own "
-                "GPUs")
-
 
 #: the protocol as one object (the same class)
 Protocol = ProtocolSettings
@@ -248,6 +236,3 @@ def build_problem(app: str, gpu: str, n_gpus: int, profiles, settings: ProtocolS
     return settings.build_problem(app, gpu, n_gpus, profiles, lam, **problem_kwargs)
 
 
-def live_refusal(settings: ProtocolSettings, app: str) -> str | None:
-    """:meth:`ProtocolSettings.live_refusal`."""
-    return settings.live_refusal(app)
