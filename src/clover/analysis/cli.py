@@ -151,7 +151,7 @@ def _main_grid_args(p: argparse.ArgumentParser) -> None:
                   help="where the embodied carbon number comes from")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def _register_tables(sub: argparse._SubParsersAction) -> None:
     from clover.control.cli import add_problem_args
 
     a = sub.add_parser("aggregate", help="controller logs -> hourly table, per-run summary, "
@@ -211,6 +211,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     config_option(r, "--seed", key="seed", type=seed_value(), help="default %(default)s")
     r.add_argument("--out", default="results/reference_check.csv")
     r.set_defaults(func=_reference_check)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``aggregate``, ``figures``, ``gpu-count``, ``reference-check``, then ``year``."""
+    _register_tables(sub)
     register_year(sub)
 
 
