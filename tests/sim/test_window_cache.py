@@ -49,3 +49,28 @@ def test_no_variable_no_files(problem, tmp_path, monkeypatch):
     FcfsEvaluator(problem).evaluate(problem.base_configuration(), 250.0)
     window_cache.flush()
     assert window_cache.cache_dir() is None and not window_cache._NEW
+
+
+def test_a_profile_change_reads_no_old_window(problem, tmp_path, monkeypatch):
+    """Issue 20: the cache is keyed by the problem's fingerprint (profile numbers, rate, seed,
+    GPU, app), so a changed profile table simulates its windows anew."""
+    monkeypatch.setenv(fcfs.CACHE_ENV, str(tmp_path))
+    _fresh(monkeypatch)
+    FcfsEvaluator(problem).evaluate(problem.base_configuration(), 250.0)
+    window_cache.flush()
+    s = protocol_settings("paper")
+    table = model_profiles("yolo", "a100-40gb", batch_sizes=(1, s.batch("yolo")))
+    changed = build_problem("yolo", "a100-40gb", 2,
+                            table.assign(power_w_busy=table["power_w_busy"] * 1.01), s, seed=7)
+    assert fcfs.problem_fingerprint(changed) != fcfs.problem_fingerprint(problem)
+    _fresh(monkeypatch)
+    calls = []
+    real = fcfs.simulate_window
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(fcfs, "simulate_window", counting)
+    FcfsEvaluator(changed).evaluate(changed.base_configuration(), 250.0)
+    assert calls  # simulated, not read from the old file
