@@ -304,7 +304,6 @@ class LiveBackend:
 
     def _measure_reference(self, problem, ref):
         """(evaluation, energy source) of BASE's reference, cached on the service."""
-        from clover.optimize.schemes import default_evaluator
         from clover.serve.evaluator import LiveEvaluator
 
         s = self.settings
@@ -313,7 +312,7 @@ class LiveBackend:
         key = (self.app, ref.configuration.key(), f"{ref.rate_rps:.6g}", s.hour_seconds,
                s.arrivals, problem.seed)
         if key not in cache:
-            probe = LiveEvaluator(self.service, problem, default_evaluator(problem),
+            probe = LiveEvaluator(self.service, problem, problem.protocol.evaluator(problem),
                                   window_s=s.hour_seconds, arrivals=s.arrivals,
                                   seed=problem.seed + 7919, rate_rps=ref.rate_rps)
             ev = probe.evaluate(ref.configuration, problem.ci_ref)
