@@ -247,6 +247,9 @@ def test_a_burst_beyond_what_one_replica_serves_in_time_is_shed_at_once(live_ser
     assert d == {**d, "received": 500, "answered": by[200], "shed": by[503], "failed": 0}
     assert all(r.error.startswith("overloaded: wait bound:") for r in records if r.status == 503)
     assert shown["shed"] >= d["shed"] and shown["reasons"]["shed: wait bound"] >= by[503]
-    # the figure the issue asks for (reported, not asserted: no timed asserts)
-    print(f"slowest 503: {max(r.latency_ms for r in records if r.status == 503):.0f} ms; "
-          f"slowest 200: {max(r.latency_ms for r in records if r.status == 200):.0f} ms")
+    # the figure the issue asks for (reported, not asserted: no timed asserts; the figures
+    # measured so far and the machine's load: docs/reliability.md, "Overload burst")
+    shed_ms = [r.latency_ms for r in records if r.status == 503]
+    print(f"503 latency: p50 {np.median(shed_ms):.0f} ms, slowest {max(shed_ms):.0f} ms; "
+          f"slowest 200: {max(r.latency_ms for r in records if r.status == 200):.0f} ms; "
+          f"load average {os.getloadavg()[0]:.1f}")

@@ -5,6 +5,7 @@ generator that records every request whatever exception it met."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 
@@ -111,37 +112,81 @@ def test_retry_classification():
     assert not is_retryable(RuntimeError("unknown"))
 
 
+async def _toy_http_server(handle_body):
+    """A bare HTTP/1.1 server on 127.0.0.1 (keep-alive): ``handle_body(json)`` returns the reply
+    body to send, a number of seconds to stall, or None to close the connection unanswered."""
+    async def serve(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                what = handle_body(json.loads(await reader.readexactly(length)))
+                if what is None:
+                    break
+                if isinstance(what, float):
+                    await asyncio.sleep(what)
+                    what = b"{}"
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(what), what))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
 def test_loadgen_records_every_exception_type(monkeypatch):
-    pytest.importorskip("httpx")
-    import httpx
+    """A real loopback server answers, stalls past the client timeout or hangs up; the request
+    call itself raises any other exception: every request is one record, in id order."""
+    pytest.importorskip("aiohttp")
+    from clover.serve import loadgen
+
+    ok = b'{"instance": "i", "variant": "v", "slice": "s", "service_ms": 1.0}'
+    pads = []
+
+    def handle(body):
+        pads.append(len(body.get("pad", "")))
+        return {0: ok, 1: 1.0, 2: None}[body["id"] % 5]
+
+    real_post = loadgen._post
+
+    async def post(session, url, body):
+        if body["id"] % 5 == 3:
+            raise ValueError("not an aiohttp error")
+        if body["id"] % 5 == 4:
+            raise RuntimeError("boom")
+        return await real_post(session, url, body)
+
+    monkeypatch.setattr(loadgen, "_post", post)
+
+    async def drill():
+        server = await _toy_http_server(handle)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await loadgen.run_open_loop(f"http://127.0.0.1:{port}", [0.0] * 15,
+                                               timeout_s=0.5, payload_bytes=100)
+
+    records = asyncio.run(drill())
+    assert [r.id for r in records] == list(range(15))  # nobody dropped, in id order
+    assert [r.error_type for r in records[:5]] == ["", "TimeoutError", "ServerDisconnectedError",
+                                                   "ValueError", "RuntimeError"]
+    assert sum(r.ok for r in records) == 3 and records[0].instance == "i"
+    assert all(r.status == 0 and r.error for r in records if not r.ok)
+    assert pads == [100] * 9  # the padding reached the server
+
+
+def test_loadgen_records_a_refused_connection():
+    import socket
 
     from clover.serve.loadgen import run_load
 
-    class Reply:
-        status_code = 200
-        text = "[]"
-
-        @staticmethod
-        def json():
-            return {"instance": "i", "variant": "v", "slice": "s", "service_ms": 1.0}
-
-    async def post(self, url, json=None):
-        k = json["id"]
-        if k % 4 == 1:
-            raise httpx.ReadTimeout("slow")
-        if k % 4 == 2:
-            raise ValueError("not an httpx error")
-        if k % 4 == 3:
-            raise RuntimeError("boom")
-        assert len(json.get("pad", "")) == 100
-        return Reply()
-
-    monkeypatch.setattr(httpx.AsyncClient, "post", post)
-    records = run_load("http://127.0.0.1:9", [0.0] * 12, payload_bytes=100)
-    assert [r.id for r in records] == list(range(12))  # nobody dropped, in id order
-    assert [r.error_type for r in records[:4]] == ["", "ReadTimeout", "ValueError", "RuntimeError"]
-    assert sum(r.ok for r in records) == 3
-    assert all(r.status == 0 and r.error for r in records if not r.ok)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    [rec] = run_load(f"http://127.0.0.1:{port}", [0.0], timeout_s=5.0)
+    assert rec.status == 0 and rec.error_type == "ClientConnectorError"
 
 
 def test_loadgen_only_sends_to_loopback():

@@ -10,6 +10,7 @@ loopback addresses: the live service's HTTP proxy listens on this machine (or an
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ class RequestRecord:
     server_ms: float = math.nan
     attempts: int = 0
     error: str = ""
-    error_type: str = ""  # exception class for status 0 (ReadTimeout, ConnectError, ...)
+    error_type: str = ""  # exception class for status 0 (TimeoutError, ClientConnectorError, ...)
 
     @property
     def ok(self) -> bool:
@@ -65,19 +66,27 @@ def _request_body(rid: int, k: int, extra: dict[int, dict] | None,
     return body
 
 
-def _reply_record(rid: int, at: float, sent: float, lat_ms: float, resp) -> RequestRecord:
+def _reply_record(rid: int, at: float, sent: float, lat_ms: float, status: int,
+                  data: bytes) -> RequestRecord:
     """The record of a request that got an HTTP reply (any status, any body)."""
+    text = data.decode("utf-8", "replace")
     try:
-        body = resp.json()
+        body = json.loads(text)
     except ValueError:
-        body = {"error": resp.text[:200]}
+        body = {"error": text[:200]}
     if not isinstance(body, dict):
-        body = {"error": f"reply is not a JSON object: {resp.text[:200]}"}
+        body = {"error": f"reply is not a JSON object: {text[:200]}"}
     return RequestRecord(
-        rid, at, sent, lat_ms, resp.status_code, str(body.get("instance", "")),
+        rid, at, sent, lat_ms, status, str(body.get("instance", "")),
         str(body.get("variant", "")), str(body.get("slice", "")),
         float(body.get("service_ms", math.nan)), float(body.get("server_ms", math.nan)),
         int(body.get("attempts", 0)), str(body.get("error", "")))
+
+
+async def _post(session, url: str, body: dict) -> tuple[int, bytes]:
+    """POST ``body`` as JSON; the reply's status and body (read whole, within the timeout)."""
+    async with session.post(url, json=body) as resp:
+        return resp.status, await resp.read()
 
 
 def _error_record(rid: int, at: float, sent: float, lat_ms: float,
@@ -106,20 +115,25 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
     """Send one POST /infer per arrival time; returns one record per request, in id order.
 
     Every request gets a record, whatever happened to it: any exception (not only
-    ``httpx.HTTPError``) is recorded with its type in ``error_type`` and status 0, and a request
+    ``aiohttp.ClientError``) is recorded with its type in ``error_type`` and status 0, and a request
     whose task did not finish is recorded as such. ``extra`` adds fields to the JSON body of
     some requests (by index), e.g. a fault drill; ``payload_bytes`` pads every body (int) or
     some (by index) with a ``pad`` string of that many bytes (large-body drills);
     ``request_fields`` go into every body (``{"batch": 8}``: the inputs a request carries,
-    which the replica checks against its own batch).
+    which the replica checks against its own batch). ``timeout_s`` bounds each request as a
+    whole, from its send (waiting for one of the ``max_connections`` included) to the last byte
+    of its reply; it ends as a ``TimeoutError`` record.
     """
-    import httpx
+    import aiohttp
 
     base = check_loopback(url)
     arr = _arrivals(arrivals_s, duration_s, max_requests)
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     records: list[RequestRecord | None] = [None] * len(arr)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), limits=limits, trust_env=False) as client:
+    # aiohttp, not httpx: the httpx client was the bottleneck of a 500-request burst (its
+    # slowest 503 came 8 s after its send, aiohttp's 1.4 s: docs/reliability.md)
+    connector = aiohttp.TCPConnector(limit=max_connections)
+    async with aiohttp.ClientSession(connector=connector, trust_env=False,
+                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
         t0 = time.perf_counter()
 
         async def one(k: int, at: float) -> None:
@@ -129,11 +143,11 @@ async def run_open_loop(url: str, arrivals_s: Sequence[float], *, timeout_s: flo
             sent = time.perf_counter() - t0
             rid = first_id + k
             try:
-                resp = await client.post(f"{base}/infer",
-                                         json=_request_body(rid, k, extra, payload_bytes,
-                                                             request_fields))
+                status, data = await _post(session, f"{base}/infer",
+                                           _request_body(rid, k, extra, payload_bytes,
+                                                         request_fields))
                 records[k] = _reply_record(rid, at, sent, (time.perf_counter() - t0 - sent) * 1000.0,
-                                           resp)
+                                           status, data)
             except (Exception, asyncio.CancelledError) as exc:  # every failure is a record
                 records[k] = _error_record(rid, at, sent, (time.perf_counter() - t0 - sent) * 1000.0,
                                            exc)
