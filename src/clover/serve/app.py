@@ -1,7 +1,8 @@
 """Ray Serve deployments: one replica per slice, and the ingress that routes like the simulator.
 
 * :class:`SliceReplica` hosts one model variant on one slice. It is its own Serve application
-  (``clover-<instance id>``, no HTTP route) with exactly one replica, pinned to its node through
+  (a worker, ``clover-w<n>``: :mod:`clover.serve.pool`; no HTTP route) with exactly one replica
+  whose instance is its ``user_config``, pinned to its node through
   Ray's built-in ``node:<ip>`` resource and bound to its slice *explicitly*: the MIG device
   UUID goes into ``CUDA_VISIBLE_DEVICES`` (set in the replica's runtime environment and again in
   ``__init__`` before torch initialises CUDA; Ray does not re-detect MIG devices after a

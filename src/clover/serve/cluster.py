@@ -375,3 +375,21 @@ def diff_instances(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> 
     return Diff(keep=[replace(new_by[k], app=old_by[k].app) for k in new_by if k in old_by],
                 stop=[old_by[k] for k in old_by if k not in new_by],
                 start=[new_by[k] for k in new_by if k not in old_by])
+
+
+def slots_relaid(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> set[int]:
+    """GPU slots whose set of (start, profile) placements differs from ``old`` to ``new`` (a
+    slot that only swaps variants keeps its layout)."""
+    def layouts(instances):
+        out: dict[int, set] = {}
+        for i in instances:
+            out.setdefault(i.slot, set()).add((i.start, i.profile))
+        return out
+
+    a, b = layouts(old), layouts(new)
+    return {slot for slot in set(a) | set(b) if a.get(slot) != b.get(slot)}
+
+
+def layouts_changed(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> int:
+    """Number of GPU slots whose layout differs (:func:`slots_relaid`)."""
+    return len(slots_relaid(old, new))

@@ -216,12 +216,18 @@ class LiveBackend:
 
     def check_memory(self, problem) -> None:
         """Refuse (one line) a CPU run whose memory cannot hold BASE's reference or the
-        largest candidate (:func:`clover.serve.reference.check_memory`)."""
-        from clover.serve.reference import available_memory_bytes, check_memory
+        largest candidate (:func:`clover.serve.reference.check_memory`). The memory this
+        service's own workers hold (active and parked: a shared service's earlier runs) counts
+        as available, since the run re-aims or replaces them."""
+        from clover.serve.reference import available_memory_bytes, check_memory, replica_bytes
 
         if self.cluster.backend == "cpu":
-            check_memory(problem, self.settings.base_deploy, available_memory_bytes(),
-                         self.batch)
+            avail = available_memory_bytes()
+            svc = self.service
+            if avail is not None and svc is not None:
+                avail += sum(replica_bytes(i.variant, self.batch)
+                             for i in list(svc.instances) + list(svc.parked.values()))
+            check_memory(problem, self.settings.base_deploy, avail, self.batch)
 
     def __exit__(self, *exc) -> None:
         if self._own and self.service is not None:

@@ -32,8 +32,8 @@ from typing import Any, Mapping, Sequence
 from clover.errors import CloverError
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
-from clover.serve.cluster import (ClusterSpec, Diff, InstanceSpec, diff_instances, plan_instances,
-                                  with_devices)
+from clover.serve.cluster import (ClusterSpec, Diff, InstanceSpec, diff_instances,
+                                  layouts_changed, plan_instances, slots_relaid, with_devices)
 from clover.serve.placement import MigPlacement
 from clover.serve.pool import (WORKER_PREFIX, assign_workers, binding_spec, model_config,
                                with_apps, worker_version)
@@ -47,24 +47,6 @@ INGRESS_APP = "clover"
 CONTROL_TIMEOUT_S = 60.0
 #: bound of starting new replicas (model load, warm-up) before a deploy rolls back (s)
 START_TIMEOUT_S = 600.0
-
-
-def slots_relaid(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> set[int]:
-    """GPU slots whose set of (start, profile) placements differs from ``old`` to ``new`` (a
-    slot that only swaps variants keeps its layout)."""
-    def layouts(instances):
-        out: dict[int, set] = {}
-        for i in instances:
-            out.setdefault(i.slot, set()).add((i.start, i.profile))
-        return out
-
-    a, b = layouts(old), layouts(new)
-    return {slot for slot in set(a) | set(b) if a.get(slot) != b.get(slot)}
-
-
-def layouts_changed(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> int:
-    """Number of GPU slots whose layout differs (:func:`slots_relaid`)."""
-    return len(slots_relaid(old, new))
 
 
 def route_weights(instances: Sequence[InstanceSpec],
@@ -320,11 +302,25 @@ class LiveService(MigPlacement):
             if failed:
                 msgs = {n: getattr(apps[n], "message", "")[:300] for n in failed}
                 raise CloverError(f"replicas failed to start: {msgs}")
-            if all(st.endswith("RUNNING") for st in states.values()):
+            if all(st.endswith("RUNNING") for st in states.values()) and self._aimed(instances):
                 return
             if time.monotonic() > deadline:
                 raise CloverError(f"replicas not running after {timeout_s:.0f} s: {states}")
             time.sleep(0.1)
+
+    def _aimed(self, instances: Sequence[InstanceSpec]) -> bool:
+        """Whether every worker reports the instance it was given (a re-aimed one has run
+        ``reconfigure``), so that no request reaches a worker still holding its old model."""
+        from ray import serve
+
+        for i in instances:
+            try:
+                h = serve.get_deployment_handle("SliceReplica", app_name=i.app_name)
+                if h.stats.remote().result(timeout_s=CONTROL_TIMEOUT_S)["instance"] != i.instance_id:
+                    return False
+            except Exception:  # not reachable yet: poll again
+                return False
+        return True
 
     def _delete(self, apps: Sequence[str]) -> None:
         """Delete these Serve applications (workers), all at once."""
