@@ -61,3 +61,29 @@ def test_check_memory_names_base_or_the_largest_candidate(paper_problem):
         check_memory(p, "equivalent", cand - 1, 8)
     with pytest.raises(CloverError, match=r"^live run: BASE's reference \(full: 10 replicas\)"):
         check_memory(p, "full", base10 - 1, 8)
+
+
+def test_a_shared_service_s_own_workers_count_as_available_memory(paper_problem, monkeypatch):
+    """run-grid shares one service: the workers an earlier scheme left (active and parked) are
+    re-aimed or replaced by the next one, so their memory counts as available."""
+    from clover.serve import reference
+    from clover.serve.cluster import InstanceSpec, local_cluster
+    from clover.serve.live import LiveBackend, LiveSettings
+    from clover.serve.service import LiveService
+
+    p = paper_problem
+    svc = LiveService(local_cluster("cpu", 2))
+    svc.set_protocol("fcfs", 8)
+    w = [InstanceSpec(f"i{k}", k % 2, "local", "local", k % 2, "1g.5gb", k // 2,
+                      "efficientnet-b7", app=f"clover-w{k}") for k in range(4)]
+    svc.instances, svc.parked = w[:1], {i.app: i for i in w[1:]}
+    held = 4 * replica_bytes("efficientnet-b7", 8)
+    free = largest_candidate_bytes(p, 8) - held + 1
+    monkeypatch.setattr(reference, "available_memory_bytes", lambda: free)
+    backend = LiveBackend(LiveSettings(backend="cpu"), "efficientnet", "a100-40gb", 2,
+                          service=svc, protocol=p.protocol)
+    backend.batch = 8
+    backend.check_memory(p)  # free + held covers the largest candidate
+    svc.parked = {}
+    with pytest.raises(CloverError, match="the largest candidate"):
+        backend.check_memory(p)

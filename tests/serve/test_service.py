@@ -14,7 +14,7 @@ from clover.serve.loadgen import run_load, summarize
 
 pytestmark = [pytest.mark.live, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
-B1, B3 = "efficientnet-b1", "efficientnet-b3"
+B1, B3, B5 = "efficientnet-b1", "efficientnet-b3", "efficientnet-b5"
 
 
 def conf(layout, variants) -> Configuration:
@@ -96,3 +96,27 @@ def test_injected_crash_between_requests_is_logged(live_service):
     assert s.sent == 40 and s.failed == 0
     assert any(e["event"] == "crash-injected" and e["instance"] == iid
                for e in live_service.events(since=t_start))
+
+
+def test_a_variant_swap_re_aims_the_warm_process_and_a_restart_keeps_the_new_variant(live_service):
+    """clover.serve.pool: a deploy that keeps the slice but changes the variant re-aims the
+    running replica (same process, one more model load, no new process); killed afterwards,
+    Serve restarts it with the instance it served last (its user_config), not the first one."""
+    live_service.deploy(conf(("7g.40gb",), (B1,)))
+    before = live_service.replica_stats()[live_service.instances[0].instance_id]
+    rep = live_service.deploy(conf(("7g.40gb",), (B5,)))  # no parked worker holds B5
+    iid = live_service.instances[0].instance_id
+    assert rep.started == [iid] and rep.reused == [iid] and rep.stopped == [
+        "g0-7g.40gb-s0-efficientnet-b1"]
+    after = live_service.replica_stats()[iid]
+    assert after["pid"] == before["pid"] and after["model_loads"] == before["model_loads"] + 1
+    assert after["served"] == 0  # counters are per instance
+    assert all(r.ok and r.variant == B5 and r.instance == iid
+               for r in run_load(live_service.url, uniform_arrivals(10.0, 0.5)))
+    assert live_service.crash(iid)
+    records = run_load(live_service.url, uniform_arrivals(5.0, 2.0))
+    assert all(r.ok and r.variant == B5 for r in records)  # retried onto the restarted replica
+    restarted = live_service.replica_stats()[iid]
+    assert restarted["pid"] != before["pid"] and restarted["instance"] == iid
+    back = live_service.deploy(conf(("7g.40gb",), (B1,)))  # and back: the same worker again
+    assert back.reused == back.started == [live_service.instances[0].instance_id]

@@ -1,7 +1,8 @@
 """Ray Serve deployments: one replica per slice, and the ingress that routes like the simulator.
 
 * :class:`SliceReplica` hosts one model variant on one slice. It is its own Serve application
-  (``clover-<instance id>``, no HTTP route) with exactly one replica, pinned to its node through
+  (a worker, ``clover-w<n>``: :mod:`clover.serve.pool`; no HTTP route) with exactly one replica
+  whose instance is its ``user_config``, pinned to its node through
   Ray's built-in ``node:<ip>`` resource and bound to its slice *explicitly*: the MIG device
   UUID goes into ``CUDA_VISIBLE_DEVICES`` (set in the replica's runtime environment and again in
   ``__init__`` before torch initialises CUDA; Ray does not re-detect MIG devices after a
@@ -52,11 +53,22 @@ PATHS = {"/infer": "POST", "/routes": "GET", "/healthz": "GET", "/stats": "GET"}
                   health_check_timeout_s=60.0, graceful_shutdown_wait_loop_s=0.5,
                   graceful_shutdown_timeout_s=30.0)
 class SliceReplica:
-    """One model variant bound to one slice (MIG device or CPU core share)."""
+    """One process bound to one slice (MIG device or CPU core share), serving one model variant.
+
+    The binding (device, threads, cores) is fixed for the process's life; the model is the
+    deployment's ``user_config`` (:meth:`reconfigure`), so a reconfiguration that keeps the slice
+    but changes the variant, or reuses a parked process of the same binding, swaps the model in
+    place instead of starting a process, importing torch and building the model (5-10 s per
+    replica on a 2-core laptop, measured; :mod:`clover.serve.pool`). Serve calls
+    :meth:`reconfigure` after ``__init__`` and again after restarting a crashed replica, so a
+    restarted process serves the variant it served before. A ``spec`` that names a variant
+    (direct use, tests) loads it at once.
+    """
 
     def __init__(self, spec: dict, builders_module: str = "clover.models.builders",
                  seed: int = 0) -> None:
         bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
+        self.binding = dict(spec)
         self.spec = dict(spec)
         device = self.spec["device"]
         if device != "cpu":
@@ -79,32 +91,51 @@ class SliceReplica:
             except OSError:  # affinity not allowed (container): threads still bounded
                 pass
         self.torch = torch
-        b = importlib.import_module(builders_module)
-        self._run = b.run_inference
-        torch_device = "cuda:0" if device != "cpu" else "cpu"
-        if device != "cpu":
+        self._builders = importlib.import_module(builders_module)
+        self._run = self._builders.run_inference
+        self.seed = seed
+        self.torch_device = "cuda:0" if device != "cpu" else "cpu"
+        self.cuda = device != "cpu"
+        if self.cuda:
             if not torch.cuda.is_available() or torch.cuda.device_count() != 1:
                 raise RuntimeError(f"CUDA_VISIBLE_DEVICES={device}: torch sees "
                                    f"{torch.cuda.device_count()} CUDA devices, expected exactly 1 "
                                    "(the MIG slice)")
             props = torch.cuda.get_device_properties(0)
-            log.info("replica %s bound to %s: %s, %d SMs, %.1f GiB", self.spec["instance_id"],
-                     device, props.name, props.multi_processor_count, props.total_memory / 2**30)
-        t0 = time.perf_counter()
-        self.model = b.build_model(self.spec["variant"], device=torch_device)
-        self.batch = int(self.spec.get("batch_size") or 1)  # inputs per request, one pass
-        inputs = b.example_inputs(self.spec["variant"], batch_size=self.batch,
-                                  input_size=self.spec.get("input_size"), seed=seed)
-        self.inputs = {k: v.to(torch_device) for k, v in inputs.items()}
-        self.cuda = device != "cpu"
-        with torch.inference_mode():
-            self._forward()  # warm-up (allocations, cuDNN autotune)
-        self.load_s = time.perf_counter() - t0
-        self.served = 0
-        self.busy_s = 0.0
+            log.info("replica bound to %s: %s, %d SMs, %.1f GiB", device, props.name,
+                     props.multi_processor_count, props.total_memory / 2**30)
+        self.model, self.inputs, self.loaded = None, None, None
+        self.batch, self.load_s, self.loads = 1, 0.0, 0
+        self.served, self.busy_s = 0, 0.0
         self.node = socket.gethostname()
-        log.info("replica %s ready: %s on %s (threads=%s cores=%s) in %.1f s", self.spec["instance_id"],
-                 self.spec["variant"], device, threads, cores, self.load_s)
+        if self.spec.get("variant"):
+            self.reconfigure(self.spec)
+
+    def reconfigure(self, config: dict) -> None:
+        """Serve ``config`` (variant, instance_id, profile, input_size, batch_size, ...) from
+        now on: the model is built (and warmed up) only when variant, input size or batch
+        differ from the one held; the request counters restart (they are per instance)."""
+        spec = {**self.binding, **dict(config or {})}
+        want = (spec["variant"], spec.get("input_size"), int(spec.get("batch_size") or 1))
+        if want != self.loaded:
+            self.model = self.inputs = None  # free the old model before building the new one
+            if self.cuda:
+                self.torch.cuda.empty_cache()
+            t0 = time.perf_counter()
+            self.model = self._builders.build_model(want[0], device=self.torch_device)
+            inputs = self._builders.example_inputs(want[0], batch_size=want[2],
+                                                   input_size=want[1], seed=self.seed)
+            self.inputs = {k: v.to(self.torch_device) for k, v in inputs.items()}
+            self.batch = want[2]  # inputs per request, one pass
+            with self.torch.inference_mode():
+                self._forward()  # warm-up (allocations, cuDNN autotune)
+            self.load_s = time.perf_counter() - t0
+            self.loaded, self.loads = want, self.loads + 1
+        self.spec = spec
+        self.served, self.busy_s = 0, 0.0
+        log.info("replica %s ready: %s on %s (threads=%s cores=%s, model loads %d, %.1f s)",
+                 spec.get("instance_id"), spec["variant"], spec["device"], spec.get("threads"),
+                 spec.get("cores"), self.loads, self.load_s)
 
     def _forward(self) -> Any:
         out = self._run(self.model, self.inputs)
@@ -139,7 +170,7 @@ class SliceReplica:
 
     def stats(self) -> dict:
         return {"instance": self.spec["instance_id"], "served": self.served, "busy_s": self.busy_s,
-                "load_s": self.load_s, "pid": os.getpid()}
+                "load_s": self.load_s, "model_loads": self.loads, "pid": os.getpid()}
 
     def crash(self) -> None:
         """Fault injection (tests, drills): the replica process dies at once."""

@@ -228,6 +228,7 @@ class InstanceSpec:
     cores: tuple[int, ...] = ()
     input_size: int | None = None  # None: the variant's native size
     input_scale: float = 1.0
+    app: str = ""  # the worker (Serve application) serving it (clover.serve.pool); "" = its own
 
     @property
     def key(self) -> tuple[int, int, str, str]:
@@ -235,7 +236,7 @@ class InstanceSpec:
 
     @property
     def app_name(self) -> str:
-        return f"clover-{self.instance_id}"
+        return self.app or f"clover-{self.instance_id}"
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -364,12 +365,31 @@ class Diff:
 
 
 def diff_instances(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> Diff:
-    """Keep instances whose (slot, start, profile, variant) and binding are unchanged."""
+    """Keep instances whose (slot, start, profile, variant) and binding are unchanged (a kept
+    instance keeps its worker, ``app``)."""
     def ident(i: InstanceSpec):
         return (i.key, i.device, i.threads, i.cores, i.input_size)
 
     old_by = {ident(i): i for i in old}
     new_by = {ident(i): i for i in new}
-    return Diff(keep=[new_by[k] for k in new_by if k in old_by],
+    return Diff(keep=[replace(new_by[k], app=old_by[k].app) for k in new_by if k in old_by],
                 stop=[old_by[k] for k in old_by if k not in new_by],
                 start=[new_by[k] for k in new_by if k not in old_by])
+
+
+def slots_relaid(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> set[int]:
+    """GPU slots whose set of (start, profile) placements differs from ``old`` to ``new`` (a
+    slot that only swaps variants keeps its layout)."""
+    def layouts(instances):
+        out: dict[int, set] = {}
+        for i in instances:
+            out.setdefault(i.slot, set()).add((i.start, i.profile))
+        return out
+
+    a, b = layouts(old), layouts(new)
+    return {slot for slot in set(a) | set(b) if a.get(slot) != b.get(slot)}
+
+
+def layouts_changed(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> int:
+    """Number of GPU slots whose layout differs (:func:`slots_relaid`)."""
+    return len(slots_relaid(old, new))

@@ -38,6 +38,10 @@ ENV = {"cluster_file": "CLOVER_LIVE_CLUSTER", "backend": "CLOVER_LIVE_BACKEND",
        "search": "CLOVER_LIVE_SEARCH", "arrivals": "CLOVER_LIVE_ARRIVALS",
        "http_port": "CLOVER_LIVE_PORT", "out_dir": "CLOVER_LIVE_OUT_DIR",
        "base_deploy": "CLOVER_LIVE_BASE_DEPLOY"}
+#: requests BASE's reference window expects at least (its p95 sets the SLA): a compressed hour
+#: at R/k (0.44 req/s x 2 s in CI) drew no request at all now and then, and a p95 of a few is
+#: their maximum; 10 keeps the laptop command's reference window near 20 s
+BASE_MIN_REQUESTS = 10
 
 
 @dataclass(frozen=True)
@@ -216,12 +220,18 @@ class LiveBackend:
 
     def check_memory(self, problem) -> None:
         """Refuse (one line) a CPU run whose memory cannot hold BASE's reference or the
-        largest candidate (:func:`clover.serve.reference.check_memory`)."""
-        from clover.serve.reference import available_memory_bytes, check_memory
+        largest candidate (:func:`clover.serve.reference.check_memory`). The memory this
+        service's own workers hold (active and parked: a shared service's earlier runs) counts
+        as available, since the run re-aims or replaces them."""
+        from clover.serve.reference import available_memory_bytes, check_memory, replica_bytes
 
         if self.cluster.backend == "cpu":
-            check_memory(problem, self.settings.base_deploy, available_memory_bytes(),
-                         self.batch)
+            avail = available_memory_bytes()
+            svc = self.service
+            if avail is not None and svc is not None:
+                avail += sum(replica_bytes(i.variant, self.batch)
+                             for i in list(svc.instances) + list(svc.parked.values()))
+            check_memory(problem, self.settings.base_deploy, avail, self.batch)
 
     def __exit__(self, *exc) -> None:
         if self._own and self.service is not None:
@@ -274,7 +284,8 @@ class LiveBackend:
     def measure_base(self, problem, sla_ms: float | None = None) -> BaseMeasurement:
         """Deploy BASE's reference (:func:`clover.serve.reference.base_reference`: N GPUs,
         or under k > 1 N GPUs at R/k or k·N GPUs at R) and measure it for one window of
-        ``hour_seconds`` at the reference intensity; the SLA is ``sla_ms`` when given, else
+        ``hour_seconds``, or longer so that :data:`BASE_MIN_REQUESTS` arrive on average, at the
+        reference intensity; the SLA is ``sla_ms`` when given, else
         ``sla_factor`` x its p95, and C_base its measured energy per request. Measured once
         per service: the schemes of one ``run-grid`` job share it (as the artifact measures
         BASE once)."""
@@ -312,8 +323,10 @@ class LiveBackend:
         key = (self.app, ref.configuration.key(), f"{ref.rate_rps:.6g}", s.hour_seconds,
                s.arrivals, problem.seed)
         if key not in cache:
+            # at least BASE_MIN_REQUESTS expected: a compressed hour at R/k can draw none
+            window_s = max(float(s.hour_seconds), BASE_MIN_REQUESTS / float(ref.rate_rps))
             probe = LiveEvaluator(self.service, problem, problem.protocol.evaluator(problem),
-                                  window_s=s.hour_seconds, arrivals=s.arrivals,
+                                  window_s=window_s, arrivals=s.arrivals,
                                   seed=problem.seed + 7919, rate_rps=ref.rate_rps)
             ev = probe.evaluate(ref.configuration, problem.ci_ref)
             cache[key] = (ev, probe.last_window.energy.source)

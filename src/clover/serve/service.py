@@ -6,9 +6,11 @@ shares)`` moves the service to a new configuration:
 1. plan the instances (placements that keep existing MIG instances and replicas),
 2. unroute the instances that go (the ingress keeps serving with the rest, or holds requests
    when nothing is left) and wait until their in-flight requests are answered (drain),
-3. delete their Serve applications, and on GPU nodes let the node's :class:`MigAgent` change
-   the MIG instances of the affected GPUs,
-4. start the new instances (one Serve application each, pinned to its node, bound to its slice),
+3. free their workers (:mod:`clover.serve.pool`); on GPU nodes delete the workers on GPUs whose
+   layout changes and let the node's :class:`MigAgent` change the MIG instances there,
+4. start the new instances, each on a free worker of the same binding (re-aimed in place, no
+   process start) or on a new one (a Serve application pinned to its node, bound to its
+   slice); on CPU park the free workers left, up to the pool's bound,
 5. route with the simulator's shares; held requests go out now.
 
 Nothing that reached the ingress is dropped: requests wait in the ingress while no instance is
@@ -21,7 +23,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,9 +32,11 @@ from typing import Any, Mapping, Sequence
 from clover.errors import CloverError
 from clover.models.catalog import get_variant
 from clover.models.configuration import Configuration
-from clover.serve.cluster import (ClusterSpec, Diff, InstanceSpec, diff_instances, plan_instances,
-                                  with_devices)
+from clover.serve.cluster import (ClusterSpec, Diff, InstanceSpec, diff_instances,
+                                  layouts_changed, plan_instances, slots_relaid, with_devices)
 from clover.serve.placement import MigPlacement
+from clover.serve.pool import (WORKER_PREFIX, assign_workers, binding_spec, model_config,
+                               with_apps, worker_version)
 from clover.serve.safety import IngressLimits, check_http_host, loopback_ray_env
 
 log = logging.getLogger("clover.serve")
@@ -44,19 +47,6 @@ INGRESS_APP = "clover"
 CONTROL_TIMEOUT_S = 60.0
 #: bound of starting new replicas (model load, warm-up) before a deploy rolls back (s)
 START_TIMEOUT_S = 600.0
-
-
-def layouts_changed(old: Sequence[InstanceSpec], new: Sequence[InstanceSpec]) -> int:
-    """Number of GPU slots whose set of (start, profile) placements differs from ``old`` to
-    ``new`` (a slot that only swaps variants keeps its layout)."""
-    def layouts(instances):
-        out: dict[int, set] = {}
-        for i in instances:
-            out.setdefault(i.slot, set()).add((i.start, i.profile))
-        return out
-
-    a, b = layouts(old), layouts(new)
-    return sum(1 for slot in set(a) | set(b) if a.get(slot) != b.get(slot))
 
 
 def route_weights(instances: Sequence[InstanceSpec],
@@ -89,6 +79,8 @@ class ReconfigReport:
     kept: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    #: instances of ``started`` that took a warm worker (model swapped in place, no new process)
+    reused: list[str] = field(default_factory=list)
     mig_ops: list[dict] = field(default_factory=list)
     drain_s: float = 0.0
     weights_source: str = ""
@@ -139,6 +131,8 @@ class LiveService(MigPlacement):
         self.instances: list[InstanceSpec] = []
         self.weights: dict[str, float] = {}
         self.configuration: Configuration | None = None
+        #: warm workers no instance uses (worker app -> the instance it last served)
+        self.parked: dict[str, InstanceSpec] = {}
         self.ingress = None
         #: the protocol's serving knobs (:meth:`set_protocol`): dispatch, request batch, and
         #: the canonical instance order of FCFS ties ((variant, slice) pairs)
@@ -192,8 +186,8 @@ class LiveService(MigPlacement):
         if not ray.is_initialized():
             return
         try:
-            for inst in self.instances:
-                serve.delete(inst.app_name, _blocking=False)
+            for app in [i.app_name for i in self.instances] + list(self.parked):
+                serve.delete(app, _blocking=False)
             serve.delete(INGRESS_APP)
             if self._started_ray:
                 serve.shutdown()
@@ -205,7 +199,7 @@ class LiveService(MigPlacement):
             if self._started_ray:
                 ray.shutdown()
                 self._started_ray = False
-        self.instances = []
+        self.instances, self.parked = [], {}
 
     def __enter__(self) -> "LiveService":
         return self.start()
@@ -241,6 +235,9 @@ class LiveService(MigPlacement):
 
     # ------------------------------------------------------------------ deployment
     def _targets(self, instances: Sequence[InstanceSpec]):
+        """One Serve target per instance, on its worker (``app_name``): the process binding as
+        constructor arguments under a version fixed by the binding, the instance as
+        ``user_config``, so that re-targeting a running worker re-aims it (``reconfigure``)."""
         from ray import serve
 
         from clover.serve.app import SliceReplica
@@ -250,10 +247,14 @@ class LiveService(MigPlacement):
             opts: dict[str, Any] = {"num_cpus": 0, "resources": {self._node_resource(inst): 0.001}}
             if inst.device != "cpu":
                 opts["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": inst.device}}
-            dep = SliceReplica.options(name="SliceReplica", ray_actor_options=opts)
-            spec = {**inst.as_dict(), "allow_faults": self.allow_faults,
-                    "batch_size": self.request_batch}
-            targets.append(serve.RunTarget(dep.bind(spec, self.builders_module, self.seed),
+            binding = binding_spec(inst)
+            # ``version`` is Serve-internal in Ray 2.60 (pinned); without it every serve.run
+            # draws a random code version and restarts the replica
+            dep = SliceReplica.options(
+                name="SliceReplica", ray_actor_options=opts, _internal=True,
+                version=worker_version(binding, self.builders_module, self.seed),
+                user_config=model_config(inst, self.request_batch, self.allow_faults))
+            targets.append(serve.RunTarget(dep.bind(binding, self.builders_module, self.seed),
                                            name=inst.app_name, route_prefix=None))
         return targets
 
@@ -301,19 +302,34 @@ class LiveService(MigPlacement):
             if failed:
                 msgs = {n: getattr(apps[n], "message", "")[:300] for n in failed}
                 raise CloverError(f"replicas failed to start: {msgs}")
-            if all(st.endswith("RUNNING") for st in states.values()):
+            if all(st.endswith("RUNNING") for st in states.values()) and self._aimed(instances):
                 return
             if time.monotonic() > deadline:
                 raise CloverError(f"replicas not running after {timeout_s:.0f} s: {states}")
             time.sleep(0.1)
 
-    def _delete(self, instances: Sequence[InstanceSpec]) -> None:
+    def _aimed(self, instances: Sequence[InstanceSpec]) -> bool:
+        """Whether every worker reports the instance it was given (a re-aimed one has run
+        ``reconfigure``), so that no request reaches a worker still holding its old model."""
         from ray import serve
 
-        for inst in instances:
-            serve.delete(inst.app_name, _blocking=False)
-        for inst in instances:
-            serve.delete(inst.app_name, _blocking=True)
+        for i in instances:
+            try:
+                h = serve.get_deployment_handle("SliceReplica", app_name=i.app_name)
+                if h.stats.remote().result(timeout_s=CONTROL_TIMEOUT_S)["instance"] != i.instance_id:
+                    return False
+            except Exception:  # not reachable yet: poll again
+                return False
+        return True
+
+    def _delete(self, apps: Sequence[str]) -> None:
+        """Delete these Serve applications (workers), all at once."""
+        from ray import serve
+
+        for app in apps:
+            serve.delete(app, _blocking=False)
+        for app in apps:
+            serve.delete(app, _blocking=True)
 
     def deploy(self, configuration: Configuration,
                shares: Mapping[tuple[str, str], float] | None = None,
@@ -348,43 +364,62 @@ class LiveService(MigPlacement):
                 self._set_routes(old_instances, old_weights)  # nothing was stopped yet
                 raise CloverError(f"replicas did not drain within {drain_timeout_s:g} s "
                                   f"({res['inflight']} in flight); kept the previous replicas")
-        started: list[InstanceSpec] = []
         try:
-            if diff.stop:
-                self._delete(diff.stop)
-            if self.cluster.backend == "cuda":
-                changed = diff.slots_changed
-                if changed:
-                    report.mig_ops, new_uuids = self._apply_mig(new, changed)
-                    uuids = {**uuids, **new_uuids}
-                new = with_devices(new, uuids)
-                diff = diff_instances([i for i in self.instances if i.instance_id in set(report.kept)], new)
-            if diff.start:
-                started = list(diff.start)
-                self._start_instances(diff.start)
-                report.started = [i.instance_id for i in diff.start]
+            new = self._place(new, diff, uuids, report, old_instances)
             weights, source = route_weights(new, shares)
             self._set_routes(new, weights)
         except Exception as exc:
             why = exc.message if isinstance(exc, CloverError) else f"{type(exc).__name__}: {exc}"
             raise CloverError(f"reconfiguration failed ({why}); "
-                              + self._rollback(old_instances, old_weights, report.kept, started)) from None
+                              + self._rollback(old_instances, old_weights, report.kept)) from None
         report.layouts_changed = layouts_changed(old_instances, new)
         self.instances, self.weights, self.configuration = list(new), weights, configuration
         report.weights_source = source
         report.reconfig_s = time.monotonic() - t0
         return report
 
+    def _place(self, new: list[InstanceSpec], diff: Diff, uuids: dict, report: ReconfigReport,
+               old: Sequence[InstanceSpec]) -> list[InstanceSpec]:
+        """Steps 3-4 of a deploy: free the stopped instances' workers, change MIG layouts
+        (GPU nodes), start the new instances on warm or new workers; returns the new instances
+        with their devices and workers."""
+        free = {**{i.app_name: i for i in diff.stop}, **self.parked}  # stopped ones first
+        self.parked = {}
+        relaid = slots_relaid(old, new)
+        if self.cluster.backend == "cuda":
+            gone = [a for a, i in free.items() if i.slot in relaid]  # on MIG devices to change
+            self._delete(gone)
+            free = {a: i for a, i in free.items() if a not in gone}
+            if relaid:
+                report.mig_ops, new_uuids = self._apply_mig(new, relaid)
+                uuids = {**uuids, **new_uuids}
+            new = with_devices(new, uuids)
+            diff = diff_instances([i for i in old if i.instance_id in set(report.kept)], new)
+        plan = assign_workers(diff.start, free, diff.keep, self.cluster.backend,
+                              reusable_slots=set(range(len(self.cluster.gpu_slots))) - (
+                                  relaid if self.cluster.backend == "cuda" else set()))
+        self._delete(plan.delete)
+        if plan.instances:
+            self._start_instances(plan.instances)
+        report.started = [i.instance_id for i in plan.instances]
+        report.reused = list(plan.reused)
+        self.parked = dict(plan.parked)
+        return with_apps(new, {i.instance_id: i.app for i in list(diff.keep) + plan.instances})
+
     def _rollback(self, old: Sequence[InstanceSpec], weights: Mapping[str, float],
-                  kept: Sequence[str], started: Sequence[InstanceSpec]) -> str:
-        """Bring back the replicas of ``old`` after a failed deploy; returns what happened."""
+                  kept: Sequence[str]) -> str:
+        """Bring back the replicas of ``old`` after a failed deploy; returns what happened.
+
+        Every worker the old instances do not use is deleted (the pool starts empty again);
+        the old instances' workers are re-aimed at them, or started again where gone."""
         kept_ids = set(kept)
         try:
             from ray import serve
 
             apps = serve.status().applications
-            self._delete([i for i in started if i.app_name in apps
-                          and i.instance_id not in {o.instance_id for o in old}])
+            old_apps = {o.app_name for o in old}
+            self._delete([a for a in apps if a.startswith(WORKER_PREFIX) and a not in old_apps])
+            self.parked = {}
             back = [i for i in old if i.instance_id not in kept_ids]
             if back and self.cluster.backend == "cuda":
                 _, uuids = self._apply_mig(old, {i.slot for i in back})
@@ -459,6 +494,3 @@ class LiveService(MigPlacement):
         """Fault injection: kill one replica's process (Serve restarts it)."""
         return self._control(self.ingress.crash_instance.remote(instance_id))
 
-
-def python_executable() -> str:  # pragma: no cover - informational
-    return sys.executable
