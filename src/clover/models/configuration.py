@@ -78,8 +78,7 @@ class Configuration:
 
     def validate(self, app: str | None = None) -> "Configuration":
         """Check every layout is a valid MIG layout and every variant is known (and of ``app``)."""
-        get_gpu(self.gpu)
-        valid = {tuple(sorted(lay.profiles)) for lay in enumerate_layouts(self.gpu)}
+        valid = _valid_layouts(self.gpu)
         for i, g in enumerate(self.gpus):
             if tuple(sorted(g.layout)) not in valid:
                 raise CloverError(f"GPU {i}: invalid MIG layout {'+'.join(g.layout)} for {self.gpu}")
@@ -117,6 +116,15 @@ class Configuration:
         lay = layout or (spec.full_profile.name,)
         return cls(spec.key, tuple(GpuAssignment(tuple(lay), (variant,) * len(lay))
                                    for _ in range(n_gpus)))
+
+
+@lru_cache(maxsize=None)
+def _valid_layouts(gpu: str) -> frozenset[tuple[str, ...]]:
+    """The sorted profile tuples of every valid MIG layout of ``gpu`` (an unknown GPU is a
+    CloverError naming it; built once per GPU: the replicated search validates thousands of
+    configurations a run)."""
+    get_gpu(gpu)
+    return frozenset(tuple(sorted(lay.profiles)) for lay in enumerate_layouts(gpu))
 
 
 @lru_cache(maxsize=65536)
