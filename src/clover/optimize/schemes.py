@@ -146,7 +146,10 @@ class BaseScheme(Scheme):
 
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
-        ev = self.evaluator.evaluate(self.problem.base_reference_configuration(), ci_g_per_kwh)
+        config = self.__dict__.get("_config")
+        if config is None:  # one object for every hour (the transition memo hashes it)
+            config = self._config = self.problem.base_reference_configuration()
+        ev = self.evaluator.evaluate(config, ci_g_per_kwh)
         return self._decision(hour, ci_g_per_kwh, ev, t0)
 
 
