@@ -54,6 +54,19 @@ class Configuration:
     gpu: str
     gpus: tuple[GpuAssignment, ...]
 
+    def __hash__(self) -> int:
+        """The dataclass hash of (gpu, gpus), computed once per object (the transition memo
+        hashes the deployed and the chosen configuration every hour)."""
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.gpu, self.gpus))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:
+        """Pickled without the cached hash: string hashes differ between processes."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     @property
     def n_gpus(self) -> int:
         return len(self.gpus)
