@@ -232,12 +232,12 @@ def _config(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clover.control.year import find_zone, run_zone
+    from clover.control.year import find_zones, run_zones
     from clover.tables import write_csv
 
     config = _config(args)
-    rows = run_zone(config, args.app, find_zone(config.year, args.zone),
-                    profiles=args.profiles, progress=args.progress)
+    rows = run_zones(config, args.app, find_zones(config, args.zone),
+                     profiles=args.profiles, progress=args.progress)
     write_csv(rows, args.out)
     return 0
 
@@ -277,12 +277,13 @@ def register_year(sub: argparse._SubParsersAction) -> None:
                                     "protocol, modeled), tonnes at a stated service")
     ys = p.add_subparsers(dest="year_command", metavar="STEP")
     ys.required = True
-    r = ys.add_parser("run", help="every scheme of config year.schemes, one app x zone year")
+    r = ys.add_parser("run", help="every scheme of config year.schemes, one app, zones' years")
     add_config_arg(r)
     from clover.models.catalog import APPS
 
     r.add_argument("--app", required=True, choices=sorted(APPS))
-    r.add_argument("--zone", required=True, help="a zone of config year.datasets")
+    r.add_argument("--zone", required=True, nargs="+",
+                   help="zones of config year.datasets, run in turn (rows in that order)")
     r.add_argument("--profiles", help="profile table (default: the modeled one, in memory)")
     add_data_dir_option(r)
     r.add_argument("--progress", action="store_true", help="progress bars on stderr")
