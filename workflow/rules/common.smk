@@ -119,7 +119,16 @@ def year_parts():
                   group=list(year_groups()))
 
 
-def year_outputs():
-    """The year study's outputs (target `year`, and part of `all`)."""
+def year_outputs(in_all=False):
+    """The year study's outputs: of target `year`; of `all` (``in_all``) only under config
+    year.in_all."""
+    if in_all and not RUN.year.in_all:
+        return []
     return ["results/year/summary.csv", "results/year/claims.md",
             *expand("paper_figures/{yfig}.{ext}", yfig=YEAR_FIGURES, ext=("pdf", "png"))]
+
+
+def year_claims():
+    """The year's claims the aggregate puts in the claims table (config year.in_all), or
+    none."""
+    return ["results/year/claims.csv"] if RUN.year.in_all else []

@@ -1,11 +1,14 @@
 # The year study (clover.control.year, clover.analysis.year; docs/year.md): config `year`,
 # one job per app x group of zones (year.zones_per_job; common.smk's year_groups) over each
 # zone's calendar year (month rows), then the annual summary, the "beyond the paper" claims
-# (also rows of results/summary.md) and figures (j)-(l). Target: `snakemake --cores 2 year`;
-# part of `all`. Modeled profiles, the year section's protocol (paper by default).
-# rerun trigger of the year jobs: every key `clover year run` reads from the config
-YEAR_SETTINGS = RUN.settings(["year", "gpu", "n_gpus", "problem", "control", "scheme_params",
-                              "data_dir"])
+# and figures (j)-(l). Target: `snakemake --cores 2 year`; part of `all`, its claims rows of
+# results/summary.md, under config year.in_all. Modeled profiles, the year section's protocol
+# (paper by default).
+# rerun trigger of the year jobs: every key `clover year run` reads from the config (not
+# year.zones_per_job and year.in_all, which change no number; a job's zones are its `zones`)
+YEAR_SETTINGS = RUN.settings([*(f"year.{k}" for k in ("datasets", "apps", "schemes", "protocol",
+                                                      "lam", "seed", "service_rps")),
+                              "gpu", "n_gpus", "problem", "control", "scheme_params", "data_dir"])
 
 
 # figures (j)-(l) are the year study's (the `figure` rule draws (a)-(i))
