@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def hour_steps(app: str, zone: str, schemes: list[str]) -> None:
     config = load_run_config(REPO / "config" / "config.yaml")
-    z = find_zone(config.year, zone)
+    z = find_zone(config, zone)
     ci, stamps, _ = zone_trace(z, None)
     t0 = time.perf_counter()
     service = YearService.build(config, app, config.year.seed, None)

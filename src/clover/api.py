@@ -216,10 +216,8 @@ def _stepped(spec: RunSpec, s: _Setup, problem, evaluator, costs, ci, stamps, *,
     (log, meta). ``source`` is the profiles' provenance (simulator), or empty: each
     evaluation states its own (live: measured-cpu/-gpu)."""
     from clover.control.controller import ControlSettings
-    from clover.control.runs import build_scheme, control_run
+    from clover.control.runs import step_scheme
 
-    scheme = build_scheme(spec.scheme, problem, evaluator, spec.scheme_params, spec.seed)
-    scheme.set_period(ci)
     settings = ControlSettings(eval_window_s=spec.eval_window_s, hour_s=hour_s,
                                initial=spec.initial)
     meta = {"scheme": spec.scheme, "app": spec.app, "lam": s.lam,
@@ -227,8 +225,9 @@ def _stepped(spec: RunSpec, s: _Setup, problem, evaluator, costs, ci, stamps, *,
             "gpu": problem.gpu,
             "accuracy_floor": "" if problem.accuracy_floor is None else problem.accuracy_floor,
             **s.protocol.columns(spec.app)}
-    log = control_run(scheme, problem, evaluator, costs, settings, meta, ci, stamps,
-                      progress=progress, on_hour=on_hour)
+    log = step_scheme(spec.scheme, problem, evaluator, costs, settings, meta, ci, stamps,
+                      scheme_params=spec.scheme_params, seed=spec.seed, progress=progress,
+                      on_hour=on_hour)
     return log, {**meta, "grid": spec.grid, "n_gpus": problem.n_gpus,
                  "rate_rps": problem.rate_rps, "sla_ms": problem.sla_ms,
                  "base_accuracy": problem.base_accuracy, "base_carbon_g": problem.base_carbon_g}

@@ -245,7 +245,8 @@ class EmbodiedConfig:
 @dataclass(frozen=True)
 class YearConfig:
     """The year study (clover.control.year): datasets (dataset, year, zones), apps, schemes,
-    protocol, λ (None: the protocol's), seed, and the stated service in requests/s."""
+    protocol, λ (None: the protocol's), seed, the stated service in requests/s, the zones one
+    job runs, and whether ``all`` runs the year (its claims in the main claims table)."""
 
     datasets: tuple[Mapping[str, Any], ...]
     apps: tuple[str, ...]
@@ -254,6 +255,8 @@ class YearConfig:
     lam: float | None
     seed: int
     service_rps: float
+    zones_per_job: int
+    in_all: bool
 
 
 @dataclass(frozen=True)

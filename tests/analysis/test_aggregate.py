@@ -115,3 +115,29 @@ def test_bad_logs(tmp_path):
         read_log(bad)
     with pytest.raises(CloverError, match="no controller logs"):
         combine_logs([])
+
+
+def test_year_claims_are_rows_beyond_the_paper(grid):
+    """Issue 20: the year study's claims follow the paper's, numbered on, in the protocol
+    column they ran under, with their verdict and basis."""
+    from clover.analysis.year import monthly_table, summarize, year_claims
+    from tests.analysis.test_year import _monthly
+
+    _, _, runs = grid
+    gpus = embodied_savings(gpu_table(), 318.0)
+    monthly = _monthly()
+    yc = year_claims(summarize(monthly), monthly_table(monthly))
+    md = render_markdown(runs, gpus, 0.5, 318.0, "Chien et al.", "model", year_claims=yc)
+    n_paper = len(build_claims(runs, gpus, 0.5, 318.0, "Chien et al."))
+    rows = [line for line in md.splitlines() if "*Beyond the paper" in line]
+    assert [r.split(" | ")[0] for r in rows] == [f"| {n_paper + i}" for i in range(1, 5)]
+    first = rows[0].split(" | ")
+    assert first[1].endswith("Carbon-aware serving avoids carbon in every zone over a whole year")
+    assert first[2].startswith("Clover avoids") and first[2].endswith("(**holds**)")
+    assert first[3] == "not run"  # the year ran the paper protocol only
+    assert first[4] == "**holds**"
+    assert first[5].startswith("modeled, paper protocol, 1000 req/s served all year")
+    assert first[6].startswith("Clover vs BASE, annual tonnes")
+    # without the year's claims the table ends with the paper's
+    assert "Beyond the paper" not in render_markdown(runs, gpus, 0.5, 318.0, "Chien et al.",
+                                                     "model")

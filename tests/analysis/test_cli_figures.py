@@ -43,3 +43,17 @@ def test_aggregate_then_every_figure(tmp_path, run_cli):
 def test_bad_figure_name(tmp_path, run_cli):
     code, _, err = run_cli("figures", "--which", "nope", "--hourly", str(tmp_path / "x.csv"))
     assert code == 2 and "not found" in err or "unknown figure" in err
+
+
+def test_aggregate_refuses_bad_year_claims_before_writing(tmp_path, run_cli):
+    paths = write_grid(tmp_path)
+    bad = tmp_path / "claims.csv"
+    bad.write_text("key,statement\nyear-x,something\n")
+    out = tmp_path / "out"
+    code, _, err = run_cli("aggregate", "--runs", *map(str, paths), "--year-claims", str(bad),
+                           "--hourly", str(out / "hourly.csv"), "--summary",
+                           str(out / "summary.csv"), "--gpus", str(out / "gpus.csv"),
+                           "--markdown", str(out / "summary.md"), "--lam", "0.5")
+    assert code == 2
+    assert err.strip().startswith("clover: error: year claims file") and "missing column" in err
+    assert not out.exists()  # nothing written

@@ -68,6 +68,15 @@ def test_claims_read_the_numbers():
     assert "modeled, paper protocol, 1000 req/s" in claims.loc["year-where", "stated"]
 
 
+def test_one_zone_has_no_where_verdict():
+    monthly = _monthly()
+    monthly = monthly[monthly["zone"] == "A"]
+    claims = year_claims(summarize(monthly), monthly_table(monthly)).set_index("key")
+    assert claims.loc["year-where", "verdict"] == "not run"
+    assert "fewer than 3 zones" in claims.loc["year-where", "measured"]
+    assert claims.loc["year-everywhere", "verdict"] == "holds"
+
+
 def test_spearman_textbook():
     # perfectly monotone -> 1; reversed -> -1; ties get average ranks
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from clover.config import RunConfig
-from clover.control.year import (YearService, YearZone, daily_swings, find_zone, monthly_rows,
-                                 run_zone, tonnes, year_zones, zone_trace)
+from clover.control.year import (YearService, YearZone, daily_swings, find_zone, find_zones,
+                                 hourly_tonnes, monthly_rows, run_zone, run_zones, tonnes,
+                                 year_zones, zone_groups, zone_trace)
 from clover.errors import CloverError
 from clover.sim.problem import carbon_g
 
@@ -23,6 +24,8 @@ def test_tonnes_hand_computed():
     assert tonnes([per_request], 1000.0) == pytest.approx(0.0045)
     # two hours at 0.00125 and 0.0025 g, 500 req/s: (0.00375) x 500 x 3600 / 1e6
     assert tonnes([0.00125, 0.0025], 500.0) == pytest.approx(0.00675)
+    # hour by hour: 0.00125 x 500 x 3600 / 1e6 = 0.00225 t, then 0.0045 t
+    assert list(hourly_tonnes([0.00125, 0.0025], 500.0)) == pytest.approx([0.00225, 0.0045])
 
 
 def _log(stamps, carbon, ci, sla=None):
@@ -63,7 +66,8 @@ def test_daily_swings():
 
 def test_default_zones_are_the_two_datasets():
     zones = year_zones(RunConfig.from_dict({"apps": ["yolo"], "schemes": ["base"],
-                                            "traces": {"CISO-March": "CISO-March"}, "gpu_count": {"apps": ["yolo"]}}).year)
+                                            "traces": {"CISO-March": "CISO-March"},
+                                            "gpu_count": {"apps": ["yolo"]}}))
     assert len(zones) == 24
     assert YearZone("DE", "electricitymaps", 2023) in zones
     assert YearZone("US-EIA-PJM", "eia930_2022", 2022) in zones
@@ -81,11 +85,24 @@ def _config(**year):
 
 def test_unknown_zone_is_one_line():
     with pytest.raises(CloverError, match="zone 'XX' is not in year.datasets"):
-        find_zone(_config().year, "XX")
+        find_zone(_config(), "XX")
+    with pytest.raises(CloverError, match="zone 'YY' is not in year.datasets"):
+        find_zones(_config(), ["DE", "YY"])
+
+
+def test_zones_are_grouped_into_jobs_in_order():
+    config = _config(datasets=[{"dataset": "electricitymaps", "year": 2023,
+                                "zones": ["DE", "GB", "ZA"]},
+                               {"dataset": "eia930_2022", "year": 2022, "zones": ["US-EIA-PJM"]}],
+                     zones_per_job=3)
+    groups = {g: [z.zone for z in zones] for g, zones in zone_groups(config).items()}
+    assert groups == {"g1": ["DE", "GB", "ZA"], "g2": ["US-EIA-PJM"]}
+    assert [z.zone for z in find_zones(config, ["US-EIA-PJM", "DE"])] == ["US-EIA-PJM", "DE"]
+    assert list(zone_groups(_config())) == ["g1"]  # default: 6 zones a job
 
 
 def test_missing_hours_are_filled_and_counted():
-    ci, stamps, filled = zone_trace(find_zone(_config().year, "US-EIA-PJM"), None)
+    ci, stamps, filled = zone_trace(find_zone(_config(), "US-EIA-PJM"), None)
     assert (len(ci), filled) == (8760, 23)
     assert all(math.isfinite(x) for x in ci)
 
@@ -95,7 +112,7 @@ def test_missing_hours_are_filled_and_counted():
 def test_a_year_is_the_concatenation_of_its_months(scheme):
     """Memoryless schemes: the year's run equals its twelve month runs, hour by hour."""
     config = _config(schemes=[scheme])
-    zone = find_zone(config.year, "DE")
+    zone = find_zone(config, "DE")
     ci, stamps, _ = zone_trace(zone, None)
     service = YearService.build(config, "efficientnet", 0, None)
     year = service.run(scheme, "DE", ci, stamps)
@@ -120,9 +137,22 @@ def test_a_year_is_the_concatenation_of_its_months(scheme):
 @pytest.mark.slow
 def test_run_zone_month_rows_cover_the_year():
     config = _config(schemes=["base", "oracle"])
-    rows = run_zone(config, "efficientnet", find_zone(config.year, "DE"))
+    rows = run_zone(config, "efficientnet", find_zone(config, "DE"))
     assert list(rows.groupby("scheme")["hours"].sum()) == [8760, 8760]
     assert rows.groupby("scheme")["days"].sum().tolist() == [365, 365]
     base = rows[rows["scheme"] == "base"]["carbon_t"].sum()
     oracle = rows[rows["scheme"] == "oracle"]["carbon_t"].sum()
     assert 0 < oracle < base
+
+
+@pytest.mark.slow
+def test_zones_run_in_one_process_equal_their_own_runs():
+    """One service for several zones (a job of year.zones_per_job zones) gives each zone's
+    rows exactly as a run of that zone alone."""
+    config = _config(schemes=["base", "co2opt"])
+    zones = find_zones(config, ["US-EIA-PJM", "DE"])
+    together = run_zones(config, "efficientnet", zones)
+    alone = pd.concat([run_zone(config, "efficientnet", z) for z in zones], ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone)
+    assert list(together["zone"].unique()) == ["US-EIA-PJM", "DE"]
+    assert len(together) == 2 * 2 * 12

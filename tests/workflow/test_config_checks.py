@@ -245,3 +245,20 @@ def test_configfile_yaml_error_names_line_and_column(tmp_path, capsys):
     extra.write_text("seed: 0\nbroken: [unclosed\n")
     with pytest.raises(CloverError, match="line 3 column 1: YAML syntax error"):
         load_run_config(extra)
+
+
+@pytest.mark.parametrize("in_all", [True, False])
+def test_year_in_all_is_a_switch(tmp_path, shared_data, in_all):
+    """Issue 20: config year.in_all puts the year study's jobs in `all` and its claims in the
+    aggregate's claims table; off, `all` plans no year job and `year` still plans them."""
+    work = _work(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("  in_all: true", f"  in_all: {str(in_all).lower()}"))
+    out = dry_run(work, "-p", "all")
+    assert out.returncode == 0, out.log
+    jobs = job_counts(out.log)
+    expected = {"year_run": 1, "year_summary": 1, "year_figure": 3} if in_all else {}
+    assert {k: v for k, v in jobs.items() if k.startswith("year")} == expected
+    assert ("--year-claims results/year/claims.csv" in out.log) is in_all
+    year = dry_run(work, "year")
+    assert job_counts(year.log)["year_run"] == 1

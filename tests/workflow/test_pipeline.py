@@ -67,6 +67,17 @@ def test_every_output_is_there(pipeline):
             assert p.is_file() and p.stat().st_size > 1000, p
     md = (pipeline / "results" / "summary.md").read_text()
     assert "| 1 |" in md and "| 7 |" in md and "modeled, not measured" in md
+    # issue 20: `all` runs the year study; its claims follow the paper's (8), beyond the paper
+    for f in ("fig_j_year_tonnes", "fig_k_adapt_vs_swing", "fig_l_month_zone"):
+        assert (pipeline / "paper_figures" / f"{f}.png").stat().st_size > 1000
+    beyond = [line.split(" | ") for line in md.splitlines() if "*Beyond the paper" in line]
+    assert [r[0] for r in beyond] == ["| 9", "| 10", "| 11", "| 12"]
+    # one zone (DE), one app: Clover avoids carbon; no rank correlation over one zone
+    verdicts = {r[1].split(":* ")[1]: r[4] for r in beyond}
+    assert verdicts["Carbon-aware serving avoids carbon in every zone over a whole year"] == \
+        "**holds**"
+    assert verdicts["It avoids the most where the grid is dirtiest"] == "**not run**"
+    assert all(r[5].startswith("modeled, paper protocol, 1000 req/s") for r in beyond)
     assert (pipeline / "results" / "mig" / "plan_a100-40gb.json").is_file()
     assert (pipeline / "results" / "data" / "verified.txt").is_file()
     # no temporary file left under a final name, no partial outputs
@@ -146,6 +157,9 @@ def test_a_config_change_reruns_exactly_the_jobs_that_read_it(pipeline):
     assert len(list((pipeline / "results" / "config").glob("*.json"))) == 1
     caption = snakemake(pipeline, "-n", "all", "--config", "embodied={source: another source}")
     assert _jobs(caption) == {"aggregate", "figure", "all"}
+    # the year study's settings rerun the year's jobs and the claims table, nothing else
+    service = _jobs(snakemake(pipeline, "-n", "all", "--config", "year={protocol: extended}"))
+    assert service == {"year_run", "year_summary", "year_figure", "aggregate", "figure", "all"}
     seed = _jobs(snakemake(pipeline, "-n", "all", "--config", "seed=1"))
     assert {"run_paper_main", "run_extended_main", "run_paper_lam_sweep", "run_paper_regions",
             "gpu_count", "decomposition", "reference_check"} <= seed

@@ -97,3 +97,38 @@ def all_figures():
 
 def mig_plans():
     return [f"results/mig/plan_{RUN.gpu}.json"]
+
+
+from functools import cache
+
+YEAR_FIGURES = ["fig_j_year_tonnes", "fig_k_adapt_vs_swing", "fig_l_month_zone"]
+
+
+@cache
+def year_groups():
+    """The year study's jobs: group -> zones, config year.zones_per_job zones each, in the
+    order of year.datasets (clover.control.year.zone_groups)."""
+    from clover.control.year import zone_groups
+
+    return {g: [z.zone for z in zones] for g, zones in zone_groups(RUN).items()}
+
+
+def year_parts():
+    """Month rows of every year job, app-major then zone order (the summary's row order)."""
+    return expand("results/year/parts/{app}/{group}.csv", app=RUN.year.apps,
+                  group=list(year_groups()))
+
+
+def year_outputs(in_all=False):
+    """The year study's outputs: of target `year`; of `all` (``in_all``) only under config
+    year.in_all."""
+    if in_all and not RUN.year.in_all:
+        return []
+    return ["results/year/summary.csv", "results/year/claims.md",
+            *expand("paper_figures/{yfig}.{ext}", yfig=YEAR_FIGURES, ext=("pdf", "png"))]
+
+
+def year_claims():
+    """The year's claims the aggregate puts in the claims table (config year.in_all), or
+    none."""
+    return ["results/year/claims.csv"] if RUN.year.in_all else []

@@ -1,15 +1,14 @@
 # The year study (clover.control.year, clover.analysis.year; docs/year.md): config `year`,
-# one job per app x zone over the zone's calendar year (month rows), then the annual summary,
-# the "beyond the paper" claims and figures (j)-(l). Target: `snakemake --cores 2 year`.
-# Modeled profiles, the year section's protocol (paper by default).
-
-from clover.control.year import year_zones
-
-YEAR_ZONES = [z.zone for z in year_zones(RUN.year)]
-YEAR_FIGURES = ["fig_j_year_tonnes", "fig_k_adapt_vs_swing", "fig_l_month_zone"]
-# rerun trigger of the year jobs: every key `clover year run` reads from the config
-YEAR_SETTINGS = RUN.settings(["year", "gpu", "n_gpus", "problem", "control", "scheme_params",
-                              "data_dir"])
+# one job per app x group of zones (year.zones_per_job; common.smk's year_groups) over each
+# zone's calendar year (month rows), then the annual summary, the "beyond the paper" claims
+# and figures (j)-(l). Target: `snakemake --cores 2 year`; part of `all`, its claims rows of
+# results/summary.md, under config year.in_all. Modeled profiles, the year section's protocol
+# (paper by default).
+# rerun trigger of the year jobs: every key `clover year run` reads from the config (not
+# year.zones_per_job and year.in_all, which change no number; a job's zones are its `zones`)
+YEAR_SETTINGS = RUN.settings([*(f"year.{k}" for k in ("datasets", "apps", "schemes", "protocol",
+                                                      "lam", "seed", "service_rps")),
+                              "gpu", "n_gpus", "problem", "control", "scheme_params", "data_dir"])
 
 
 # figures (j)-(l) are the year study's (the `figure` rule draws (a)-(i))
@@ -21,26 +20,27 @@ rule year_run:
         data="results/data/verified.txt",
         profiles=lambda wc: profile_path(wc.app),
     output:
-        "results/year/parts/{app}/{zone}.csv",
+        "results/year/parts/{app}/{group}.csv",
     log:
-        "logs/year/{app}/{zone}.log",
+        "logs/year/{app}/{group}.log",
     wildcard_constraints:
-        zone="[A-Za-z0-9-]+",
+        group="g[0-9]+",
     params:
         clover=CLOVER,
         settings=YEAR_SETTINGS,
+        zones=lambda wc: " ".join(year_groups()[wc.group]),
         config=config_file,  # the effective config file (common.smk)
     conda:
         ENV
     shell:
         "{params.clover} year run --config {params.config} --app {wildcards.app} "
-        "--zone {wildcards.zone} --profiles {input.profiles} "
+        "--zone {params.zones} --profiles {input.profiles} "
         "--out {output} 2> {log}"
 
 
 rule year_summary:
     input:
-        expand("results/year/parts/{app}/{zone}.csv", app=RUN.year.apps, zone=YEAR_ZONES),
+        year_parts(),
     output:
         monthly="results/year/monthly.csv",
         summary=report("results/year/summary.csv", caption="../report/year.rst", category="Year"),
@@ -80,6 +80,4 @@ rule year_figure:
 
 rule year:
     input:
-        "results/year/summary.csv",
-        "results/year/claims.md",
-        expand("paper_figures/{yfig}.{ext}", yfig=YEAR_FIGURES, ext=("pdf", "png")),
+        year_outputs(),

@@ -31,6 +31,7 @@ def _aggregate(args: argparse.Namespace) -> int:
     from clover.paths import atomic_write
     from clover.tables import write_csv
 
+    extra = _side_tables(args)  # read (and checked) before anything is written
     hourly = combine_logs(args.runs, args.seeds)
     runs = summarize_runs(hourly)
     gpus = embodied_savings(read_gpu_counts(args.gpu_count or []), args.embodied_kg_per_gpu)
@@ -41,17 +42,27 @@ def _aggregate(args: argparse.Namespace) -> int:
         from clover.analysis.adapting import adapting_table
 
         write_csv(adapting_table(runs, hourly), args.adapting)
-    extra = {}
-    for key in ("decomposition", "reference"):
-        path = getattr(args, key, None)
-        if path:
-            extra[key] = _read_csv(path, f"--{key}")
     md = render_markdown(runs, gpus, main_lam(args), args.embodied_kg_per_gpu, args.embodied_source,
                          args.backend, hourly=hourly, **extra)
     with atomic_write(args.markdown) as fh:
         fh.write(md)
     print(f"aggregated {len(runs)} runs ({len(hourly)} hours) -> {args.summary}, {args.markdown}")
     return 0
+
+
+def _side_tables(args: argparse.Namespace) -> dict:
+    """The claims table's side inputs given: decomposition, reference check, year claims."""
+    extra = {}
+    for key in ("decomposition", "reference"):
+        path = getattr(args, key, None)
+        if path:
+            extra[key] = _read_csv(path, f"--{key}")
+    if getattr(args, "year_claims", None):
+        from clover.analysis.year import CLAIM_COLUMNS
+        from clover.tables import read_checked_csv
+
+        extra["year_claims"] = read_checked_csv(args.year_claims, "year claims", CLAIM_COLUMNS)
+    return extra
 
 
 def _read_table(path):
@@ -83,11 +94,7 @@ def _figures(args: argparse.Namespace) -> int:
     for t in (hourly, runs):
         t["floor"] = t["floor"].fillna("none").astype(str)
     gpus = _read_table(args.gpus) if args.gpus else None
-    extra = {}
-    for key in ("decomposition", "reference"):
-        path = getattr(args, key, None)
-        if path:
-            extra[key] = _read_csv(path, f"--{key}")
+    extra = _side_tables(args)
     which = list(FIGURES) if args.which == "all" else [args.which]
     if args.which == "all":
         if not args.outdir:
@@ -164,6 +171,8 @@ def _register_tables(sub: argparse._SubParsersAction) -> None:
     config_option(a, "--backend", key="backend", help="model or live (default %(default)s)")
     a.add_argument("--decomposition", help="results/decomposition.csv (claims table reading)")
     a.add_argument("--reference", help="results/reference_check.csv (claims table verdict)")
+    a.add_argument("--year-claims", help="results/year/claims.csv (`clover year summary`): "
+                                         "rows beyond the paper in the claims table")
     _main_grid_args(a)
     a.add_argument("--hourly", required=True, help="output: every hour of every run (CSV)")
     a.add_argument("--summary", required=True, help="output: one row per run (CSV)")
@@ -232,12 +241,12 @@ def _config(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clover.control.year import find_zone, run_zone
+    from clover.control.year import find_zones, run_zones
     from clover.tables import write_csv
 
     config = _config(args)
-    rows = run_zone(config, args.app, find_zone(config.year, args.zone),
-                    profiles=args.profiles, progress=args.progress)
+    rows = run_zones(config, args.app, find_zones(config, args.zone),
+                     profiles=args.profiles, progress=args.progress)
     write_csv(rows, args.out)
     return 0
 
@@ -277,12 +286,13 @@ def register_year(sub: argparse._SubParsersAction) -> None:
                                     "protocol, modeled), tonnes at a stated service")
     ys = p.add_subparsers(dest="year_command", metavar="STEP")
     ys.required = True
-    r = ys.add_parser("run", help="every scheme of config year.schemes, one app x zone year")
+    r = ys.add_parser("run", help="every scheme of config year.schemes, one app, zones' years")
     add_config_arg(r)
     from clover.models.catalog import APPS
 
     r.add_argument("--app", required=True, choices=sorted(APPS))
-    r.add_argument("--zone", required=True, help="a zone of config year.datasets")
+    r.add_argument("--zone", required=True, nargs="+",
+                   help="zones of config year.datasets, run in turn (rows in that order)")
     r.add_argument("--profiles", help="profile table (default: the modeled one, in memory)")
     add_data_dir_option(r)
     r.add_argument("--progress", action="store_true", help="progress bars on stderr")

@@ -366,6 +366,23 @@ def _claims_lines(claims: list[Claim]) -> list[str]:
     return lines
 
 
+def _beyond_lines(year_claims: pd.DataFrame | None, first: int) -> list[str]:
+    """The year study's claims (``results/year/claims.csv``, :mod:`clover.analysis.year`) as
+    rows of the claims table, numbered from ``first``: "beyond the paper", under the protocol
+    each row states (modeled; the paper protocol by default)."""
+    if year_claims is None or year_claims.empty:
+        return []
+    lines = []
+    for i, r in enumerate(year_claims.itertuples(), first):
+        protocol = "paper" if "paper protocol" in str(r.stated) else "extended"
+        cells = {p: NOT_RUN for p in PROTOCOL_ORDER}
+        cells[protocol] = f"{r.measured} (**{r.verdict}**)"
+        lines.append(f"| {i} | *Beyond the paper (a year in every zone):* {_md_cell(r.statement)} "
+                     f"| {_md_cell(cells[PROTOCOL_ORDER[0]])} | {_md_cell(cells[PROTOCOL_ORDER[1]])} "
+                     f"| **{r.verdict}** | {_md_cell(r.stated)} | {_md_cell(r.basis)} |")
+    return lines
+
+
 def _side_lines(decomposition, reference, runs: pd.DataFrame, hourly) -> list[str]:
     """The decomposition, the reference check and the value-of-adapting table."""
     from clover.analysis.adapting import adapting_lines, adapting_table
@@ -413,8 +430,10 @@ def _scheme_lines(main: pd.DataFrame) -> list[str]:
 def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu: float,
                     embodied_source: str, backend: str, hourly: pd.DataFrame | None = None,
                     decomposition: pd.DataFrame | None = None,
-                    reference: pd.DataFrame | None = None) -> str:
-    """The whole ``results/summary.md``."""
+                    reference: pd.DataFrame | None = None,
+                    year_claims: pd.DataFrame | None = None) -> str:
+    """The whole ``results/summary.md``; ``year_claims``: the year study's claims
+    (``results/year/claims.csv``), rows beyond the paper after the paper's claims."""
     claims = build_claims(runs, gpus, lam, kg_per_gpu, embodied_source, hourly)
     sources = "+".join(sorted({s for v in runs["source"] for s in str(v).split("+")}))
     modeled = "modeled" in sources
@@ -434,7 +453,7 @@ def render_markdown(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_g
         "traces (× apps where pooled; docs/pipeline.md, \"Seeds and intervals\").",
         "",
     ]
-    lines += _claims_lines(claims)
+    lines += _claims_lines(claims) + _beyond_lines(year_claims, len(claims) + 1)
     lines += _side_lines(decomposition, reference, runs, hourly)
     lines += _scheme_lines(main)
     lines += _difference_lines(main, lam, backend, sources)

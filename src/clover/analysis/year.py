@@ -156,8 +156,9 @@ def claim_where(summary: pd.DataFrame) -> tuple[str, str]:
         f"{a} {_fmt(r, 2)}" for a, r in rhos.items()) + "; most tonnes: " + ", ".join(
         f"{z} {_fmt(t, 0)} t" for z, t in top.items()))
     ok = [r for r in rhos.values() if math.isfinite(r)]
-    verdict = ("holds" if ok and min(ok) >= 0.8 else "partly" if ok and min(ok) > 0
-               else "does not hold")
+    if not ok:  # a rank correlation needs 3 zones (with distinct values)
+        return measured + " (fewer than 3 zones, or no spread: no correlation)", "not run"
+    verdict = "holds" if min(ok) >= 0.8 else "partly" if min(ok) > 0 else "does not hold"
     return measured, verdict
 
 

@@ -111,8 +111,13 @@ class Transition:
 
     @property
     def affected(self) -> tuple[GpuChange, ...]:
-        """GPU changes that take a GPU out of service (downtime > 0 or a layout change)."""
-        return tuple(c for c in self.changes if c.downtime_s > 0 or c.layout_changed)
+        """GPU changes that take a GPU out of service (downtime > 0 or a layout change);
+        computed once per (memoised) transition."""
+        out = self.__dict__.get("_affected")
+        if out is None:
+            out = tuple(c for c in self.changes if c.downtime_s > 0 or c.layout_changed)
+            object.__setattr__(self, "_affected", out)
+        return out
 
 
 def _changed_variants(old: GpuAssignment, new: GpuAssignment) -> list[str] | None:

@@ -45,6 +45,10 @@ from clover.sim.problem import carbon_g
 # the log-column contract lives below serve and control (clover.sim.runlog); re-exported here
 from clover.sim.runlog import CONTRACT_COLUMNS, LOG_COLUMNS, HourCosts, Part, Period  # noqa: F401
 
+#: the constant columns of a row, from the controller's ``meta``
+_META_COLUMNS = ("scheme", "app", "trace", "source", "backend", "gpu", "accuracy_floor",
+                 "protocol", "space", "dispatch", "base_gpu_factor", "request_batch")
+
 
 def decision_metrics(decision: Any) -> Any:
     """The chosen configuration's metrics (``Decision.evaluation`` or ``Decision.metrics``)."""
@@ -174,10 +178,7 @@ class Controller:
         lam = float(self.meta.get("lam", getattr(decision, "lam", math.nan)))
         steady = m if served.measured is None else served.measured
         row = {
-            **{k: self.meta.get(k, "") for k in ("scheme", "app", "trace", "source", "backend",
-                                                 "gpu", "accuracy_floor", "protocol", "space",
-                                                 "dispatch", "base_gpu_factor",
-                                                 "request_batch")},
+            **self._meta_columns(),
             # no stated source (live backend): the evaluation says how it was obtained
             **({"source": str(metric(steady, "source", "unknown"))}
                if not self.meta.get("source") else {}),
@@ -192,6 +193,13 @@ class Controller:
         out = {k: row.get(k, "") for k in LOG_COLUMNS}
         out.update(self.costs.columns())
         return out
+
+    def _meta_columns(self) -> dict:
+        """The constant columns of every row (from ``meta``; built at the first hour)."""
+        cols = self.__dict__.get("_meta_cols")
+        if cols is None:
+            cols = self._meta_cols = {k: self.meta.get(k, "") for k in _META_COLUMNS}
+        return cols
 
     def _pay(self, decision: Any, m: Any, ci_g_per_kwh: float) -> tuple[list[Part], Part]:
         """The hour's parts, in order: each new online evaluation (the transition to the
@@ -251,22 +259,32 @@ class Controller:
         for part in parts:
             reconfig_s += part.reconfig_s
         used = sum(p.duration_s for part in parts for p in part.periods)
-        requests = sum(p.requests for p in periods)
-        energy = sum(p.energy_j for p in periods)
-        eval_e = sum(p.energy_j for p in periods if p.kind == "evaluation")
-        reconf_e = sum(p.energy_j for p in periods if p.kind == "reconfig")
+        # one pass, each total summed in period order from 0 (as sum() does)
+        hour_s = requests = energy = eval_e = reconf_e = weighted = ok_req = violation_s = 0
+        for p in periods:
+            hour_s += p.duration_s
+            requests += p.requests
+            energy += p.energy_j
+            weighted += p.accuracy * p.requests
+            if p.kind == "evaluation":
+                eval_e += p.energy_j
+            elif p.kind == "reconfig":
+                reconf_e += p.energy_j
+            if p.sla_met:
+                ok_req += p.requests
+            else:
+                violation_s += p.duration_s
         # a live hour whose windows answered nothing has no per-request numbers
-        accuracy = sum(p.accuracy * p.requests for p in periods) / requests if requests else math.nan
+        accuracy = weighted / requests if requests else math.nan
         energy_per_req = energy / requests if requests else math.inf
         carbon_per_req = energy_per_req * g_per_j
-        ok_req = sum(p.requests for p in periods if p.sla_met)
         return {
             "evaluation_carbon_g": eval_e * g_per_j, "reconfig_s": reconfig_s,
             "evaluation_energy_j": eval_e, "reconfig_energy_j": reconf_e,
             "reconfig_carbon_g": reconf_e * g_per_j,
             "n_layout_changes": sum(part.n_layout_changes for part in parts),
             "n_model_loads": sum(part.n_model_loads for part in parts),
-            "hour_s": sum(p.duration_s for p in periods), "hour_requests": requests,
+            "hour_s": hour_s, "hour_requests": requests,
             "hour_energy_j": energy, "hour_carbon_g": energy * g_per_j,
             "hour_energy_j_per_request": energy_per_req,
             "hour_carbon_g_per_request": carbon_per_req, "hour_accuracy": accuracy,
@@ -274,7 +292,7 @@ class Controller:
             "hour_delta_accuracy_pct": ref.delta_accuracy_pct(accuracy),
             "hour_objective": (ref.objective(accuracy, carbon_per_req, lam)
                                if math.isfinite(lam) else math.nan),
-            "sla_violation_s": sum(p.duration_s for p in periods if not p.sla_met),
+            "sla_violation_s": violation_s,
             "sla_ok_pct": ok_req / requests * 100.0 if requests else math.nan,
             "overrun_s": max(used - self.settings.hour_s, 0.0),
         }

@@ -121,6 +121,18 @@ def reconfig_costs(protocol, mig_repartition_s: float, model_load_base_s: float,
                                                   model_load_mb_per_s))
 
 
+def step_scheme(name: str, problem, evaluator, costs, settings, meta: dict, ci: list[float],
+                stamps: list[str], *, scheme_params: Mapping, seed: int, progress: bool = False,
+                on_hour: Callable | None = None):
+    """Scheme ``name`` built for ``problem``, shown the period and stepped through the trace
+    by the controller: the hourly log (every run: :func:`clover.api.run` on both backends, the
+    year study's :class:`clover.control.year.YearService`)."""
+    scheme = build_scheme(name, problem, evaluator, scheme_params, seed)
+    scheme.set_period(ci)
+    return control_run(scheme, problem, evaluator, costs, settings, meta, ci, stamps,
+                       progress=progress, on_hour=on_hour)
+
+
 def control_run(scheme, problem, evaluator, costs, settings, meta: dict, ci: list[float],
                 stamps: list[str], *, progress: bool = False,
                 on_hour: Callable | None = None):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from clover.errors import CloverError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 #: grams per tonne
@@ -61,40 +62,59 @@ class YearZone:
         return f"{self.zone}@{self.dataset}:{self.year}-01-01:{self.hours}"
 
 
-def year_zones(section: Any) -> list[YearZone]:
-    """Every zone of the ``year`` config section: its ``datasets`` list of
-    ``{dataset, year, zones}`` entries (an empty ``zones`` list = every zone the dataset has)."""
+def year_zones(config: Any) -> list[YearZone]:
+    """Every zone of ``config``'s (a :class:`clover.config.RunConfig`) ``year.datasets`` list
+    of ``{dataset, year, zones}`` entries (an empty ``zones`` list = every zone the dataset
+    has in the config's data directory), in the order given."""
     from clover.carbon import list_zones
 
     out: list[YearZone] = []
-    for entry in _get(section, "datasets"):
-        dataset, year = str(_get(entry, "dataset")), int(_get(entry, "year"))
-        zones = list(_get(entry, "zones") or [])
+    table = None
+    for entry in config.get("year.datasets"):
+        dataset, year = str(entry["dataset"]), int(entry["year"])
+        zones = list(entry.get("zones") or [])
         if not zones:
-            table = list_zones(None)
+            table = list_zones(config.data_dir) if table is None else table
             zones = sorted(table.loc[table["dataset"] == dataset, "zone"].unique())
         out.extend(YearZone(str(z), dataset, year) for z in zones)
     return out
 
 
-def _get(obj: Any, key: str) -> Any:
-    from collections.abc import Mapping
+def find_zones(config: Any, names: Iterable[str]) -> list[YearZone]:
+    """The configured :class:`YearZone` of each of ``names``; CloverError naming the first
+    that is not configured."""
+    known = {z.zone: z for z in year_zones(config)}
+    for name in names:
+        if name not in known:
+            raise CloverError(f"config year: zone {name!r} is not in year.datasets")
+    return [known[name] for name in names]
 
-    return obj[key] if isinstance(obj, Mapping) else getattr(obj, key)
+
+def find_zone(config: Any, zone: str) -> YearZone:
+    """:func:`find_zones` of one zone."""
+    return find_zones(config, [zone])[0]
 
 
-def find_zone(section: Any, zone: str) -> YearZone:
-    """The configured :class:`YearZone` named ``zone``; CloverError naming the key if none."""
-    for z in year_zones(section):
-        if z.zone == zone:
-            return z
-    raise CloverError(f"config year: zone {zone!r} is not in year.datasets")
+def zone_groups(config: Any) -> dict[str, list[YearZone]]:
+    """The year's zones in jobs of ``year.zones_per_job`` (in :func:`year_zones` order):
+    ``{"g1": [...], "g2": [...], ...}``. One process runs a group: the problem, the FCFS windows
+    and the imports are paid once per group, not once per zone."""
+    zones, size = year_zones(config), int(config.year.zones_per_job)
+    return {f"g{i // size + 1}": zones[i:i + size] for i in range(0, len(zones), size)}
+
+
+def hourly_tonnes(carbon_g_per_request: Any, service_rps: float) -> "np.ndarray":
+    """Tonnes CO₂e of each hour of a service of ``service_rps`` requests/s, from the hour's
+    grams per request (g/request × requests/s × 3,600 s / 10⁶ g per tonne)."""
+    import numpy as np
+
+    return np.asarray(carbon_g_per_request, dtype=float) * service_rps * S_PER_HOUR / G_PER_TONNE
 
 
 def tonnes(carbon_g_per_request: Iterable[float], service_rps: float) -> float:
-    """Tonnes CO₂e of a service of ``service_rps`` requests/s, one value per hour of grams per
-    request (each hour: g/request × requests/s × 3,600 s / 10⁶ g per tonne)."""
-    return float(sum(carbon_g_per_request)) * service_rps * S_PER_HOUR / G_PER_TONNE
+    """Tonnes CO₂e of a service of ``service_rps`` requests/s over hours of ``carbon_g_per_request``
+    grams per request: the sum of :func:`hourly_tonnes`."""
+    return float(hourly_tonnes(list(carbon_g_per_request), service_rps).sum())
 
 
 def monthly_rows(log: "pd.DataFrame", zone: YearZone, *, service_rps: float, seed: int,
@@ -110,7 +130,7 @@ def monthly_rows(log: "pd.DataFrame", zone: YearZone, *, service_rps: float, see
     energy_j = log["hour_energy_j_per_request"].astype(float) * service_rps * S_PER_HOUR
     frame = pd.DataFrame({
         "month": month, "ci": log["ci_g_per_kwh"].astype(float),
-        "carbon_t": per_req * service_rps * S_PER_HOUR / G_PER_TONNE,
+        "carbon_t": hourly_tonnes(per_req, service_rps),
         "energy_mwh": energy_j / 3.6e9,
         "accuracy_sum": log["hour_accuracy"].astype(float),
         "delta_accuracy_pct_sum": log["hour_delta_accuracy_pct"].astype(float),
@@ -156,24 +176,33 @@ def daily_swings(ci: "Iterable[float]", stamps: "Iterable[str]") -> "pd.Series":
     return g.max() - g.min()
 
 
-def run_zone(config: Any, app: str, zone: YearZone, *, seed: int | None = None,
-             profiles: str | None = None, progress: bool = False) -> "pd.DataFrame":
-    """Every scheme of ``config.year`` for ``app`` over ``zone``'s year, as month rows
-    (:data:`MONTH_COLUMNS`). ``config`` is a :class:`clover.config.RunConfig`; ``profiles`` a
-    profile table file (default: the modeled table). FCFS windows are shared with
-    the other jobs through ``CLOVER_FCFS_CACHE`` (:mod:`clover.sim.window_cache`)."""
+def run_zones(config: Any, app: str, zones: Iterable[YearZone], *, seed: int | None = None,
+              profiles: str | None = None, progress: bool = False) -> "pd.DataFrame":
+    """Every scheme of ``config.year`` for ``app`` over each of ``zones``' years, in order, as
+    month rows (:data:`MONTH_COLUMNS`). ``config`` is a :class:`clover.config.RunConfig`;
+    ``profiles`` a profile table file (default: the modeled table). One :class:`YearService`
+    (problem, evaluator) serves every zone; FCFS windows are shared with the other jobs
+    through ``CLOVER_FCFS_CACHE`` (:mod:`clover.sim.window_cache`)."""
     import pandas as pd
 
     section = config.year
     seed = int(section.seed if seed is None else seed)
-    ci, stamps, filled = zone_trace(zone, config.data_dir)
     service = YearService.build(config, app, seed, profiles)
     parts = []
-    for scheme in section.schemes:
-        log = service.run(scheme, zone.spec, ci, stamps, progress=progress)
-        parts.append(monthly_rows(log, zone, service_rps=float(section.service_rps), seed=seed,
-                                  filled_hours=filled))
+    for zone in zones:
+        ci, stamps, filled = zone_trace(zone, config.data_dir)
+        for scheme in section.schemes:
+            log = service.run(scheme, zone.spec, ci, stamps, progress=progress)
+            parts.append(monthly_rows(log, zone, service_rps=float(section.service_rps),
+                                      seed=seed, filled_hours=filled))
+    if not parts:
+        raise CloverError("year run: no zone given")
     return pd.concat(parts, ignore_index=True)
+
+
+def run_zone(config: Any, app: str, zone: YearZone, **kwargs) -> "pd.DataFrame":
+    """:func:`run_zones` of one zone."""
+    return run_zones(config, app, [zone], **kwargs)
 
 
 @dataclass(frozen=True)
@@ -213,15 +242,12 @@ class YearService:
             progress: bool = False) -> "pd.DataFrame":
         """One controller run of ``scheme`` over the trace (the hourly log)."""
         from clover.control.accounting import ModeledCosts
-        from clover.control.runs import build_scheme
-        from clover.control.controller import ControlSettings, Controller
+        from clover.control.controller import ControlSettings
+        from clover.control.runs import step_scheme
 
         c = self.config.control
-        sch = build_scheme(scheme, self.problem, self.evaluator, dict(self.config.scheme_params),
-                           self.seed)
-        sch.set_period(ci)
-        controller = Controller(
-            self.problem, sch, self.evaluator, ModeledCosts(self.reconfig, self.problem.rate_rps),
-            settings=ControlSettings(eval_window_s=c.eval_window_s, initial=c.initial),
-            meta={**self.meta, "scheme": scheme, "trace": trace_name})
-        return controller.run(ci, stamps, progress=progress)
+        return step_scheme(
+            scheme, self.problem, self.evaluator, ModeledCosts(self.reconfig, self.problem.rate_rps),
+            ControlSettings(eval_window_s=c.eval_window_s, initial=c.initial),
+            {**self.meta, "scheme": scheme, "trace": trace_name}, ci, stamps,
+            scheme_params=dict(self.config.scheme_params), seed=self.seed, progress=progress)

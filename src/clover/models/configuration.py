@@ -54,6 +54,19 @@ class Configuration:
     gpu: str
     gpus: tuple[GpuAssignment, ...]
 
+    def __hash__(self) -> int:
+        """The dataclass hash of (gpu, gpus), computed once per object (the transition memo
+        hashes the deployed and the chosen configuration every hour)."""
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.gpu, self.gpus))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:
+        """Pickled without the cached hash: string hashes differ between processes."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     @property
     def n_gpus(self) -> int:
         return len(self.gpus)
@@ -78,8 +91,7 @@ class Configuration:
 
     def validate(self, app: str | None = None) -> "Configuration":
         """Check every layout is a valid MIG layout and every variant is known (and of ``app``)."""
-        get_gpu(self.gpu)
-        valid = {tuple(sorted(lay.profiles)) for lay in enumerate_layouts(self.gpu)}
+        valid = _valid_layouts(self.gpu)
         for i, g in enumerate(self.gpus):
             if tuple(sorted(g.layout)) not in valid:
                 raise CloverError(f"GPU {i}: invalid MIG layout {'+'.join(g.layout)} for {self.gpu}")
@@ -117,6 +129,15 @@ class Configuration:
         lay = layout or (spec.full_profile.name,)
         return cls(spec.key, tuple(GpuAssignment(tuple(lay), (variant,) * len(lay))
                                    for _ in range(n_gpus)))
+
+
+@lru_cache(maxsize=None)
+def _valid_layouts(gpu: str) -> frozenset[tuple[str, ...]]:
+    """The sorted profile tuples of every valid MIG layout of ``gpu`` (an unknown GPU is a
+    CloverError naming it; built once per GPU: the replicated search validates thousands of
+    configurations a run)."""
+    get_gpu(gpu)
+    return frozenset(tuple(sorted(lay.profiles)) for lay in enumerate_layouts(gpu))
 
 
 @lru_cache(maxsize=65536)

@@ -10,13 +10,17 @@ networkx's exact GED, and the search uses the L1 form.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from clover.mig.geometry import enumerate_layouts, slice_types
 from clover.models.catalog import variants_for_app
 from clover.models.configuration import Configuration, GpuAssignment
 from clover.sim.problem import Problem
+
+if TYPE_CHECKING:  # networkx is imported where used (a third of a second every process)
+    import networkx as nx
 
 _BIG = 1e9
 
@@ -27,6 +31,8 @@ def config_graph(configuration: Configuration, app: str | None = None) -> nx.Gra
     With ``app`` every variant of the app and every slice type of the GPU is a node (isolated
     if unused), so two graphs of one problem share the node set.
     """
+    import networkx as nx
+
     g = nx.Graph()
     if app is not None:
         for v in variants_for_app(app):
@@ -47,6 +53,8 @@ def config_graph(configuration: Configuration, app: str | None = None) -> nx.Gra
 
 def graph_edit_distance(g1: nx.Graph, g2: nx.Graph, timeout: float | None = None) -> float:
     """Exact GED by networkx: nodes matched by label only, edge costs by weight."""
+    import networkx as nx
+
     return nx.graph_edit_distance(
         g1, g2,
         node_subst_cost=lambda a, b: 0.0 if a["label"] == b["label"] else _BIG,

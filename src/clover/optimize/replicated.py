@@ -36,6 +36,7 @@ import numpy as np
 from clover.errors import CloverError
 from clover.models.catalog import largest_variant
 from clover.models.configuration import Configuration, GpuAssignment
+from clover.optimize.bounded import BoundedInts
 from clover.optimize.objective import score
 from clover.optimize.space import (distinct_graphs, replicate, restricted_fitting,
                                    restricted_partitions)
@@ -59,6 +60,7 @@ class _ReplicatedSearch(Scheme):
         super().__init__(problem, evaluator, **params)
         seed = self.params["seed"]
         self.rng = np.random.default_rng(problem.seed if seed is None else seed)
+        self._int = BoundedInts(self.rng)  # rng.integers(n), cheaper (draws: millions a year)
         #: the search space, optionally restricted to partition codes / variant names
         self.partitions = restricted_partitions(problem.gpu, partitions)
         fitting = restricted_fitting(problem.fitting_variants, variants)
@@ -67,6 +69,9 @@ class _ReplicatedSearch(Scheme):
         if not self.partitions:
             raise CloverError(f"{self.name}: the restricted space has no partition whose every "
                               "slot fits a variant")
+        #: per partition: (code, the fitting variants of each slot), what :meth:`draw` reads
+        self._draw_table = tuple((p.code, tuple(tuple(self.fit[s]) for s in p.profiles))
+                                 for p in self.partitions)
         #: deployed (partition code, variants): BASE on N GPUs, as the artifact starts; in a
         #: space without it, the first draw
         big = largest_variant(problem.app).name
@@ -92,8 +97,11 @@ class _ReplicatedSearch(Scheme):
         memo = self.__dict__.setdefault("_counts_memo", {})
         key = (cand[0], tuple(cand[1]))
         c = memo.get(key)
-        if c is None:
-            c = self.problem.counts(Configuration(self.problem.gpu, (self.assignment(cand),)))
+        if c is None:  # Problem.counts of the one-GPU configuration (valid by construction)
+            types = self.problem.types
+            c = np.zeros(len(types), dtype=np.int64)
+            for v, s in self.assignment(cand).instances:
+                c[types.index(v, s)] += 1
             c.setflags(write=False)
             memo[key] = c
         return c
@@ -103,9 +111,9 @@ class _ReplicatedSearch(Scheme):
 
     def draw(self):
         """A uniform random partition code and a uniform fitting variant per slot."""
-        part = self.partitions[int(self.rng.integers(len(self.partitions)))]
-        vs = tuple(self.fit[s][int(self.rng.integers(len(self.fit[s])))] for s in part.profiles)
-        return (part.code, vs)
+        ints, table = self._int, self._draw_table
+        code, fits = table[ints(len(table))]
+        return (code, tuple([f[ints(len(f))] for f in fits]))
 
     def space_size(self) -> int:  # pragma: no cover
         """Distinct history keys of the (possibly restricted) space."""
@@ -120,14 +128,20 @@ class _ReplicatedSearch(Scheme):
 
     def draw_unseen(self, seen: set):
         """:meth:`draw`, redrawn while its key was evaluated this hour (as the artifact)."""
+        return self.unseen_keyed(seen)[0]
+
+    def unseen_keyed(self, seen: set):
+        """(:meth:`draw_unseen`, its key)."""
         cand = self.draw()
+        k = self.key(cand)
         if self.all_seen(seen):
-            return cand
+            return cand, k
         for _ in range(10_000):
-            if self.key(cand) not in seen:
-                return cand
+            if k not in seen:
+                return cand, k
             cand = self.draw()
-        return cand
+            k = self.key(cand)
+        return cand, k
 
     def propose(self, centre, seen: set):
         """(next candidate, neighbourhood exhausted)."""
@@ -197,12 +211,38 @@ class ReplicatedClover(_ReplicatedSearch):
     name = "clover"
     default_params = DEFAULTS["clover"]
 
-    def key(self, cand):
-        return self.counts(cand).tobytes()
+    def __init__(self, problem, evaluator=None, partitions=None, variants=None, **params):
+        super().__init__(problem, evaluator, partitions, variants, **params)
+        self._graph_of: dict = {}  # encoding -> graph number
+        self._graphs: dict[bytes, int] = {}  # edge-weight vector -> graph number
+        self._near: dict[tuple, dict[int, bool]] = {}  # (centre, distance) -> graph -> near?
+
+    def key(self, cand) -> int:
+        """The graph's number: one per distinct single-GPU edge-weight vector (memoised per
+        encoding; the search asks for the same encodings hundreds of thousands of times)."""
+        g = self._graph_of.get(cand)
+        if g is None:
+            vector = self.counts(cand).tobytes()
+            g = self._graph_of[cand] = self._graphs.setdefault(vector, len(self._graphs))
+        return g
 
     def is_neighbour(self, centre, cand) -> bool:
-        d = int(np.abs(self.counts(centre) - self.counts(cand)).sum())
-        return d <= int(self.params["max_distance"])
+        """The L1 distance of the edge-weight vectors is at most ``max_distance``."""
+        return self._near_to(centre)(cand, self.key(cand))
+
+    def _near_to(self, centre):
+        """``near(cand, its key)``: :meth:`is_neighbour` of ``centre``, memoised by graph."""
+        max_d = int(self.params["max_distance"])
+        row = self._near.setdefault((self.key(centre), max_d), {})
+
+        def near(cand, g: int) -> bool:
+            hit = row.get(g)
+            if hit is None:
+                d = int(np.abs(self.counts(centre) - self.counts(cand)).sum())
+                hit = row[g] = d <= max_d
+            return hit
+
+        return near
 
     def space_size(self):
         return len(distinct_graphs(self.problem.app, self.problem.gpu,
@@ -212,10 +252,10 @@ class ReplicatedClover(_ReplicatedSearch):
     def propose(self, centre, seen):
         if self.all_seen(seen):  # nothing unseen is left: the neighbourhood is exhausted
             return self.draw(), True
-        cand = None
+        cand, near = None, self._near_to(centre)
         for _ in range(int(self.params["neighbour_tries"])):
-            cand = self.draw_unseen(seen)
-            if self.is_neighbour(centre, cand):
+            cand, g = self.unseen_keyed(seen)
+            if near(cand, g):
                 return cand, False
         return cand, True
 

@@ -146,7 +146,10 @@ class BaseScheme(Scheme):
 
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
-        ev = self.evaluator.evaluate(self.problem.base_reference_configuration(), ci_g_per_kwh)
+        config = self.__dict__.get("_config")
+        if config is None:  # one object for every hour (the transition memo hashes it)
+            config = self._config = self.problem.base_reference_configuration()
+        ev = self.evaluator.evaluate(config, ci_g_per_kwh)
         return self._decision(hour, ci_g_per_kwh, ev, t0)
 
 
@@ -382,11 +385,16 @@ class JungScheme(Scheme):
         lo, hi = self.params["ci_low"], self.params["ci_high"]
         if lo is None or hi is None:
             lo, hi = self.period if self.period else (min(self.seen), max(self.seen))
-        energies = self.energies()
+        if "_energies" not in self.__dict__:  # the same every hour (problem, evaluator fixed)
+            self._energies, self._configs = self.energies(), {}
+        energies = self._energies
         if not energies:
             raise CloverError("jung: no variant meets the SLA (and accuracy floor) on whole GPUs")
         variant = jung_select(energies, ci, lo, hi)
-        cfg = Configuration.uniform(self.problem.gpu, self.problem.n_gpus, variant)
+        cfg = self._configs.get(variant)
+        if cfg is None:
+            cfg = self._configs[variant] = Configuration.uniform(self.problem.gpu,
+                                                                 self.problem.n_gpus, variant)
         ev = self.evaluator.evaluate(cfg, ci)
         return self._decision(hour, ci, ev, t0)
 

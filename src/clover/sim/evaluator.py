@@ -63,6 +63,19 @@ class Evaluation:
     ci_g_per_kwh: float = float("nan")
     reason: str = ""
 
+    def at(self, ci_g_per_kwh: float, configuration: Configuration | None = None
+           ) -> "Evaluation":
+        """This evaluation at ``ci_g_per_kwh`` (and with ``configuration``, an equal object):
+        ``dataclasses.replace`` without re-running ``__init__`` (nothing to check again; a year
+        of hours asks for some 100,000 of these per job)."""
+        new = object.__new__(type(self))
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["ci_g_per_kwh"] = float(ci_g_per_kwh)
+        if configuration is not None:
+            fields["configuration"] = configuration
+        return new
+
     def metrics(self) -> dict:
         """Flat, JSON-friendly metrics."""
         return {

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from heapq import heapreplace
 
 import numpy as np
@@ -240,7 +240,7 @@ class FcfsEvaluator:
             ev = self._evaluations[memo] = self._evaluate(configuration, ci_g_per_kwh,
                                                           n_requests)
             return ev
-        return replace(ev, configuration=configuration, ci_g_per_kwh=float(ci_g_per_kwh))
+        return ev.at(ci_g_per_kwh, configuration)
 
     def _evaluate(self, configuration: Configuration, ci_g_per_kwh: float,
                   n_requests: int | None) -> Evaluation:
@@ -270,4 +270,4 @@ class FcfsEvaluator:
 
     def rescore(self, evaluation: Evaluation, ci_g_per_kwh: float) -> Evaluation:
         """History: same accuracy and p95, carbon follows ci·PUE (no online cost)."""
-        return replace(evaluation, ci_g_per_kwh=float(ci_g_per_kwh))
+        return evaluation.at(ci_g_per_kwh)

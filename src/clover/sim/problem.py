@@ -50,6 +50,8 @@ REQUIRED_COLUMNS = ("app", "gpu", "variant", "slice_profile", "batch_size", "fit
 def carbon_g(energy_j: float | np.ndarray, ci_g_per_kwh: float, pue: float = PUE):
     """Operational carbon (g) of ``energy_j`` at intensity ``ci_g_per_kwh`` and ``pue``:
     ``E[J] / 3.6e6 [J/kWh] x ci [g/kWh] x PUE``. Scalars give a float, arrays an array."""
+    if type(energy_j) is float:  # the common scalar case, the same IEEE operations
+        return energy_j / J_PER_KWH * float(ci_g_per_kwh) * float(pue)
     out = np.asarray(energy_j, dtype=float) / J_PER_KWH * float(ci_g_per_kwh) * float(pue)
     return float(out) if out.ndim == 0 else out
 
