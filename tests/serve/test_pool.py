@@ -110,3 +110,13 @@ def test_cuda_deploy_swaps_a_variant_in_place_and_frees_mig_devices_before_chang
     assert calls[0] == ("delete", ["clover-w1"]) and calls[1] == ("mig", [0])
     assert calls[2] == ("start", [("clover-w1", B3), ("clover-w2", B1)]) and rep.reused == []
     assert [i.app for i in svc.instances] == ["clover-w0", "clover-w1", "clover-w2"]
+
+
+def test_workers_holding_an_instance_s_model_go_to_it_before_any_other_is_reused():
+    """Greedy in order, B1 (no worker holds it) would take the only worker, which holds B3,
+    and B3 would need a new process; two passes give B3 its model and B1 a new worker."""
+    free = {"clover-w0": inst(0, 0, "7g.40gb", B3, "clover-w0")}
+    start = [inst(0, 0, "4g.20gb", B1), inst(0, 4, "3g.20gb", B3)]
+    a = assign_workers(start, free, [], "cpu")
+    assert [i.app for i in a.instances] == ["clover-w1", "clover-w0"]
+    assert a.reused == [start[1].instance_id]

@@ -111,21 +111,24 @@ def assign_workers(start: Sequence[InstanceSpec], free: Mapping[str, InstanceSpe
     park = (backend != "cuda") if park is None else park
     pool = {a: i for a, i in free.items()
             if reusable_slots is None or i.slot in reusable_slots}
-    taken = {i.app_name for i in active} | set(free)
-    names = _new_names(taken)
-    out, reused = [], []
-    for inst in start:
-        key = binding_key(inst, backend)
-        same = [a for a, w in pool.items() if binding_key(w, backend) == key]
-        hit = [a for a in same if (pool[a].variant, pool[a].input_size)
-               == (inst.variant, inst.input_size)]
-        if hit or same:
-            app = (hit or same)[0]
-            del pool[app]
-            reused.append(inst.instance_id)
-        else:
-            app = next(names)
-        out.append(replace(inst, app=app))
+    apps: dict[int, str] = {}
+    # two passes: workers that hold an instance's model first (nothing to build), so that no
+    # instance takes a worker another one would have found its model on
+    for exact in (True, False):
+        for n, inst in enumerate(start):
+            if n in apps:
+                continue
+            key = binding_key(inst, backend)
+            for a, w in pool.items():
+                if binding_key(w, backend) == key and (not exact or (w.variant, w.input_size)
+                                                       == (inst.variant, inst.input_size)):
+                    apps[n] = a
+                    del pool[a]
+                    break
+    reused = [inst.instance_id for n, inst in enumerate(start) if n in apps]
+    names = _new_names({i.app_name for i in active} | set(free))
+    out = [replace(inst, app=apps[n] if n in apps else next(names))
+           for n, inst in enumerate(start)]
     left = [a for a in free if a in pool]
     parked: dict[str, InstanceSpec] = {}
     if park:
