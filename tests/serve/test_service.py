@@ -103,8 +103,10 @@ def test_a_variant_swap_re_aims_the_warm_process_and_a_restart_keeps_the_new_var
     running replica (same process, one more model load, no new process); killed afterwards,
     Serve restarts it with the instance it served last (its user_config), not the first one."""
     live_service.deploy(conf(("7g.40gb",), (B1,)))
+    live_service.release_parked()  # earlier tests' workers (one may hold B5) are gone
+    assert not live_service.parked
     before = live_service.replica_stats()[live_service.instances[0].instance_id]
-    rep = live_service.deploy(conf(("7g.40gb",), (B5,)))  # no parked worker holds B5
+    rep = live_service.deploy(conf(("7g.40gb",), (B5,)))
     iid = live_service.instances[0].instance_id
     assert rep.started == [iid] and rep.reused == [iid] and rep.stopped == [
         "g0-7g.40gb-s0-efficientnet-b1"]

@@ -309,8 +309,7 @@ class LiveService(MigPlacement):
             time.sleep(0.1)
 
     def _aimed(self, instances: Sequence[InstanceSpec]) -> bool:
-        """Whether every worker reports the instance it was given (a re-aimed one has run
-        ``reconfigure``), so that no request reaches a worker still holding its old model."""
+        """Whether every worker reports its instance (no request reaches an old model)."""
         from ray import serve
 
         for i in instances:
@@ -435,6 +434,11 @@ class LiveService(MigPlacement):
         self.instances = list(old)
         log.warning("deploy failed; rolled back to the previous %d replicas", len(old))
         return f"rolled back to the previous {len(old)} replicas"
+
+    def release_parked(self) -> list[str]:
+        """Delete the parked workers (their memory back; the next deploy starts afresh)."""
+        apps, self.parked = sorted(self.parked), {}
+        return self._delete(apps) or apps
 
     def set_shares(self, shares: Mapping[tuple[str, str], float] | None) -> str:
         """Re-weight the current instances without redeploying."""
