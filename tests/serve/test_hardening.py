@@ -65,8 +65,55 @@ def test_ray_and_serve_listen_on_loopback_only(live_service):
     socks = listening_sockets(os.getpid())
     names = {s["name"] for s in socks}
     assert any("raylet" in n for n in names) and any("gcs_server" in n for n in names)
-    assert any(s["port"] == live_service.cluster.http_port for s in socks)  # the HTTP proxy
+    assert any(s["port"] == live_service.cluster.http_port for s in socks)  # the ingress
     assert non_loopback_listeners(os.getpid()) == []
+
+
+def test_the_ingress_replica_itself_serves_http_and_serve_runs_no_proxy(live_service, http):
+    """Issue 21 item 4: no Serve proxy hop (about 5 ms of CPU per request, which kept a burst's
+    503s past a second): the one socket on the HTTP port is the ingress replica's own."""
+    import psutil
+    from ray import serve
+
+    assert http.get(f"{live_service.url}/healthz").status_code == 200
+    port = live_service.cluster.http_port
+    owners = {s["pid"] for s in listening_sockets(os.getpid()) if s["port"] == port}
+    assert len(owners) == 1
+    title = " ".join(psutil.Process(owners.pop()).cmdline())
+    assert title.startswith("ray::ServeReplica:clover:Ingress"), title
+    assert serve.status().proxies == {}
+
+
+def _raw_post(url: str, body: bytes, content_length: int) -> "socket.socket":
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=10)
+    sock.sendall(b"POST /infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + f"Content-Length: {content_length}\r\n\r\n".encode() + body)
+    return sock
+
+
+@pytest.mark.parametrize("where", ["uploading", "waiting"])
+def test_a_client_that_leaves_is_counted_cancelled_over_real_http(live_service, where):
+    """Issue 21 item 4, through the ingress's own listener: a client that hangs up halfway
+    through its body, or while its request is at the replica, is ``cancelled``, not failed."""
+    deployed(live_service, ONE)
+    before = idle_stats(live_service)
+    body = b'{"id": "gone-1", "fault": "sleep:2"}'
+    if where == "uploading":
+        sock = _raw_post(live_service.url, body[:10], content_length=len(body))
+    else:
+        sock = _raw_post(live_service.url, body, content_length=len(body))
+    time.sleep(0.5)
+    sock.close()
+    d = delta(idle_stats(live_service), before)
+    assert d == {**d, "received": 1, "cancelled": 1, "failed": 0, "answered": 0}, d
+    # the replica sleeps on: the next call's occupancy includes the rest of it, which would
+    # inflate the ingress' service estimate (EWMA) for later tests; let it settle again
+    time.sleep(2.0)
+    run_load(live_service.url, np.zeros(15) + np.arange(15) * 0.05, timeout_s=30.0)
 
 
 def test_paths_match_exactly(live_service, http):

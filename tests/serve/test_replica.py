@@ -14,7 +14,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_replica_serves_each_app(variant, input_size, monkeypatch):
     import torch
 
-    from clover.serve.app import SliceReplica
+    from clover.serve.replica import SliceReplica
     from clover.serve.cluster import InstanceSpec
 
     torch.manual_seed(0)

@@ -1,14 +1,7 @@
 """Ray Serve deployments: one replica per slice, and the ingress that routes like the simulator.
 
-* :class:`SliceReplica` hosts one model variant on one slice. It is its own Serve application
-  (a worker, ``clover-w<n>``: :mod:`clover.serve.pool`; no HTTP route) with exactly one replica
-  whose instance is its ``user_config``, pinned to its node through
-  Ray's built-in ``node:<ip>`` resource and bound to its slice *explicitly*: the MIG device
-  UUID goes into ``CUDA_VISIBLE_DEVICES`` (set in the replica's runtime environment and again in
-  ``__init__`` before torch initialises CUDA; Ray does not re-detect MIG devices after a
-  re-partition) or, on CPU, ``torch.set_num_threads`` and the CPU affinity of its core share.
-  One request at a time (batch 1, as the simulator assumes); further requests queue in the
-  ingress' handle.
+* :class:`SliceReplica` (:mod:`clover.serve.replica`) hosts one model variant on one slice,
+  as its own Serve application (a worker, ``clover-w<n>``; no HTTP route).
 * :class:`Ingress` is the HTTP entry (exact paths: ``POST /infer``, ``GET /routes``,
   ``GET /healthz``, ``GET /stats``; 404 otherwise). It spreads requests over instances with the
   shares the simulator's router assigns (smooth weighted round robin: deterministic and exact in
@@ -18,10 +11,9 @@
   It is bounded (:class:`clover.serve.safety.IngressLimits`: body cap, admission bound with
   503 shedding, replica timeout, id length) and accounts for every request it received
   (:class:`clover.serve.safety.RequestCounters`). Every event is logged and kept for
-  :meth:`Ingress.events`.
-
-The model code comes from ``clover.models.builders`` (``build_model``, ``example_inputs``,
-``run_inference``), imported inside the replica so that the environment is set first.
+  :meth:`Ingress.events`. It serves HTTP itself, on the cluster file's ``http`` address
+  (:mod:`clover.serve.listener`: uvicorn in the replica, no Serve proxy hop), so that a burst
+  reaches its admission check at once; the driver reaches it through a ``DeploymentHandle``.
 """
 
 from __future__ import annotations
@@ -29,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import time
 from collections import deque
 from typing import Any
@@ -40,6 +30,7 @@ from ray import serve
 from clover.serve.admission import (Cancelled, ServiceEstimate, is_cancellation,
                                     is_retryable, json_depth_exceeds)
 from clover.serve.fcfs_dispatch import FcfsDispatcher, QueueFull
+from clover.serve.listener import Listener
 from clover.serve.safety import (IngressLimits, RequestCounters, bind_serve_grpc_to_loopback,
                                  check_request_id)
 
@@ -47,135 +38,6 @@ log = logging.getLogger("clover.serve")
 
 #: the paths the ingress serves (exact match) and their method
 PATHS = {"/infer": "POST", "/routes": "GET", "/healthz": "GET", "/stats": "GET"}
-
-
-@serve.deployment(num_replicas=1, max_ongoing_requests=1, health_check_period_s=2.0,
-                  health_check_timeout_s=60.0, graceful_shutdown_wait_loop_s=0.5,
-                  graceful_shutdown_timeout_s=30.0)
-class SliceReplica:
-    """One process bound to one slice (MIG device or CPU core share), serving one model variant.
-
-    The binding (device, threads, cores) is fixed for the process's life; the model is the
-    deployment's ``user_config`` (:meth:`reconfigure`), so a reconfiguration that keeps the slice
-    but changes the variant, or reuses a parked process of the same binding, swaps the model in
-    place instead of starting a process, importing torch and building the model (5-10 s per
-    replica on a 2-core laptop, measured; :mod:`clover.serve.pool`). Serve calls
-    :meth:`reconfigure` after ``__init__`` and again after restarting a crashed replica, so a
-    restarted process serves the variant it served before. A ``spec`` that names a variant
-    (direct use, tests) loads it at once.
-    """
-
-    def __init__(self, spec: dict, builders_module: str = "clover.models.builders",
-                 seed: int = 0) -> None:
-        bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
-        self.binding = dict(spec)
-        self.spec = dict(spec)
-        device = self.spec["device"]
-        if device != "cpu":
-            os.environ["CUDA_VISIBLE_DEVICES"] = device  # before torch touches CUDA
-        # idle OpenMP threads sleep instead of spinning: slices share cores on small machines
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import importlib
-
-        import torch
-
-        threads = int(self.spec.get("threads") or 1)
-        torch.set_num_threads(threads)
-        cores = self.spec.get("cores") or []
-        if device == "cpu" and cores and hasattr(os, "sched_setaffinity"):
-            try:
-                usable = set(os.sched_getaffinity(0))
-                want = {c for c in cores if c in usable}
-                if want:
-                    os.sched_setaffinity(0, want)
-            except OSError:  # affinity not allowed (container): threads still bounded
-                pass
-        self.torch = torch
-        self._builders = importlib.import_module(builders_module)
-        self._run = self._builders.run_inference
-        self.seed = seed
-        self.torch_device = "cuda:0" if device != "cpu" else "cpu"
-        self.cuda = device != "cpu"
-        if self.cuda:
-            if not torch.cuda.is_available() or torch.cuda.device_count() != 1:
-                raise RuntimeError(f"CUDA_VISIBLE_DEVICES={device}: torch sees "
-                                   f"{torch.cuda.device_count()} CUDA devices, expected exactly 1 "
-                                   "(the MIG slice)")
-            props = torch.cuda.get_device_properties(0)
-            log.info("replica bound to %s: %s, %d SMs, %.1f GiB", device, props.name,
-                     props.multi_processor_count, props.total_memory / 2**30)
-        self.model, self.inputs, self.loaded = None, None, None
-        self.batch, self.load_s, self.loads = 1, 0.0, 0
-        self.served, self.busy_s = 0, 0.0
-        self.node = socket.gethostname()
-        if self.spec.get("variant"):
-            self.reconfigure(self.spec)
-
-    def reconfigure(self, config: dict) -> None:
-        """Serve ``config`` (variant, instance_id, profile, input_size, batch_size, ...) from
-        now on: the model is built (and warmed up) only when variant, input size or batch
-        differ from the one held; the request counters restart (they are per instance)."""
-        spec = {**self.binding, **dict(config or {})}
-        want = (spec["variant"], spec.get("input_size"), int(spec.get("batch_size") or 1))
-        if want != self.loaded:
-            self.model = self.inputs = None  # free the old model before building the new one
-            if self.cuda:
-                self.torch.cuda.empty_cache()
-            t0 = time.perf_counter()
-            self.model = self._builders.build_model(want[0], device=self.torch_device)
-            inputs = self._builders.example_inputs(want[0], batch_size=want[2],
-                                                   input_size=want[1], seed=self.seed)
-            self.inputs = {k: v.to(self.torch_device) for k, v in inputs.items()}
-            self.batch = want[2]  # inputs per request, one pass
-            with self.torch.inference_mode():
-                self._forward()  # warm-up (allocations, cuDNN autotune)
-            self.load_s = time.perf_counter() - t0
-            self.loaded, self.loads = want, self.loads + 1
-        self.spec = spec
-        self.served, self.busy_s = 0, 0.0
-        log.info("replica %s ready: %s on %s (threads=%s cores=%s, model loads %d, %.1f s)",
-                 spec.get("instance_id"), spec["variant"], spec["device"], spec.get("threads"),
-                 spec.get("cores"), self.loads, self.load_s)
-
-    def _forward(self) -> Any:
-        out = self._run(self.model, self.inputs)
-        if self.cuda:
-            self.torch.cuda.synchronize()
-        return out
-
-    def __call__(self, request: dict) -> dict:
-        if request.get("fault") == "crash" and self.spec.get("allow_faults"):
-            # fault drill: die in the middle of serving this request (its caller must retry)
-            log.warning("replica %s: crash drill on request %s", self.spec["instance_id"], request.get("id"))
-            os._exit(17)
-        fault = str(request.get("fault") or "")
-        if fault.startswith("sleep:") and self.spec.get("allow_faults"):
-            time.sleep(min(float(fault[6:]), 30.0))  # slow-request drill (timeouts, drains)
-        if fault == "reject" and self.spec.get("allow_faults"):
-            raise ValueError("request rejected by the model (drill)")
-        if request.get("batch") not in (None, self.batch):
-            raise ValueError(f"request of batch {request.get('batch')!r}, replica serves "
-                             f"batch {self.batch}")
-        t0 = time.perf_counter()
-        with self.torch.inference_mode():
-            self._forward()
-        service_s = time.perf_counter() - t0
-        self.served += 1
-        self.busy_s += service_s
-        return {"id": request.get("id"), "instance": self.spec["instance_id"],
-                "variant": self.spec["variant"], "slice": self.spec["profile"],
-                "device": self.spec["device"], "service_ms": service_s * 1000.0,
-                "batch": self.batch,
-                "pid": os.getpid(), "node": self.node}
-
-    def stats(self) -> dict:
-        return {"instance": self.spec["instance_id"], "served": self.served, "busy_s": self.busy_s,
-                "load_s": self.load_s, "model_loads": self.loads, "pid": os.getpid()}
-
-    def crash(self) -> None:
-        """Fault injection (tests, drills): the replica process dies at once."""
-        log.warning("replica %s: crash requested, exiting", self.spec["instance_id"])
-        os._exit(17)
 
 
 class _SmoothWRR:
@@ -216,7 +78,7 @@ def _one_line(exc: BaseException) -> str:
 class Ingress:
     """HTTP entry and router of the service (one replica; it holds the routing state)."""
 
-    def __init__(self, limits: dict | None = None) -> None:
+    def __init__(self, limits: dict | None = None, listen: dict | None = None) -> None:
         bind_serve_grpc_to_loopback()  # before Serve starts this replica's gRPC server
         self.limits = IngressLimits(**(limits or {})).validate()
         self.handles: dict[str, Any] = {}
@@ -234,6 +96,35 @@ class Ingress:
         #: (clover.serve.fcfs_dispatch), bounded by the admission bound
         self.dispatch = "optimal"
         self.fcfs = FcfsDispatcher((), self.limits.max_pending)
+        #: where the replica's own HTTP server listens ({"host", "port"}; None: no listener)
+        self.listen_at = dict(listen) if listen else None
+        self.listener: Listener | None = None
+
+    async def listen(self) -> str:
+        """Start the HTTP listener (clover.serve.listener) in this replica's event loop, once:
+        the driver calls it after the deploy, Serve's health check after a restart."""
+        if self.listener is None and self.listen_at is not None:
+            self.listener = Listener(self.__call__, self.listen_at["host"],
+                                     int(self.listen_at["port"])).start()
+        return "" if self.listener is None else f"{self.listener.host}:{self.listener.port}"
+
+    async def check_health(self) -> None:
+        """Serve's health check (every 2 s): listen if not yet (a replacement replica); a
+        listener that stopped makes Serve replace the replica."""
+        await self.listen()
+        if self.listener is not None and not self.listener.alive:
+            raise RuntimeError(f"the HTTP listener on {self.listener.host}:"
+                               f"{self.listener.port} stopped")
+
+    async def close(self, timeout_s: float = 30.0) -> bool:
+        """Stop listening; open HTTP requests finish first (up to ``timeout_s``). Called by the
+        driver before it deletes the ingress (Serve's graceful shutdown does not see requests
+        that did not come through its proxy). True if a listener was stopped."""
+        listener, self.listener, self.listen_at = self.listener, None, None
+        if listener is None:
+            return False
+        await listener.stop(timeout_s)
+        return True
 
     def _event(self, kind: str, **fields: Any) -> None:
         ev = {"t": time.time(), "event": kind, **fields}

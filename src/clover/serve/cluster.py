@@ -79,7 +79,7 @@ class ClusterSpec:
 
     @property
     def url(self) -> str:
-        """Where clients on this machine reach the proxy (loopback even when bound to all)."""
+        """Where clients on this machine reach the ingress (loopback even when bound to all)."""
         host = {"::1": "[::1]", "::": "[::1]", "0.0.0.0": "127.0.0.1", "": "127.0.0.1"}.get(
             self.http_host, self.http_host)
         return f"http://{host}:{self.http_port}"

@@ -4,7 +4,7 @@ Open loop (as the paper's client): request *k* is sent at ``t0 + arrivals_s[k]``
 earlier ones were answered, so queueing shows up in the latencies instead of slowing the
 client. Arrival times come from :mod:`clover.workload` (Poisson or the Azure traces). Bounded in
 count (``max_requests``) and time (``duration_s`` plus a drain ``timeout_s``), and only sent to
-loopback addresses: the live service's HTTP proxy listens on this machine (or an SSH tunnel).
+loopback addresses: the live service's ingress listens on this machine (or an SSH tunnel).
 """
 
 from __future__ import annotations

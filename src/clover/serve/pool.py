@@ -1,7 +1,7 @@
 """Warm replica processes: which Serve application (worker) serves which instance.
 
 A replica process costs far more to start than to re-aim: on a 2-core laptop a new
-:class:`~clover.serve.app.SliceReplica` (a Ray worker process, torch and timm imports, the
+:class:`~clover.serve.replica.SliceReplica` (a Ray worker process, torch and timm imports, the
 model built and warmed up) took 5-10 s, measured as 63 s for 12 EfficientNet-B1 replicas at
 input scale 0.15, while building the model in a warm process takes well under a second. The
 paper protocol's online search (``--search live``) deploys every candidate it tries, and

@@ -1,6 +1,6 @@
 """Safety of the live service: loopback binding, ingress limits, request accounting, SIGTERM.
 
-* :func:`is_loopback` / :func:`check_http_host`: the HTTP proxy binds to a loopback address
+* :func:`is_loopback` / :func:`check_http_host`: the ingress's HTTP listener binds to a loopback address
   unless the cluster file opts in (``expose: true``); the host must be an IP literal or an
   RFC 1123 hostname.
 * :func:`loopback_ray_env`: makes a *local* Ray instance (started by clover) bind its GCS,

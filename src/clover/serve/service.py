@@ -146,8 +146,6 @@ class LiveService(MigPlacement):
         import ray
         from ray import serve
 
-        from clover.serve.app import Ingress
-
         if not ray.is_initialized():
             # ray.init installs its own SIGTERM handler (sys.exit); keep the caller's
             # (clover.serve.safety.install_sigterm: same shutdown path as Ctrl-C)
@@ -168,15 +166,26 @@ class LiveService(MigPlacement):
                 signal.signal(signal.SIGTERM, on_term)
         self.node_cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
         check_http_host(self.cluster.http_host, self.cluster.expose)
-        serve.start(http_options={"host": self.cluster.http_host, "port": self.cluster.http_port},
-                    logging_config={"log_level": "WARNING"})
-        lim = self.limits
-        # the ingress admits max_pending and sheds the rest itself (503, counted); Serve's own
-        # bounds sit above that as a backstop so that nothing queues without bound in the proxy
-        ingress = Ingress.options(max_ongoing_requests=lim.max_pending + 64,
-                                  max_queued_requests=lim.max_pending)
-        self.ingress = serve.run(ingress.bind(lim.as_dict()), name=INGRESS_APP, route_prefix="/")
+        # the ingress serves HTTP itself (clover.serve.listener), so Serve starts no proxy
+        serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
+        self.ingress = serve.run(self._ingress_app(), name=INGRESS_APP, route_prefix=None)
+        self._control(self.ingress.listen.remote())
         return self
+
+    def _ingress_app(self):
+        """The ingress, listening on the cluster file's HTTP address, on the driver's node."""
+        import ray
+
+        from clover.serve.app import Ingress
+        from clover.serve.listener import bind_socket
+
+        host, port = self.cluster.http_host, self.cluster.http_port
+        bind_socket(host, port).close()  # in use: one line here, not a failed Serve deploy
+        # the ingress admits max_pending and sheds the rest itself (503, counted); the Serve
+        # bounds only cover the driver's control-plane calls
+        ingress = Ingress.options(ray_actor_options={
+            "num_cpus": 0, "resources": {f"node:{ray.util.get_node_ip_address()}": 0.001}})
+        return ingress.bind(self.limits.as_dict(), {"host": host, "port": port})
 
     def stop(self) -> None:
         """Delete the service's Serve applications (and the local Ray instance it started)."""
@@ -186,6 +195,9 @@ class LiveService(MigPlacement):
         if not ray.is_initialized():
             return
         try:
+            if self.ingress is not None:  # stop accepting; open requests finish (<= 10 s)
+                with contextlib.suppress(Exception):  # a dead ingress has no listener left
+                    self._control(self.ingress.close.remote(10.0))
             for app in [i.app_name for i in self.instances] + list(self.parked):
                 serve.delete(app, _blocking=False)
             serve.delete(INGRESS_APP)
@@ -240,7 +252,7 @@ class LiveService(MigPlacement):
         ``user_config``, so that re-targeting a running worker re-aims it (``reconfigure``)."""
         from ray import serve
 
-        from clover.serve.app import SliceReplica
+        from clover.serve.replica import SliceReplica
 
         targets = []
         for inst in instances:

@@ -1,0 +1,116 @@
+"""The ingress's own HTTP listener (clover.serve.listener), without Ray: the ASGI adapter's
+disconnect handling against scripted ASGI messages, and a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import pytest
+
+from clover.errors import CloverError
+from clover.serve.listener import AsgiAdapter, Listener, ListenError, bind_socket
+
+pytest.importorskip("uvicorn")
+SCOPE = {"type": "http", "method": "POST", "path": "/infer", "headers": [], "query_string": b"",
+         "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 1), "root_path": ""}
+
+
+def scripted(*messages, then_disconnect_after: float | None = None):
+    """An ASGI receive() that returns ``messages`` and then, if asked, ``http.disconnect``
+    after a delay (a client that leaves while waiting); otherwise it blocks."""
+    queue = list(messages)
+
+    async def receive() -> dict:
+        if queue:
+            return queue.pop(0)
+        if then_disconnect_after is None:
+            await asyncio.Event().wait()
+        await asyncio.sleep(then_disconnect_after)
+        return {"type": "http.disconnect"}
+    return receive
+
+
+def sink():
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+    return sent, send
+
+
+def test_a_client_that_leaves_while_waiting_cancels_the_handler_and_gets_nothing():
+    seen = {}
+
+    async def handler(request):
+        seen["body"] = await request.body()
+        try:
+            await asyncio.sleep(30)  # the replica call
+        except asyncio.CancelledError:
+            seen["cancelled"] = True
+            raise
+
+    sent, send = sink()
+    receive = scripted({"type": "http.request", "body": b'{"id": 1}', "more_body": False},
+                       then_disconnect_after=0.05)
+    asyncio.run(asyncio.wait_for(AsgiAdapter(handler)(SCOPE, receive, send), 5))
+    assert seen == {"body": b'{"id": 1}', "cancelled": True} and sent == []
+
+
+def test_a_reply_is_sent_and_a_handler_that_raises_is_a_500():
+    from starlette.responses import JSONResponse
+
+    async def ok(request):
+        return JSONResponse({"got": json.loads(await request.body())}, status_code=200)
+
+    async def broken(request):
+        raise KeyError("bug")
+
+    for handler, status, body in ((ok, 200, b'{"got":{"id":2}}'),
+                                  (broken, 500, b'{"error":"internal error"}')):
+        sent, send = sink()
+        receive = scripted({"type": "http.request", "body": b'{"id": 2}', "more_body": False})
+        asyncio.run(asyncio.wait_for(AsgiAdapter(handler)(SCOPE, receive, send), 5))
+        assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == status
+        assert sent[1]["body"] == body
+
+
+def test_a_port_in_use_is_one_line_naming_it():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ListenError, match=rf"^cannot listen on 127\.0\.0\.1:{port}: ") as err:
+            bind_socket("127.0.0.1", port)
+    assert isinstance(err.value, CloverError) and "\n" not in str(err.value)
+
+
+def test_a_real_listener_serves_and_stops():
+    """uvicorn on a free loopback port: one request answered, then a clean stop (socket closed)."""
+    from starlette.responses import JSONResponse
+
+    async def handler(request):
+        return JSONResponse({"path": request.url.path})
+
+    async def main() -> tuple[bytes, bool]:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        listener = Listener(handler, "127.0.0.1", port).start()
+        for _ in range(100):  # until uvicorn accepts
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.02)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = await reader.read()
+        writer.close()
+        alive = listener.alive
+        await listener.stop(timeout_s=5)
+        return reply, alive and not listener.alive
+
+    reply, stopped = asyncio.run(asyncio.wait_for(main(), 20))
+    assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b'{"path":"/healthz"}')
+    assert stopped
