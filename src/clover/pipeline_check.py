@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from clover.config import RunConfig, yaml_error_text
+from clover.config import RunConfig, yaml_file_error_text
 from clover.errors import CloverError
 
 #: a zone as the carbon datasets name them (US-CAL-CISO, DE, GB, ...): no path characters
@@ -40,7 +40,7 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
         try:
             load_yaml(read_text(path, "config file"))
         except yaml.YAMLError as exc:
-            raise ConfigCheckError(f"config file {path} {yaml_error_text(exc)}") from None
+            raise ConfigCheckError(yaml_file_error_text(path, exc)) from None
         except CloverError as exc:  # unreadable, not UTF-8, over the size cap
             raise ConfigCheckError(exc.message) from None
 
