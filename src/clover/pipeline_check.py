@@ -109,9 +109,9 @@ def _deep_update(into: dict, new: Mapping) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m clover.pipeline_check FILE ...``: check config files before Snakemake does.
 
-    Snakemake reads a ``--configfile`` in its command-line parser, before the workflow (and so
-    :func:`check_yaml_files`) runs, and says only "Config file is not valid JSON or YAML";
-    this names the file, line and column, then checks the merged values against the schema."""
+    Names a YAML error's file, line and column (as ``snakemake`` does for a ``--configfile``
+    through :mod:`snakemake_logger_plugin_clover`), then checks the merged values against the
+    schema, as the workflow would, without starting Snakemake."""
     import sys
 
     from clover.paths import read_text
