@@ -351,6 +351,14 @@ def yaml_error_text(exc: Exception) -> str:
     return f"{where}YAML syntax error: {problem}"
 
 
+def yaml_file_error_text(path: str | os.PathLike[str], exc: Exception,
+                         kind: str = "config") -> str:
+    """``KIND file PATH line L column C: YAML syntax error: PROBLEM``: the one wording of a YAML
+    syntax error in a file, for ``clover ... --config``, :mod:`clover.pipeline_check`, cluster
+    files and the Snakemake ``--configfile`` hook (:mod:`snakemake_logger_plugin_clover`)."""
+    return f"{kind} file {path} {yaml_error_text(exc)}"
+
+
 def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
     """:class:`RunConfig` of a JSON or YAML file (``--config FILE``)."""
     import yaml
@@ -365,7 +373,7 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
         raise CloverError(f"config file {path}: not valid JSON (line {exc.lineno} column "
                           f"{exc.colno}: {exc.msg})") from None
     except yaml.YAMLError as exc:
-        raise CloverError(f"config file {path} {yaml_error_text(exc)}") from None
+        raise CloverError(yaml_file_error_text(path, exc)) from None
     return RunConfig.from_dict(raw if raw is not None else {}, where=f"config file {path}:")
 
 

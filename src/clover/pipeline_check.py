@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from clover.config import RunConfig, yaml_error_text
+from clover.config import RunConfig, yaml_file_error_text
 from clover.errors import CloverError
 
 #: a zone as the carbon datasets name them (US-CAL-CISO, DE, GB, ...): no path characters
@@ -40,7 +40,7 @@ def check_yaml_files(paths: Iterable[str | os.PathLike[str]]) -> None:
         try:
             load_yaml(read_text(path, "config file"))
         except yaml.YAMLError as exc:
-            raise ConfigCheckError(f"config file {path} {yaml_error_text(exc)}") from None
+            raise ConfigCheckError(yaml_file_error_text(path, exc)) from None
         except CloverError as exc:  # unreadable, not UTF-8, over the size cap
             raise ConfigCheckError(exc.message) from None
 
@@ -109,9 +109,9 @@ def _deep_update(into: dict, new: Mapping) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m clover.pipeline_check FILE ...``: check config files before Snakemake does.
 
-    Snakemake reads a ``--configfile`` in its command-line parser, before the workflow (and so
-    :func:`check_yaml_files`) runs, and says only "Config file is not valid JSON or YAML";
-    this names the file, line and column, then checks the merged values against the schema."""
+    Names a YAML error's file, line and column (as ``snakemake`` does for a ``--configfile``
+    through :mod:`snakemake_logger_plugin_clover`), then checks the merged values against the
+    schema, as the workflow would, without starting Snakemake."""
     import sys
 
     from clover.paths import read_text

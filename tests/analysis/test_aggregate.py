@@ -67,6 +67,11 @@ def test_claims_and_markdown(grid):
     assert all(c.result("paper").verdict == "not run" for c in claims.values())
     assert claims["carbon"].verdict == "reproduced (extended only)"
     assert claims["carbon"].reason.startswith("paper protocol not run")
+    # no data under any protocol (no GPU-count table): said plainly, not "under no protocol"
+    bare = {c.key: c for c in build_claims(runs, None, 0.5, 318.0, "Chien et al.")}
+    assert bare["gpus"].verdict == "not run"
+    assert bare["gpus"].reason == "not run in this grid under either protocol"
+    assert "no protocol" not in render_markdown(runs, None, 0.5, 318.0, "Chien et al.", "model")
     md = render_markdown(runs, gpus, 0.5, 318.0, "Chien et al.", "model")
     assert "| 1 |" in md and "modeled, not measured" in md and "**reproduced**" in md
     assert "| Paper's statement | Paper protocol | Extended protocol | Verdict |" in md

@@ -222,8 +222,8 @@ def test_a_config_trace_may_be_your_own_file(tmp_path, shared_data):
 
 
 def test_configfile_yaml_error_names_line_and_column(tmp_path, capsys):
-    """Issue 21 item 3: Snakemake reads --configfile before the workflow runs and says only
-    "not valid JSON or YAML"; python -m clover.pipeline_check names file, line and column, and
+    """Issue 21 item 3: python -m clover.pipeline_check names file, line and column of a
+    --configfile before Snakemake runs (test_configfile_hook.py: Snakemake itself), and
     clover's own --config loader does too."""
     from clover.pipeline_check import main
 

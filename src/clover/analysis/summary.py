@@ -30,6 +30,8 @@ from clover.names import PROTOCOL_NAMES
 #: Protocols in table order.
 PROTOCOL_ORDER = PROTOCOL_NAMES
 NOT_RUN = "not run"
+#: a claim's "Where they differ" cell when no protocol has data for it
+NO_DATA_REASON = "not run in this grid under either protocol"
 
 
 @dataclass(frozen=True)
@@ -339,10 +341,12 @@ def build_claims(runs: pd.DataFrame, gpus: pd.DataFrame, lam: float, kg_per_gpu:
         if key == "gpus":
             basis += f"; {kg_per_gpu:g} kgCO2e per GPU ({embodied_source})"
         verdicts = {p: r.verdict for p, r in res.items() if r.verdict != NOT_RUN}
-        if len(verdicts) < 2:
+        if not verdicts:  # e.g. a grid of three schemes has no λ sweep and no GPU count
+            reason = NO_DATA_REASON
+        elif len(verdicts) < 2:
             missing = [p for p in PROTOCOL_ORDER if p not in verdicts]
             reason = (f"{' and '.join(missing)} protocol not run (the config runs this study "
-                      f"under {' and '.join(verdicts) or 'no protocol'} only)") if missing else ""
+                      f"under {' and '.join(verdicts)} only)") if missing else ""
         else:
             reason = "" if len(set(verdicts.values())) == 1 else why
         claims.append(Claim(key, paper, res, basis, reason))

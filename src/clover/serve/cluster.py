@@ -159,9 +159,9 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
-        from clover.config import yaml_error_text
+        from clover.config import yaml_file_error_text
 
-        raise CloverError(f"cluster file {path} {yaml_error_text(exc)}") from None
+        raise CloverError(yaml_file_error_text(path, exc, "cluster")) from None
     if not isinstance(data, dict):
         raise CloverError(f"cluster file {path}: expected a mapping at the top level")
 
