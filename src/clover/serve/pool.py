@@ -57,9 +57,10 @@ def binding_spec(inst: InstanceSpec) -> dict:
 
 
 def model_config(inst: InstanceSpec, batch_size: int, allow_faults: bool) -> dict:
-    """The replica's ``user_config``: the instance it serves (model, slice, request batch)."""
+    """The replica's ``user_config``: the instance it serves (model, slice, request batch);
+    the binding fields are the constructor's (:func:`binding_spec`), merged by the replica."""
     d = inst.as_dict()
-    return {**{k: v for k, v in d.items() if k not in BINDING_FIELDS or k == "device"},
+    return {**{k: v for k, v in d.items() if k not in BINDING_FIELDS},
             "batch_size": int(batch_size), "allow_faults": bool(allow_faults)}
 
 
@@ -140,8 +141,9 @@ def assign_workers(start: Sequence[InstanceSpec], free: Mapping[str, InstanceSpe
             if used.get(s, 0) < max_per_slot:
                 parked[a] = free[a]
                 used[s] = used.get(s, 0) + 1
-    return Assignment(out, reused, [a for a in free if a not in parked
-                                    and a not in {i.app for i in out}], parked)
+    taken = {i.app for i in out}
+    return Assignment(out, reused, [a for a in free if a not in parked and a not in taken],
+                      parked)
 
 
 def with_apps(instances: Sequence[InstanceSpec], apps: Mapping[str, str]) -> list[InstanceSpec]:

@@ -406,9 +406,8 @@ class LiveService(MigPlacement):
                 uuids = {**uuids, **new_uuids}
             new = with_devices(new, uuids)
             diff = diff_instances([i for i in old if i.instance_id in set(report.kept)], new)
-        plan = assign_workers(diff.start, free, diff.keep, self.cluster.backend,
-                              reusable_slots=set(range(len(self.cluster.gpu_slots))) - (
-                                  relaid if self.cluster.backend == "cuda" else set()))
+        # (on CUDA the workers of relaid slots are gone from ``free`` already)
+        plan = assign_workers(diff.start, free, diff.keep, self.cluster.backend)
         self._delete(plan.delete)
         if plan.instances:
             self._start_instances(plan.instances)
