@@ -146,6 +146,8 @@ class LiveService(MigPlacement):
         import ray
         from ray import serve
 
+        from clover.serve.app import ingress_app
+
         if not ray.is_initialized():
             # ray.init installs its own SIGTERM handler (sys.exit); keep the caller's
             # (clover.serve.safety.install_sigterm: same shutdown path as Ctrl-C)
@@ -168,24 +170,11 @@ class LiveService(MigPlacement):
         check_http_host(self.cluster.http_host, self.cluster.expose)
         # the ingress serves HTTP itself (clover.serve.listener), so Serve starts no proxy
         serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
-        self.ingress = serve.run(self._ingress_app(), name=INGRESS_APP, route_prefix=None)
+        app = ingress_app(self.limits.as_dict(), self.cluster.http_host, self.cluster.http_port,
+                          ray.util.get_node_ip_address())
+        self.ingress = serve.run(app, name=INGRESS_APP, route_prefix=None)
         self._control(self.ingress.listen.remote())
         return self
-
-    def _ingress_app(self):
-        """The ingress, listening on the cluster file's HTTP address, on the driver's node."""
-        import ray
-
-        from clover.serve.app import Ingress
-        from clover.serve.listener import bind_socket
-
-        host, port = self.cluster.http_host, self.cluster.http_port
-        bind_socket(host, port).close()  # in use: one line here, not a failed Serve deploy
-        # the ingress admits max_pending and sheds the rest itself (503, counted); the Serve
-        # bounds only cover the driver's control-plane calls
-        ingress = Ingress.options(ray_actor_options={
-            "num_cpus": 0, "resources": {f"node:{ray.util.get_node_ip_address()}": 0.001}})
-        return ingress.bind(self.limits.as_dict(), {"host": host, "port": port})
 
     def stop(self) -> None:
         """Delete the service's Serve applications (and the local Ray instance it started)."""
