@@ -114,3 +114,24 @@ def test_a_real_listener_serves_and_stops():
     reply, stopped = asyncio.run(asyncio.wait_for(main(), 20))
     assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b'{"path":"/healthz"}')
     assert stopped
+
+
+def test_serve_up_on_a_port_in_use_is_one_line_before_ray_starts(tmp_path):
+    """``clover serve up`` checks the port before it starts Ray: exit 2, one line naming it."""
+    import subprocess
+    import sys
+
+    from clover.models.configuration import Configuration, GpuAssignment
+
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps(Configuration(
+        "a100-40gb", (GpuAssignment(("7g.40gb",), ("efficientnet-b1",)),)).as_dict()))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "clover", "serve", "up", "--configuration",
+                            str(conf), "--port", str(port)], capture_output=True, text=True,
+                           timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"clover: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"

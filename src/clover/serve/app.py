@@ -413,13 +413,11 @@ class Ingress:
 
 
 def ingress_app(limits: dict, host: str, port: int, node_ip: str):
-    """The ingress application: listening on ``host:port`` (checked here, so that a port in
-    use is one line, not a failed Serve deploy), on the node ``node_ip`` (the driver's), where
-    that address is. It admits ``max_pending`` and sheds the rest itself (503, counted); the
-    Serve bounds of the deployment only cover the driver's control-plane calls."""
-    from clover.serve.listener import bind_socket
-
-    bind_socket(host, port).close()
+    """The ingress application: listening on ``host:port`` (the caller checks that it is free,
+    so that a port in use is one line, not a failed Serve deploy), on the node ``node_ip``
+    (the driver's), where that address is. It admits ``max_pending`` and sheds the rest itself
+    (503, counted); the Serve bounds of the deployment only cover the driver's control-plane
+    calls."""
     ingress = Ingress.options(ray_actor_options={"num_cpus": 0,
                                                  "resources": {f"node:{node_ip}": 0.001}})
     return ingress.bind(limits, {"host": host, "port": port})

@@ -147,7 +147,10 @@ class LiveService(MigPlacement):
         from ray import serve
 
         from clover.serve.app import ingress_app
+        from clover.serve.listener import bind_socket
 
+        check_http_host(self.cluster.http_host, self.cluster.expose)  # before Ray starts,
+        bind_socket(self.cluster.http_host, self.cluster.http_port).close()  # as a port in use
         if not ray.is_initialized():
             # ray.init installs its own SIGTERM handler (sys.exit); keep the caller's
             # (clover.serve.safety.install_sigterm: same shutdown path as Ctrl-C)
@@ -167,9 +170,8 @@ class LiveService(MigPlacement):
                     and on_term not in (None, signal.SIG_DFL)):
                 signal.signal(signal.SIGTERM, on_term)
         self.node_cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
-        check_http_host(self.cluster.http_host, self.cluster.expose)
-        # the ingress serves HTTP itself (clover.serve.listener), so Serve starts no proxy
-        serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
+        serve.start(proxy_location="Disabled",  # the ingress listens itself (.listener)
+                    logging_config={"log_level": "WARNING"})
         app = ingress_app(self.limits.as_dict(), self.cluster.http_host, self.cluster.http_port,
                           ray.util.get_node_ip_address())
         self.ingress = serve.run(app, name=INGRESS_APP, route_prefix=None)
@@ -184,9 +186,8 @@ class LiveService(MigPlacement):
         if not ray.is_initialized():
             return
         try:
-            if self.ingress is not None:  # stop accepting; open requests finish (<= 10 s)
-                with contextlib.suppress(Exception):  # a dead ingress has no listener left
-                    self._control(self.ingress.close.remote(10.0))
+            with contextlib.suppress(Exception):  # stop accepting; open requests finish
+                self._control(self.ingress.close.remote(10.0))  # (<= 10 s; none if dead)
             for app in [i.app_name for i in self.instances] + list(self.parked):
                 serve.delete(app, _blocking=False)
             serve.delete(INGRESS_APP)
@@ -395,8 +396,7 @@ class LiveService(MigPlacement):
                 uuids = {**uuids, **new_uuids}
             new = with_devices(new, uuids)
             diff = diff_instances([i for i in old if i.instance_id in set(report.kept)], new)
-        # (on CUDA the workers of relaid slots are gone from ``free`` already)
-        plan = assign_workers(diff.start, free, diff.keep, self.cluster.backend)
+        plan = assign_workers(diff.start, free, diff.keep, self.cluster.backend)  # relaid: gone
         self._delete(plan.delete)
         if plan.instances:
             self._start_instances(plan.instances)
