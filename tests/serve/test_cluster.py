@@ -61,6 +61,8 @@ def test_cluster_file_is_read_and_ordered(tmp_path):
     ("limits: {replica_timeout_s: .nan}\nnodes: [{address: x, gpus: [0]}]",
      "limits.replica_timeout_s"),
     ("limits: {max_queue: 5}\nnodes: [{address: x, gpus: [0]}]", "limits.max_queue"),
+    # the ingress listens on the driver's node, which a Ray Client driver is not part of
+    ("ray_address: 'ray://head:10001'\nnodes: [{address: x, gpus: [0]}]", "ray_address"),
 ])
 def test_bad_cluster_files_name_the_field(tmp_path, text, field):
     p = tmp_path / "c.yaml"

@@ -76,6 +76,38 @@ def test_a_reply_is_sent_and_a_handler_that_raises_is_a_500():
         assert sent[1]["body"] == body
 
 
+def test_a_reply_before_the_body_is_read_closes_the_connection():
+    """A shed (or 413, 404) reply to a request that announced a body: ``connection: close``,
+    so that the unread body is never parsed as a next request; a GET keeps its connection."""
+    from starlette.responses import JSONResponse
+
+    async def shed(request):
+        return JSONResponse({"error": "overloaded"}, status_code=503)
+
+    for headers, closes in (([(b"content-length", b"9")], True),
+                            ([(b"transfer-encoding", b"chunked")], True),
+                            ([(b"content-length", b"0")], False), ([], False)):
+        sent, send = sink()
+        receive = scripted()  # nothing read: the handler answers first
+        asyncio.run(asyncio.wait_for(AsgiAdapter(shed)({**SCOPE, "headers": headers},
+                                                       receive, send), 5))
+        assert sent[0]["status"] == 503
+        assert ((b"connection", b"close") in sent[0]["headers"]) == closes, headers
+
+
+def test_a_handler_cancelled_by_something_else_answers_499():
+    """Not the client leaving (it is still there): the reply says the request was cancelled,
+    as the ingress counts it (499), instead of uvicorn's bare 500."""
+    async def cancelled(request):
+        await request.body()
+        raise asyncio.CancelledError
+
+    sent, send = sink()
+    receive = scripted({"type": "http.request", "body": b'{"id": 4}', "more_body": False})
+    asyncio.run(asyncio.wait_for(AsgiAdapter(cancelled)(SCOPE, receive, send), 5))
+    assert sent[0]["status"] == 499 and sent[1]["body"] == b'{"error":"request cancelled"}'
+
+
 def test_a_port_in_use_is_one_line_naming_it():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -135,3 +167,14 @@ def test_serve_up_on_a_port_in_use_is_one_line_before_ray_starts(tmp_path):
                            timeout=120)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == f"clover: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_a_port_in_use_on_a_joined_cluster_names_the_likely_holder():
+    from clover.serve.listener import check_free
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ListenError, match=r"a previous clover service\? `serve delete clover`"):
+            check_free("127.0.0.1", port, joined_cluster=True)

@@ -167,7 +167,8 @@ class Ingress:
         return self.generation
 
     def set_limits(self, limits: dict) -> dict:
-        """Change the bounds at run time (max_pending only up to the deployment's bound)."""
+        """Change the bounds at run time (HTTP requests do not pass Serve's own bounds: the
+        ingress listens itself, so these are the only ones)."""
         self.limits = IngressLimits(**limits).validate()
         self.fcfs.set_max_queue(self.limits.max_pending)
         self._event("limits", **self.limits.as_dict())

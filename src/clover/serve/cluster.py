@@ -204,6 +204,9 @@ def load_cluster(path: str | os.PathLike[str]) -> ClusterSpec:
         nodes.append(NodeSpec(str(n.get("name", f"node{k}")), str(n["address"]), tuple(gpus), mig))
     cores = data.get("cores_per_gpu", 0)
     ray_address = data.get("ray_address")
+    if str(ray_address or "").startswith("ray://"):  # the ingress runs on the driver's node
+        raise bad("ray_address", "is a Ray Client address (ray://): run clover on a node of "
+                                 "the cluster, with ray_address auto or HOST:PORT")
     return ClusterSpec(backend, gpu, tuple(nodes), None if ray_address in (None, "") else str(ray_address),
                        host, port, bool(data.get("mig_apply", False)), cores, str(path), expose,
                        limits)

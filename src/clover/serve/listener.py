@@ -31,8 +31,11 @@ from clover.errors import CloverError
 
 log = logging.getLogger("clover.serve")
 
-#: uvicorn's keep-alive for idle connections (s); Serve's proxy default (HTTPOptions) is 5 s
-KEEP_ALIVE_S = 5
+#: keep-alive of idle connections (s): Serve's proxy default (``HTTPOptions.keep_alive_timeout_s``
+#: = ``DEFAULT_UVICORN_KEEP_ALIVE_TIMEOUT_S``, 90 s in Ray 2.60), above the load generator's
+#: aiohttp pool (15 s), so that a client never sends a POST on a connection the server is
+#: closing (aiohttp does not retry a POST on a dropped reused connection)
+KEEP_ALIVE_S = 90
 #: connections the listening socket queues before accept (uvicorn's default, 2048)
 BACKLOG = 2048
 
@@ -55,6 +58,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+def check_free(host: str, port: int, joined_cluster: bool = False) -> None:
+    """Raise :class:`ListenError` (one line) unless ``host:port`` can be bound now. On a
+    cluster clover joined (``ray_address``), a Serve application outlives its driver, so a
+    previous service's ingress may be what holds the port: the message says so."""
+    try:
+        bind_socket(host, port).close()
+    except ListenError as exc:
+        if not joined_cluster:
+            raise
+        raise ListenError(f"{exc} (on a cluster an ingress outlives its driver: a previous "
+                          "clover service? `serve delete clover`, or another http.port)") from None
 
 
 class AsgiAdapter:
@@ -81,26 +97,51 @@ class AsgiAdapter:
             return message
 
         task = asyncio.ensure_future(self.handler(Request(scope, tracked_receive)))
-        watcher = asyncio.ensure_future(_watch_disconnect(body_read, receive, task))
+        left: list[bool] = []
+        watcher = asyncio.ensure_future(_watch_disconnect(body_read, receive, task, left))
         try:
             response = await task
         except asyncio.CancelledError:
-            return  # the client left; the handler counted the request
+            if left:
+                return  # the client left; the handler counted the request (cancelled)
+            if getattr(asyncio.current_task(), "cancelling", lambda: 0)():
+                raise  # this adapter is being cancelled (uvicorn's shutdown), not the handler
+            # cancelled by something else (counted cancelled too): say so, as the ingress does
+            response = JSONResponse({"error": "request cancelled"}, status_code=499)
         except Exception as exc:  # the handler answers every request itself; a last resort
             log.warning("clover ingress handler raised: %r", exc)
             response = JSONResponse({"error": "internal error"}, status_code=500)
         finally:
             watcher.cancel()
+        if not body_read.is_set() and _declares_body(scope):
+            # answered before the body was read (shed, 413, 404): the rest of the body (or,
+            # after ``Expect: 100-continue``, the client's next bytes) must not be taken for
+            # a next request on this connection; uvicorn closes it after this reply
+            response.headers["connection"] = "close"
         await response(scope, receive, send)
 
 
-async def _watch_disconnect(body_read: asyncio.Event, receive, task: asyncio.Future) -> None:
+async def _watch_disconnect(body_read: asyncio.Event, receive, task: asyncio.Future,
+                            left: list) -> None:
     """Once the body is read, the next ASGI message is ``http.disconnect`` only if the client
-    leaves before the reply: then cancel the handler (counted ``cancelled``)."""
+    leaves before the reply: then cancel the handler (counted ``cancelled``) and note it in
+    ``left``. (uvicorn marks only a connection's newest request disconnected: a request
+    followed by a pipelined one is not cancelled when the client hangs up; it runs to the end.)"""
     await body_read.wait()
     message = await receive()
     if message["type"] == "http.disconnect" and not task.done():
+        left.append(True)
         task.cancel()
+
+
+def _declares_body(scope: dict) -> bool:
+    """Whether the request announces a body (``Content-Length`` > 0 or chunked)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length" and value.strip() not in (b"", b"0"):
+            return True
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            return True
+    return False
 
 
 async def _lifespan(receive, send) -> None:
@@ -133,9 +174,13 @@ class Listener:
 
         self.host, self.port = host, port
         self.sock = bind_socket(host, port)
+        # as Serve's proxy: no websockets, no X-Forwarded-* trust, uvicorn's own error log
+        # (one warning per malformed request) off
         config = uvicorn.Config(AsgiAdapter(handler), host=host, port=port, lifespan="off",
-                                log_level=None, access_log=False, log_config=None,
-                                timeout_keep_alive=KEEP_ALIVE_S, backlog=BACKLOG)
+                                log_level=None, access_log=False, log_config=None, ws="none",
+                                proxy_headers=False, timeout_keep_alive=KEEP_ALIVE_S,
+                                backlog=BACKLOG)
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         self.server = _server(config)
         self.task: asyncio.Task | None = None
 
@@ -148,12 +193,18 @@ class Listener:
         return self.task is not None and not self.task.done()
 
     async def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop accepting, let open requests finish (up to ``timeout_s``), close the socket."""
+        """Stop accepting, let open requests finish (up to ``timeout_s``; then their
+        connections are closed), close the socket."""
         self.server.should_exit = True
-        if self.task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self.task), timeout_s)
-            except asyncio.TimeoutError:
-                self.server.force_exit = True
-                await self.task
-        self.sock.close()
+        try:
+            if self.task is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self.task), timeout_s)
+                except asyncio.TimeoutError:
+                    self.server.force_exit = True
+                    for conn in list(self.server.server_state.connections):
+                        conn.transport.close()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self.task, 5.0)
+        finally:
+            self.sock.close()

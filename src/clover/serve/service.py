@@ -147,10 +147,10 @@ class LiveService(MigPlacement):
         from ray import serve
 
         from clover.serve.app import ingress_app
-        from clover.serve.listener import bind_socket
+        from clover.serve.listener import check_free
 
-        check_http_host(self.cluster.http_host, self.cluster.expose)  # before Ray starts,
-        bind_socket(self.cluster.http_host, self.cluster.http_port).close()  # as a port in use
+        check_http_host(self.cluster.http_host, self.cluster.expose)  # before Ray starts
+        check_free(self.cluster.http_host, self.cluster.http_port, bool(self.cluster.ray_address))
         if not ray.is_initialized():
             # ray.init installs its own SIGTERM handler (sys.exit); keep the caller's
             # (clover.serve.safety.install_sigterm: same shutdown path as Ctrl-C)
