@@ -98,10 +98,7 @@ class _ReplicatedSearch(Scheme):
         key = (cand[0], tuple(cand[1]))
         c = memo.get(key)
         if c is None:  # Problem.counts of the one-GPU configuration (valid by construction)
-            types = self.problem.types
-            c = np.zeros(len(types), dtype=np.int64)
-            for v, s in self.assignment(cand).instances:
-                c[types.index(v, s)] += 1
+            c = self.problem.type_counts((i, 1) for i in self.assignment(cand).instances)
             c.setflags(write=False)
             memo[key] = c
         return c

@@ -13,6 +13,7 @@ and PUE 1.5, as the original Clover.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -313,8 +314,13 @@ class Problem:
         if configuration.gpu != self.gpu:
             raise CloverError(f"configuration is for {configuration.gpu}, problem for {self.gpu}")
         configuration.validate(self.app)
+        return self.type_counts(configuration.edge_weights().items())
+
+    def type_counts(self, weights: Iterable[tuple[tuple[str, str], int]]) -> np.ndarray:
+        """Instance count per type of ``((variant, slice), count)`` pairs, unchecked (the
+        caller's configuration is valid: :meth:`counts`, or built valid)."""
         n = np.zeros(len(self.types), dtype=np.int64)
-        for (v, s), w in configuration.edge_weights().items():
+        for (v, s), w in weights:
             n[self.types.index(v, s)] += w
         return n
 
