@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,15 +109,11 @@ class Transition:
     def n_model_loads(self) -> int:
         return sum(len(c.loaded) for c in self.changes)
 
-    @property
+    @cached_property
     def affected(self) -> tuple[GpuChange, ...]:
         """GPU changes that take a GPU out of service (downtime > 0 or a layout change);
         computed once per (memoised) transition."""
-        out = self.__dict__.get("_affected")
-        if out is None:
-            out = tuple(c for c in self.changes if c.downtime_s > 0 or c.layout_changed)
-            object.__setattr__(self, "_affected", out)
-        return out
+        return tuple(c for c in self.changes if c.downtime_s > 0 or c.layout_changed)
 
 
 def _changed_variants(old: GpuAssignment, new: GpuAssignment) -> list[str] | None:

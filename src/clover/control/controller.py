@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
@@ -178,7 +179,7 @@ class Controller:
         lam = float(self.meta.get("lam", getattr(decision, "lam", math.nan)))
         steady = m if served.measured is None else served.measured
         row = {
-            **self._meta_columns(),
+            **self._meta_columns,
             # no stated source (live backend): the evaluation says how it was obtained
             **({"source": str(metric(steady, "source", "unknown"))}
                if not self.meta.get("source") else {}),
@@ -194,12 +195,10 @@ class Controller:
         out.update(self.costs.columns())
         return out
 
+    @cached_property
     def _meta_columns(self) -> dict:
         """The constant columns of every row (from ``meta``; built at the first hour)."""
-        cols = self.__dict__.get("_meta_cols")
-        if cols is None:
-            cols = self._meta_cols = {k: self.meta.get(k, "") for k in _META_COLUMNS}
-        return cols
+        return {k: self.meta.get(k, "") for k in _META_COLUMNS}
 
     def _pay(self, decision: Any, m: Any, ci_g_per_kwh: float) -> tuple[list[Part], Part]:
         """The hour's parts, in order: each new online evaluation (the transition to the

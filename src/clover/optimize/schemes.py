@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -144,12 +145,14 @@ class BaseScheme(Scheme):
     name = "base"
     default_params = DEFAULTS["base"]
 
+    @cached_property
+    def _reference(self) -> Configuration:
+        """One object for every hour (the transition memo hashes it)."""
+        return self.problem.base_reference_configuration()
+
     def decide(self, hour, ci_g_per_kwh):
         t0 = time.perf_counter()
-        config = self.__dict__.get("_config")
-        if config is None:  # one object for every hour (the transition memo hashes it)
-            config = self._config = self.problem.base_reference_configuration()
-        ev = self.evaluator.evaluate(config, ci_g_per_kwh)
+        ev = self.evaluator.evaluate(self._reference, ci_g_per_kwh)
         return self._decision(hour, ci_g_per_kwh, ev, t0)
 
 
@@ -385,8 +388,6 @@ class JungScheme(Scheme):
         lo, hi = self.params["ci_low"], self.params["ci_high"]
         if lo is None or hi is None:
             lo, hi = self.period if self.period else (min(self.seen), max(self.seen))
-        if "_energies" not in self.__dict__:  # the same every hour (problem, evaluator fixed)
-            self._energies, self._configs = self.energies(), {}
         energies = self._energies
         if not energies:
             raise CloverError("jung: no variant meets the SLA (and accuracy floor) on whole GPUs")
@@ -397,6 +398,16 @@ class JungScheme(Scheme):
                                                                  self.problem.n_gpus, variant)
         ev = self.evaluator.evaluate(cfg, ci)
         return self._decision(hour, ci, ev, t0)
+
+    @cached_property
+    def _energies(self) -> dict[str, float]:
+        """:meth:`energies`, the same every hour (problem and evaluator fixed)."""
+        return self.energies()
+
+    @cached_property
+    def _configs(self) -> dict[str, Configuration]:
+        """variant -> its uniform configuration, one object per variant (hashed every hour)."""
+        return {}
 
 
 class SaRawScheme(BloverScheme):
